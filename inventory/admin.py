@@ -1,0 +1,1 @@
+"""Inventory admin: filled in by the inventory issue."""

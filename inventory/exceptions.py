@@ -1,0 +1,1 @@
+"""Inventory exceptions: filled in by the inventory issue."""

@@ -1,0 +1,1 @@
+"""Inventory models: filled in by the inventory issue."""

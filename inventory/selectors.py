@@ -1,0 +1,1 @@
+"""Inventory selectors: filled in by the inventory issue."""

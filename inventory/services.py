@@ -1,0 +1,1 @@
+"""Inventory services: filled in by the inventory issue."""

@@ -1,0 +1,1 @@
+"""Inventory tasks: filled in by the inventory issue."""

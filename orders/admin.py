@@ -1,0 +1,1 @@
+"""Orders admin: filled in by the orders issue."""

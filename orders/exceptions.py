@@ -1,0 +1,1 @@
+"""Orders exceptions: filled in by the orders issue."""

@@ -1,0 +1,1 @@
+"""Orders selectors: filled in by the orders issue."""

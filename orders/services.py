@@ -1,0 +1,1 @@
+"""Orders services: filled in by the orders issue."""

@@ -1,0 +1,1 @@
+"""Orders tasks: filled in by the orders issue."""

@@ -1,0 +1,3 @@
+from scm.celery import app as celery_app
+
+__all__ = ("celery_app",)

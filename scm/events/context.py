@@ -1,0 +1,52 @@
+"""Who and what caused the events being appended: correlation id, causation id and actor.
+
+Set once at the edge (HTTP middleware, Celery task start, management command) and picked up by
+every append and log line below it, so one request's events and logs share one correlation id.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+_correlation_id: ContextVar[str | None] = ContextVar("correlation_id", default=None)
+_causation_id: ContextVar[str | None] = ContextVar("causation_id", default=None)
+_actor: ContextVar[str | None] = ContextVar("actor", default=None)
+
+
+def new_correlation_id() -> str:
+    return uuid.uuid4().hex
+
+
+def current_metadata() -> dict[str, str]:
+    values = {
+        "correlation_id": _correlation_id.get(),
+        "causation_id": _causation_id.get(),
+        "actor": _actor.get(),
+    }
+    return {key: value for key, value in values.items() if value}
+
+
+def current_correlation_id() -> str | None:
+    return _correlation_id.get()
+
+
+@contextmanager
+def event_context(
+    *,
+    correlation_id: str | None = None,
+    causation_id: str | None = None,
+    actor: str | None = None,
+) -> Iterator[None]:
+    """Within the block, appended events carry these values (unset ones are inherited)."""
+    tokens = []
+    for var, value in ((_correlation_id, correlation_id), (_causation_id, causation_id), (_actor, actor)):
+        if value is not None:
+            tokens.append((var, var.set(value)))
+    try:
+        yield
+    finally:
+        for var, token in reversed(tokens):
+            var.reset(token)

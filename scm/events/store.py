@@ -1,0 +1,205 @@
+"""Appending to and reading from the event log.
+
+Ordering guarantee: on PostgreSQL every append takes one transaction-scoped advisory lock before
+its rows get their positions, and keeps it until the transaction ends. So transactions that append
+commit in position order, and a reader that has seen position N can never later find a committed
+event below N: following the log by `after=<position>` never skips an event. (SQLite serialises
+all writers, which gives the same guarantee.)
+
+The price is that appends are serialised from the first append to commit. Services therefore take
+their row locks first and append last, and keep the time between append and commit short. A
+transaction that appends and then waits on a row lock held by another appender deadlocks, and
+PostgreSQL breaks that by aborting one of them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from scm.events import schemas
+from scm.events.context import current_metadata
+from scm.events.exceptions import ConcurrencyError
+from scm.events.models import Event
+
+ANY: None = None
+"""expected_version meaning: append whatever version the stream is at."""
+NO_STREAM = 0
+"""expected_version meaning: the stream must not exist yet."""
+
+APPEND_LOCK_KEY = 7_466_510_001
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    type: str
+    payload: dict
+    occurred_at: datetime | None = None
+    metadata: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RecordedEvent:
+    position: int
+    event_id: uuid.UUID
+    stream: str
+    version: int
+    type: str
+    schema_version: int
+    payload: dict
+    metadata: dict
+    occurred_at: datetime
+    recorded_at: datetime
+
+    @classmethod
+    def from_row(cls, row: Event) -> RecordedEvent:
+        schema_version, payload = schemas.upcast(row.type, row.schema_version, row.payload)
+        return cls(
+            position=row.position,
+            event_id=row.event_id,
+            stream=row.stream,
+            version=row.version,
+            type=row.type,
+            schema_version=schema_version,
+            payload=payload,
+            metadata=row.metadata,
+            occurred_at=row.occurred_at,
+            recorded_at=row.recorded_at,
+        )
+
+
+def append(
+    stream: str,
+    events: Sequence[NewEvent],
+    *,
+    expected_version: int | None = ANY,
+) -> list[RecordedEvent]:
+    """Append events to a stream inside the caller's transaction.
+
+    Raises EventValidationError (a payload breaks its schema) or ConcurrencyError (the stream is
+    not at `expected_version`); in both cases nothing is written.
+    """
+    if not events:
+        return []
+    validated = [(event, schemas.validate_payload(event.type, event.payload)) for event in events]
+    # Inside the caller's transaction no savepoint is needed: errors are raised before any write.
+    with nullcontext() if connection.in_atomic_block else transaction.atomic():
+        _take_append_lock()
+        current = stream_version(stream)
+        if expected_version is not None and current != expected_version:
+            raise ConcurrencyError(
+                stream=stream, expected_version=expected_version, actual_version=current
+            )
+        now = timezone.now()
+        context_metadata = current_metadata()
+        rows = [
+            Event(
+                stream=stream,
+                version=current + offset,
+                type=event.type,
+                schema_version=schema_version,
+                payload=event.payload,
+                metadata={**context_metadata, **event.metadata},
+                occurred_at=event.occurred_at or now,
+                recorded_at=now,
+            )
+            for offset, (event, schema_version) in enumerate(validated, start=1)
+        ]
+        Event.objects.bulk_create(rows)
+        _dispatch_after_commit()
+    return [RecordedEvent.from_row(row) for row in rows]
+
+
+def append_one(
+    stream: str,
+    event_type: str,
+    payload: dict,
+    *,
+    expected_version: int | None = ANY,
+    occurred_at: datetime | None = None,
+) -> RecordedEvent:
+    return append(
+        stream,
+        [NewEvent(type=event_type, payload=payload, occurred_at=occurred_at)],
+        expected_version=expected_version,
+    )[0]
+
+
+def _take_append_lock() -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [APPEND_LOCK_KEY])
+
+
+def _dispatch_after_commit() -> None:
+    """Once per transaction, wake the subscription processor when the transaction commits."""
+    if not getattr(settings, "EVENT_DISPATCH_ON_COMMIT", True):
+        return
+    from scm.events.tasks import kick_subscriptions
+
+    if any(callback is kick_subscriptions for _, callback, _ in connection.run_on_commit):
+        return
+    transaction.on_commit(kick_subscriptions)
+
+
+# --- Readers ----------------------------------------------------------------------------------
+
+
+def stream_version(stream: str) -> int:
+    return Event.objects.filter(stream=stream).aggregate(v=Max("version"))["v"] or 0
+
+
+def head_position() -> int:
+    return Event.objects.aggregate(p=Max("position"))["p"] or 0
+
+
+def read_stream(stream: str, *, from_version: int = 1) -> list[RecordedEvent]:
+    rows = Event.objects.filter(stream=stream, version__gte=from_version).order_by("version")
+    return [RecordedEvent.from_row(row) for row in rows]
+
+
+def read_all(
+    *,
+    after: int = 0,
+    limit: int = 100,
+    types: Iterable[str] | None = None,
+    stream: str | None = None,
+    stream_prefix: str | None = None,
+) -> list[RecordedEvent]:
+    """Events with position > after, in position order; follow the log by passing the last position."""
+    rows = Event.objects.filter(position__gt=after)
+    if types:
+        rows = rows.filter(type__in=list(types))
+    if stream:
+        rows = rows.filter(stream=stream)
+    if stream_prefix:
+        rows = rows.filter(stream__startswith=stream_prefix)
+    return [RecordedEvent.from_row(row) for row in rows.order_by("position")[:limit]]
+
+
+def read_until(
+    at: datetime,
+    *,
+    by: str = "occurred_at",
+    stream: str | None = None,
+    types: Iterable[str] | None = None,
+    chunk_size: int = 2000,
+) -> Iterator[RecordedEvent]:
+    """Stream every event that had happened (by="occurred_at") or was known (by="recorded_at") at `at`."""
+    if by not in {"occurred_at", "recorded_at"}:
+        raise ValueError("by must be 'occurred_at' or 'recorded_at'")
+    rows = Event.objects.filter(**{f"{by}__lte": at})
+    if stream:
+        rows = rows.filter(stream=stream)
+    if types:
+        rows = rows.filter(type__in=list(types))
+    for row in rows.order_by("position").iterator(chunk_size=chunk_size):
+        yield RecordedEvent.from_row(row)

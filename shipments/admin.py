@@ -1,0 +1,1 @@
+"""Shipments admin: filled in by the shipments issue."""

@@ -1,0 +1,1 @@
+"""Shipments exceptions: filled in by the shipments issue."""

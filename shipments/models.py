@@ -1,0 +1,1 @@
+"""Shipments models: filled in by the shipments issue."""

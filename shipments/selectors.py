@@ -1,0 +1,1 @@
+"""Shipments selectors: filled in by the shipments issue."""

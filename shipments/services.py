@@ -1,0 +1,1 @@
+"""Shipments services: filled in by the shipments issue."""

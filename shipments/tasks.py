@@ -1,0 +1,1 @@
+"""Shipments tasks: filled in by the shipments issue."""

@@ -1,0 +1,1 @@
+"""Suppliers admin: filled in by the suppliers issue."""

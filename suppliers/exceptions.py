@@ -1,0 +1,1 @@
+"""Suppliers exceptions: filled in by the suppliers issue."""

@@ -1,0 +1,1 @@
+"""Suppliers models: filled in by the suppliers issue."""

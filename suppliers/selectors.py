@@ -1,0 +1,1 @@
+"""Suppliers selectors: filled in by the suppliers issue."""

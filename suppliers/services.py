@@ -1,0 +1,1 @@
+"""Suppliers services: filled in by the suppliers issue."""

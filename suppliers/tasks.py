@@ -1,0 +1,1 @@
+"""Suppliers tasks: filled in by the suppliers issue."""

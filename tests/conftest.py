@@ -1,0 +1,67 @@
+"""Test fixtures shared by every kind of test.
+
+Two ways to touch the database:
+- `db` (pytest-django): the test runs inside a transaction that is rolled back. Most tests.
+- `committed_db`: the test commits for real, so other connections (threads, subprocesses) see its
+  data. Nothing is flushed afterwards (the event log is append-only, even for tests), so these
+  tests use unique references and never assume the tables are empty.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+from django.db import connection
+
+
+def pytest_collection_modifyitems(config, items):
+    from django.conf import settings
+
+    on_postgres = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+    if os.environ.get("CI", "").lower() == "true" and not on_postgres:
+        raise pytest.UsageError("CI=true requires PostgreSQL (set DATABASE_URL); refusing to run on SQLite.")
+    skip_pg = pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL or start it on 127.0.0.1:5432")
+    skip_redis = pytest.mark.skip(reason="needs Redis: set REDIS_URL")
+    for item in items:
+        if "postgres" in item.keywords and not on_postgres:
+            item.add_marker(skip_pg)
+        if "redis" in item.keywords and not os.environ.get("TEST_REDIS_URL"):
+            item.add_marker(skip_redis)
+
+
+@pytest.fixture(autouse=True)
+def _quiet_dispatch(settings):
+    """Tests drive subscriptions explicitly instead of by commit hooks, unless they opt in."""
+    settings.EVENT_DISPATCH_ON_COMMIT = False
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(request, django_test_environment, django_db_blocker, django_db_modify_db_settings):
+    """Always create the default test database, also when only `committed_db` tests are selected."""
+    from django.test.utils import setup_databases, teardown_databases
+
+    with django_db_blocker.unblock():
+        config = setup_databases(verbosity=request.config.option.verbose, interactive=False, aliases={"default"})
+    yield
+    with django_db_blocker.unblock():
+        teardown_databases(config, verbosity=request.config.option.verbose)
+
+
+@pytest.fixture
+def committed_db(django_db_setup, django_db_blocker):
+    with django_db_blocker.unblock():
+        yield
+        connection.close()
+
+
+@pytest.fixture
+def unique():
+    """A short unique suffix so tests sharing a committed database never collide."""
+    return uuid.uuid4().hex[:10]
+
+
+@pytest.fixture
+def on_postgres():
+    return connection.vendor == "postgresql"
