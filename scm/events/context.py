@@ -7,13 +7,16 @@ every append and log line below it, so one request's events and logs share one c
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
 _correlation_id: ContextVar[str | None] = ContextVar("correlation_id", default=None)
 _causation_id: ContextVar[str | None] = ContextVar("causation_id", default=None)
 _actor: ContextVar[str | None] = ContextVar("actor", default=None)
+# Resolves the actor only when an event is appended: DRF authenticates inside the view, after the
+# middleware that opens the request's context has run (see scm.observability.middleware).
+_actor_resolver: ContextVar[Callable[[], str | None] | None] = ContextVar("actor_resolver", default=None)
 
 
 def new_correlation_id() -> str:
@@ -24,9 +27,18 @@ def current_metadata() -> dict[str, str]:
     values = {
         "correlation_id": _correlation_id.get(),
         "causation_id": _causation_id.get(),
-        "actor": _actor.get(),
+        "actor": current_actor(),
     }
     return {key: value for key, value in values.items() if value}
+
+
+def current_actor() -> str | None:
+    """The actor set explicitly, else the one the active resolver finds (e.g. the request's user)."""
+    actor = _actor.get()
+    if actor:
+        return actor
+    resolver = _actor_resolver.get()
+    return resolver() if resolver is not None else None
 
 
 def current_correlation_id() -> str | None:
@@ -50,3 +62,13 @@ def event_context(
     finally:
         for var, token in reversed(tokens):
             var.reset(token)
+
+
+@contextmanager
+def actor_resolver(resolver: Callable[[], str | None]) -> Iterator[None]:
+    """Within the block, events with no explicit actor take `resolver()`, called at append time."""
+    token = _actor_resolver.set(resolver)
+    try:
+        yield
+    finally:
+        _actor_resolver.reset(token)
