@@ -11,7 +11,17 @@ from datetime import date, datetime, timedelta
 from django.db.models import Q, QuerySet, Sum
 from django.utils import timezone
 
-from inventory.models import Balance, Bucket, InboundSupply, Item, LedgerEntry, Location, LocationKind, Reason, Reservation
+from inventory.models import (
+    Balance,
+    Bucket,
+    InboundSupply,
+    Item,
+    LedgerEntry,
+    Location,
+    LocationKind,
+    Reason,
+    Reservation,
+)
 
 # --- Current balances -------------------------------------------------------------------------
 

@@ -94,6 +94,17 @@ def _effective(effective_at: datetime | None) -> datetime:
     return effective_at
 
 
+def _as_date(value: date | str, name: str = "expected_date") -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise ValidationFailed(f"{name} {value!r} is not an ISO date (YYYY-MM-DD).", **{name: str(value)}) from None
+
+
 # --- Locking and recording --------------------------------------------------------------------
 
 BalanceKey = tuple[int, int]
@@ -370,6 +381,7 @@ def dispatch_transfer(
     if not reference:
         raise ValidationFailed("A transfer needs a reference.", reference=reference)
     when = _effective(effective_at)
+    expected_date = _as_date(expected_date) if expected_date else None
     item, source, destination = get_item(sku), get_location(from_location), get_location(to_location)
     via = transit_location()
     balances = lock_balances([(item, source), (item, via), (item, destination)])
@@ -625,6 +637,7 @@ def add_inbound(
     """Expect units at a location by a date (a confirmed PO line, an ASN, ...). Adding to an existing
     reference increases it and moves its expected date to the new one."""
     qty = _positive(qty)
+    expected_date = _as_date(expected_date)
     if not reference:
         raise ValidationFailed("Inbound supply needs a reference.", reference=reference)
     item, loc = get_item(sku), get_location(location)
@@ -682,6 +695,7 @@ def remove_inbound(
 @transaction.atomic
 def reschedule_inbound(*, sku: str, location: str, reference: str, expected_date: date) -> RecordedEvent:
     """Move the expected date of inbound supply (a supplier confirmed a new date, an ASN gave one)."""
+    expected_date = _as_date(expected_date)
     item, loc = get_item(sku), get_location(location)
     lock_balances([(item, loc)])
     supply = _locked_supply(item, loc, reference)

@@ -43,7 +43,12 @@ def django_db_setup(request, django_test_environment, django_db_blocker, django_
     from django.test.utils import setup_databases, teardown_databases
 
     with django_db_blocker.unblock():
-        config = setup_databases(verbosity=request.config.option.verbose, interactive=False, aliases={"default"})
+        config = setup_databases(
+            verbosity=request.config.option.verbose,
+            interactive=False,
+            aliases={"default"},
+            serialized_aliases=set(),
+        )
     yield
     with django_db_blocker.unblock():
         teardown_databases(config, verbosity=request.config.option.verbose)
