@@ -76,7 +76,9 @@ class ReservationNotFound(NotFound):
     code = "reservation_not_found"
 
     def __init__(self, holder: str, sku: str, location: str) -> None:
-        super().__init__(f"No reservation for {holder!r} on {sku}@{location}.", holder=holder, sku=sku, location=location)
+        super().__init__(
+            f"No reservation for {holder!r} on {sku}@{location}.", holder=holder, sku=sku, location=location
+        )
 
 
 class ReservationTooSmall(Conflict):

@@ -83,12 +83,12 @@ class Balance(models.Model):
             models.CheckConstraint(condition=Q(inbound__gte=0), name="balance_inbound_nonnegative"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.item_id}@{self.location_id}: {self.on_hand}/{self.reserved}/{self.inbound}"
+
     @property
     def available(self) -> int:
         return self.on_hand - self.reserved
-
-    def __str__(self) -> str:
-        return f"{self.item_id}@{self.location_id}: {self.on_hand}/{self.reserved}/{self.inbound}"
 
 
 class Bucket(models.TextChoices):
@@ -143,6 +143,9 @@ class LedgerEntry(models.Model):
             models.Index(fields=["event"], name="ledger_event"),
             models.Index(fields=["reason", "effective_at"], name="ledger_reason_effective"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.reason} {self.quantity:+d} {self.bucket} of {self.item_id}@{self.location_id}"
 
     def save(self, *args, **kwargs):
         if not self._state.adding:

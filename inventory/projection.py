@@ -92,13 +92,23 @@ def rebuild_balances(*, source: str = "ledger", progress: Progress | None = None
         balance = existing.get(key)
         if balance is None:
             created.append(
-                Balance(item_id=key[0], location_id=key[1], on_hand=want["on_hand"], reserved=want["reserved"],
-                        inbound=want["inbound"])
+                Balance(
+                    item_id=key[0],
+                    location_id=key[1],
+                    on_hand=want["on_hand"],
+                    reserved=want["reserved"],
+                    inbound=want["inbound"],
+                )
             )
-        elif (balance.on_hand, balance.reserved, balance.inbound) != (want["on_hand"], want["reserved"], want["inbound"]):
+        elif (balance.on_hand, balance.reserved, balance.inbound) != (
+            want["on_hand"],
+            want["reserved"],
+            want["inbound"],
+        ):
             balance.on_hand, balance.reserved, balance.inbound = want["on_hand"], want["reserved"], want["inbound"]
             changed.append(balance)
     Balance.objects.bulk_create(created, batch_size=1000)
     Balance.objects.bulk_update(changed, ["on_hand", "reserved", "inbound"], batch_size=1000)
-    return RebuildResult(rows_read=rows, balances_written=len(existing) + len(created),
-                         balances_changed=len(changed) + len(created))
+    return RebuildResult(
+        rows_read=rows, balances_written=len(existing) + len(created), balances_changed=len(changed) + len(created)
+    )

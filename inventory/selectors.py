@@ -78,7 +78,9 @@ def balances_as_of(
     for row in rows.values("item__sku", "location__code", "bucket").annotate(total=Sum("quantity")).order_by():
         totals[(row["item__sku"], row["location__code"])][row["bucket"]] = row["total"]
     return [
-        PastBalance(sku=s, location=loc, on_hand=t[Bucket.ON_HAND], reserved=t[Bucket.RESERVED], inbound=t[Bucket.INBOUND])
+        PastBalance(
+            sku=s, location=loc, on_hand=t[Bucket.ON_HAND], reserved=t[Bucket.RESERVED], inbound=t[Bucket.INBOUND]
+        )
         for (s, loc), t in sorted(totals.items())
     ]
 
@@ -174,7 +176,9 @@ def available_to_promise(*, sku: str, qty: int, today: date | None = None) -> At
         if answer.promise[-1]["date"] == supply["expected_date"]:
             answer.promise[-1].update(qty=min(cumulative, qty), cumulative=cumulative)
         else:
-            answer.promise.append({"date": supply["expected_date"], "qty": min(cumulative, qty), "cumulative": cumulative})
+            answer.promise.append(
+                {"date": supply["expected_date"], "qty": min(cumulative, qty), "cumulative": cumulative}
+            )
         if cumulative >= qty:
             answer.complete_by = supply["expected_date"]
             break
@@ -250,7 +254,9 @@ def replenishment_suggestions(
         position = balance.available + balance.inbound
         if position > reorder_point:
             continue
-        order_up_to = item.max_qty if item.max_qty is not None else reorder_point + math.ceil(daily * item.lead_time_days)
+        order_up_to = (
+            item.max_qty if item.max_qty is not None else reorder_point + math.ceil(daily * item.lead_time_days)
+        )
         quantity = max(order_up_to - position, item.min_qty, 1)
         quantity = math.ceil(quantity / item.pack_size) * item.pack_size
         suggestions.append(
@@ -288,7 +294,9 @@ class Discrepancy:
 def check_balances(*, progress=None) -> list[Discrepancy]:
     """Compare the balance projection with the ledger, open reservations and open inbound supply."""
     ledger_totals: dict[tuple[int, int], dict[str, int]] = defaultdict(lambda: {b: 0 for b in Bucket.values})
-    for row in LedgerEntry.objects.values("item_id", "location_id", "bucket").annotate(total=Sum("quantity")).order_by():
+    for row in (
+        LedgerEntry.objects.values("item_id", "location_id", "bucket").annotate(total=Sum("quantity")).order_by()
+    ):
         ledger_totals[(row["item_id"], row["location_id"])][row["bucket"]] = row["total"]
     reservation_totals = {
         (r["item_id"], r["location_id"]): r["total"]
@@ -327,13 +335,17 @@ def check_balances(*, progress=None) -> list[Discrepancy]:
 
 def ledger_rows_for_replay(*, chunk_size: int = 5000) -> Iterator[tuple[int, int, str, int]]:
     """(item id, location id, bucket, quantity) for every ledger row, streamed from a server-side cursor."""
-    yield from LedgerEntry.objects.order_by().values_list("item_id", "location_id", "bucket", "quantity").iterator(
-        chunk_size=chunk_size
+    yield from (
+        LedgerEntry.objects.order_by()
+        .values_list("item_id", "location_id", "bucket", "quantity")
+        .iterator(chunk_size=chunk_size)
     )
 
 
 def active_locations() -> QuerySet[Location]:
-    return Location.objects.filter(active=True).exclude(kind=LocationKind.IN_TRANSIT).order_by("allocation_rank", "code")
+    return (
+        Location.objects.filter(active=True).exclude(kind=LocationKind.IN_TRANSIT).order_by("allocation_rank", "code")
+    )
 
 
 def items(*, search: str | None = None) -> QuerySet[Item]:

@@ -290,12 +290,21 @@ def adjust(
     item, loc = get_item(sku), get_location(location)
     balance = lock_balances([(item, loc)])[(item.pk, loc.pk)]
     if balance.on_hand + delta < balance.reserved:
-        raise BelowReserved(sku=sku, location=location, on_hand_after=balance.on_hand + delta, reserved=balance.reserved)
+        raise BelowReserved(
+            sku=sku, location=location, on_hand_after=balance.on_hand + delta, reserved=balance.reserved
+        )
     return _record(
         item=item,
         location=loc,
         event_type="StockAdjusted",
-        payload={"sku": sku, "location": location, "qty": delta, "reason": reason, "reference": reference, "note": note},
+        payload={
+            "sku": sku,
+            "location": location,
+            "qty": delta,
+            "reason": reason,
+            "reference": reference,
+            "note": note,
+        },
         movements=[Movement(balance, item, loc, Bucket.ON_HAND, delta, Reason.ADJUSTMENT)],
         reference=reference,
         effective_at=when,
@@ -357,7 +366,11 @@ def count(
 def transit_location() -> Location:
     location, _ = Location.objects.get_or_create(
         code=TRANSIT_LOCATION_CODE,
-        defaults={"name": "Goods in transit between locations", "kind": LocationKind.IN_TRANSIT, "allocation_rank": 10_000},
+        defaults={
+            "name": "Goods in transit between locations",
+            "kind": LocationKind.IN_TRANSIT,
+            "allocation_rank": 10_000,
+        },
     )
     return location
 
@@ -473,7 +486,9 @@ def transfer(
         reference=reference,
         effective_at=effective_at,
     )
-    received = receive_transfer(sku=sku, to_location=to_location, qty=qty, reference=reference, effective_at=effective_at)
+    received = receive_transfer(
+        sku=sku, to_location=to_location, qty=qty, reference=reference, effective_at=effective_at
+    )
     return [dispatched, received]
 
 
@@ -570,7 +585,9 @@ def release(
     if amount == 0:
         return None
     if amount > reservation.quantity:
-        raise ReservationTooSmall(holder=holder, sku=sku, location=location, requested=amount, held=reservation.quantity)
+        raise ReservationTooSmall(
+            holder=holder, sku=sku, location=location, requested=amount, held=reservation.quantity
+        )
     reservation.quantity -= amount
     reservation.released_total += amount
     reservation.save(update_fields=["quantity", "released_total", "updated_at"])
@@ -730,8 +747,17 @@ def _clean(instance) -> None:
 
 # --- Master data ------------------------------------------------------------------------------
 
-ITEM_FIELDS = ("name", "unit", "pack_size", "active", "reorder_point", "safety_stock", "min_qty", "max_qty",
-               "lead_time_days")
+ITEM_FIELDS = (
+    "name",
+    "unit",
+    "pack_size",
+    "active",
+    "reorder_point",
+    "safety_stock",
+    "min_qty",
+    "max_qty",
+    "lead_time_days",
+)
 LOCATION_FIELDS = ("name", "kind", "active", "allocation_rank")
 
 
@@ -774,6 +800,10 @@ def location_upsert(*, code: str, **fields) -> Location:
     location.save()
     append(
         f"location-{code}",
-        [NewEvent(type="LocationDefined", payload={"code": code, **{f: getattr(location, f) for f in LOCATION_FIELDS}})],
+        [
+            NewEvent(
+                type="LocationDefined", payload={"code": code, **{f: getattr(location, f) for f in LOCATION_FIELDS}}
+            )
+        ],
     )
     return location

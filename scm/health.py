@@ -13,10 +13,16 @@ def healthz(request):
 
 
 def readyz(request):
-    """Ready when every dependency answers; 503 with each failing check named otherwise."""
+    """Ready when every dependency answers; 503 with each failing check named otherwise.
+
+    Subscription lag counts as a dependency: a projection far behind the log means the answers
+    this instance gives (balances, dashboard figures) are stale.
+    """
     checks = {"database": _check_database()}
     if settings.REDIS_URL:
         checks["broker"] = _check_broker()
+    if not checks["database"]:
+        checks["subscriptions"] = _check_subscription_lag()
     failing = {name: error for name, error in checks.items() if error}
     body = {
         "status": "unavailable" if failing else "ok",
@@ -44,3 +50,28 @@ def _check_broker() -> str:
     except Exception as exc:  # noqa: BLE001
         return f"{type(exc).__name__}: {str(exc).strip()[:300]}"
     return ""
+
+
+def _check_subscription_lag() -> str:
+    """Name every registered subscriber more than READINESS_MAX_SUBSCRIPTION_LAG events behind.
+
+    The count stops at the threshold + 1, so a probe stays cheap however far behind a subscriber
+    is. A negative threshold switches the check off.
+    """
+    from scm.events import subscriptions
+    from scm.events.models import Event, Subscription
+
+    threshold = settings.READINESS_MAX_SUBSCRIPTION_LAG
+    if threshold < 0:
+        return ""
+    names = sorted(subscriber.name for subscriber in subscriptions.registered())
+    behind = []
+    try:
+        checkpoints = dict(Subscription.objects.filter(name__in=names).values_list("name", "checkpoint"))
+        for name in names:
+            pending = Event.objects.filter(position__gt=checkpoints.get(name, 0)).order_by("position")
+            if pending[: threshold + 1].count() > threshold:
+                behind.append(f"{name} is more than {threshold} events behind")
+    except Exception as exc:  # noqa: BLE001 - a probe answers 503 with the reason, never 500
+        return f"{type(exc).__name__}: {str(exc).strip()[:300]}"
+    return "; ".join(behind)

@@ -7,124 +7,284 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('events', '0002_append_only_triggers'),
+        ("events", "0002_append_only_triggers"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Item',
+            name="Item",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('sku', models.CharField(max_length=64, unique=True)),
-                ('name', models.CharField(max_length=200)),
-                ('unit', models.CharField(default='EA', help_text='Base unit; quantities are whole base units.', max_length=16)),
-                ('pack_size', models.PositiveIntegerField(default=1, help_text='Order multiple for replenishment.')),
-                ('active', models.BooleanField(default=True)),
-                ('reorder_point', models.PositiveIntegerField(blank=True, null=True)),
-                ('safety_stock', models.PositiveIntegerField(default=0)),
-                ('min_qty', models.PositiveIntegerField(default=0, help_text='Smallest quantity worth ordering.')),
-                ('max_qty', models.PositiveIntegerField(blank=True, help_text='Order up to this position.', null=True)),
-                ('lead_time_days', models.PositiveIntegerField(default=7)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("sku", models.CharField(max_length=64, unique=True)),
+                ("name", models.CharField(max_length=200)),
+                (
+                    "unit",
+                    models.CharField(
+                        default="EA", help_text="Base unit; quantities are whole base units.", max_length=16
+                    ),
+                ),
+                ("pack_size", models.PositiveIntegerField(default=1, help_text="Order multiple for replenishment.")),
+                ("active", models.BooleanField(default=True)),
+                ("reorder_point", models.PositiveIntegerField(blank=True, null=True)),
+                ("safety_stock", models.PositiveIntegerField(default=0)),
+                ("min_qty", models.PositiveIntegerField(default=0, help_text="Smallest quantity worth ordering.")),
+                ("max_qty", models.PositiveIntegerField(blank=True, help_text="Order up to this position.", null=True)),
+                ("lead_time_days", models.PositiveIntegerField(default=7)),
             ],
             options={
-                'ordering': ['sku'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('pack_size__gte', 1)), name='item_pack_size_positive'), models.CheckConstraint(condition=models.Q(('sku', ''), _negated=True), name='item_sku_not_blank')],
+                "ordering": ["sku"],
+                "constraints": [
+                    models.CheckConstraint(condition=models.Q(("pack_size__gte", 1)), name="item_pack_size_positive"),
+                    models.CheckConstraint(condition=models.Q(("sku", ""), _negated=True), name="item_sku_not_blank"),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Location',
+            name="Location",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(max_length=32, unique=True)),
-                ('name', models.CharField(max_length=200)),
-                ('kind', models.CharField(choices=[('warehouse', 'Warehouse'), ('store', 'Store'), ('supplier', 'Supplier'), ('in_transit', 'In transit')], default='warehouse', max_length=16)),
-                ('active', models.BooleanField(default=True)),
-                ('allocation_rank', models.PositiveIntegerField(default=100, help_text='Allocation prefers lower ranks when several locations could serve a line.')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("code", models.CharField(max_length=32, unique=True)),
+                ("name", models.CharField(max_length=200)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("warehouse", "Warehouse"),
+                            ("store", "Store"),
+                            ("supplier", "Supplier"),
+                            ("in_transit", "In transit"),
+                        ],
+                        default="warehouse",
+                        max_length=16,
+                    ),
+                ),
+                ("active", models.BooleanField(default=True)),
+                (
+                    "allocation_rank",
+                    models.PositiveIntegerField(
+                        default=100,
+                        help_text="Allocation prefers lower ranks when several locations could serve a line.",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['code'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('code', ''), _negated=True), name='location_code_not_blank')],
+                "ordering": ["code"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("code", ""), _negated=True), name="location_code_not_blank"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='LedgerEntry',
+            name="LedgerEntry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('bucket', models.CharField(choices=[('on_hand', 'On hand'), ('reserved', 'Reserved'), ('inbound', 'Inbound')], max_length=16)),
-                ('quantity', models.BigIntegerField()),
-                ('reason', models.CharField(choices=[('receipt', 'Receipt'), ('adjustment', 'Adjustment'), ('count', 'Cycle count'), ('transfer_out', 'Transfer out'), ('transfer_in', 'Transfer in'), ('reservation', 'Reservation'), ('release', 'Release'), ('shipment', 'Shipment'), ('inbound_added', 'Inbound supply added'), ('inbound_removed', 'Inbound supply removed'), ('inbound_received', 'Inbound supply received')], max_length=24)),
-                ('reference', models.CharField(blank=True, max_length=200)),
-                ('effective_at', models.DateTimeField(default=django.utils.timezone.now, help_text='When it happened.')),
-                ('recorded_at', models.DateTimeField(default=django.utils.timezone.now, help_text='When we learned it.')),
-                ('event', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='events.event')),
-                ('item', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='inventory.item')),
-                ('location', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='inventory.location')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "bucket",
+                    models.CharField(
+                        choices=[("on_hand", "On hand"), ("reserved", "Reserved"), ("inbound", "Inbound")],
+                        max_length=16,
+                    ),
+                ),
+                ("quantity", models.BigIntegerField()),
+                (
+                    "reason",
+                    models.CharField(
+                        choices=[
+                            ("receipt", "Receipt"),
+                            ("adjustment", "Adjustment"),
+                            ("count", "Cycle count"),
+                            ("transfer_out", "Transfer out"),
+                            ("transfer_in", "Transfer in"),
+                            ("reservation", "Reservation"),
+                            ("release", "Release"),
+                            ("shipment", "Shipment"),
+                            ("inbound_added", "Inbound supply added"),
+                            ("inbound_removed", "Inbound supply removed"),
+                            ("inbound_received", "Inbound supply received"),
+                        ],
+                        max_length=24,
+                    ),
+                ),
+                ("reference", models.CharField(blank=True, max_length=200)),
+                (
+                    "effective_at",
+                    models.DateTimeField(default=django.utils.timezone.now, help_text="When it happened."),
+                ),
+                (
+                    "recorded_at",
+                    models.DateTimeField(default=django.utils.timezone.now, help_text="When we learned it."),
+                ),
+                (
+                    "event",
+                    models.ForeignKey(
+                        db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name="+", to="events.event"
+                    ),
+                ),
+                (
+                    "item",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="inventory.item"
+                    ),
+                ),
+                (
+                    "location",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="inventory.location"
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'ledger entries',
-                'ordering': ['id'],
-                'indexes': [models.Index(fields=['item', 'location', 'effective_at'], name='ledger_item_loc_effective'), models.Index(fields=['event'], name='ledger_event'), models.Index(fields=['reason', 'effective_at'], name='ledger_reason_effective')],
-                'constraints': [models.CheckConstraint(condition=models.Q(('quantity', 0), _negated=True), name='ledger_quantity_nonzero')],
+                "verbose_name_plural": "ledger entries",
+                "ordering": ["id"],
+                "indexes": [
+                    models.Index(fields=["item", "location", "effective_at"], name="ledger_item_loc_effective"),
+                    models.Index(fields=["event"], name="ledger_event"),
+                    models.Index(fields=["reason", "effective_at"], name="ledger_reason_effective"),
+                ],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("quantity", 0), _negated=True), name="ledger_quantity_nonzero"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='InboundSupply',
+            name="InboundSupply",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('reference', models.CharField(help_text='The supply document, e.g. PO-1001/1 or ASN-77/3.', max_length=200)),
-                ('source', models.CharField(default='po', help_text='po, asn or transfer.', max_length=16)),
-                ('quantity', models.BigIntegerField(default=0, help_text='Still expected.')),
-                ('expected_date', models.DateField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('item', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='inbound_supplies', to='inventory.item')),
-                ('location', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='inbound_supplies', to='inventory.location')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "reference",
+                    models.CharField(help_text="The supply document, e.g. PO-1001/1 or ASN-77/3.", max_length=200),
+                ),
+                ("source", models.CharField(default="po", help_text="po, asn or transfer.", max_length=16)),
+                ("quantity", models.BigIntegerField(default=0, help_text="Still expected.")),
+                ("expected_date", models.DateField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "item",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="inbound_supplies",
+                        to="inventory.item",
+                    ),
+                ),
+                (
+                    "location",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="inbound_supplies",
+                        to="inventory.location",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'inbound supplies',
-                'ordering': ['expected_date', 'id'],
-                'indexes': [models.Index(fields=['item', 'expected_date'], name='inbound_item_expected')],
-                'constraints': [models.UniqueConstraint(fields=('reference', 'item', 'location'), name='inbound_reference_unique'), models.CheckConstraint(condition=models.Q(('quantity__gte', 0)), name='inbound_quantity_nonnegative')],
+                "verbose_name_plural": "inbound supplies",
+                "ordering": ["expected_date", "id"],
+                "indexes": [models.Index(fields=["item", "expected_date"], name="inbound_item_expected")],
+                "constraints": [
+                    models.UniqueConstraint(fields=("reference", "item", "location"), name="inbound_reference_unique"),
+                    models.CheckConstraint(
+                        condition=models.Q(("quantity__gte", 0)), name="inbound_quantity_nonnegative"
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Balance',
+            name="Balance",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('on_hand', models.BigIntegerField(default=0)),
-                ('reserved', models.BigIntegerField(default=0)),
-                ('inbound', models.BigIntegerField(default=0)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('item', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='balances', to='inventory.item')),
-                ('location', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='balances', to='inventory.location')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("on_hand", models.BigIntegerField(default=0)),
+                ("reserved", models.BigIntegerField(default=0)),
+                ("inbound", models.BigIntegerField(default=0)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "item",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="balances", to="inventory.item"
+                    ),
+                ),
+                (
+                    "location",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="balances", to="inventory.location"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['item_id', 'location_id'],
-                'constraints': [models.UniqueConstraint(fields=('item', 'location'), name='balance_item_location_unique'), models.CheckConstraint(condition=models.Q(('on_hand__gte', 0)), name='balance_on_hand_nonnegative'), models.CheckConstraint(condition=models.Q(('reserved__gte', 0)), name='balance_reserved_nonnegative'), models.CheckConstraint(condition=models.Q(('reserved__lte', models.F('on_hand'))), name='balance_reserved_within_on_hand'), models.CheckConstraint(condition=models.Q(('inbound__gte', 0)), name='balance_inbound_nonnegative')],
+                "ordering": ["item_id", "location_id"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("item", "location"), name="balance_item_location_unique"),
+                    models.CheckConstraint(condition=models.Q(("on_hand__gte", 0)), name="balance_on_hand_nonnegative"),
+                    models.CheckConstraint(
+                        condition=models.Q(("reserved__gte", 0)), name="balance_reserved_nonnegative"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("reserved__lte", models.F("on_hand"))),
+                        name="balance_reserved_within_on_hand",
+                    ),
+                    models.CheckConstraint(condition=models.Q(("inbound__gte", 0)), name="balance_inbound_nonnegative"),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Reservation',
+            name="Reservation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('holder', models.CharField(help_text='Who holds it, e.g. order-42/line-1.', max_length=200)),
-                ('quantity', models.BigIntegerField(default=0)),
-                ('reserved_total', models.BigIntegerField(default=0, help_text='Everything ever reserved under this record.')),
-                ('consumed_total', models.BigIntegerField(default=0, help_text='Shipped out of this reservation.')),
-                ('released_total', models.BigIntegerField(default=0)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('item', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='reservations', to='inventory.item')),
-                ('location', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='reservations', to='inventory.location')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("holder", models.CharField(help_text="Who holds it, e.g. order-42/line-1.", max_length=200)),
+                ("quantity", models.BigIntegerField(default=0)),
+                (
+                    "reserved_total",
+                    models.BigIntegerField(default=0, help_text="Everything ever reserved under this record."),
+                ),
+                ("consumed_total", models.BigIntegerField(default=0, help_text="Shipped out of this reservation.")),
+                ("released_total", models.BigIntegerField(default=0)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "item",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="reservations", to="inventory.item"
+                    ),
+                ),
+                (
+                    "location",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="reservations",
+                        to="inventory.location",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
-                'indexes': [models.Index(fields=['item', 'location'], name='reservation_item_loc')],
-                'constraints': [models.UniqueConstraint(fields=('holder', 'item', 'location'), name='reservation_holder_unique'), models.CheckConstraint(condition=models.Q(('quantity__gte', 0)), name='reservation_quantity_nonnegative'), models.CheckConstraint(condition=models.Q(('quantity', django.db.models.expressions.CombinedExpression(django.db.models.expressions.CombinedExpression(models.F('reserved_total'), '-', models.F('consumed_total')), '-', models.F('released_total')))), name='reservation_quantity_adds_up')],
+                "ordering": ["id"],
+                "indexes": [models.Index(fields=["item", "location"], name="reservation_item_loc")],
+                "constraints": [
+                    models.UniqueConstraint(fields=("holder", "item", "location"), name="reservation_holder_unique"),
+                    models.CheckConstraint(
+                        condition=models.Q(("quantity__gte", 0)), name="reservation_quantity_nonnegative"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            (
+                                "quantity",
+                                django.db.models.expressions.CombinedExpression(
+                                    django.db.models.expressions.CombinedExpression(
+                                        models.F("reserved_total"), "-", models.F("consumed_total")
+                                    ),
+                                    "-",
+                                    models.F("released_total"),
+                                ),
+                            )
+                        ),
+                        name="reservation_quantity_adds_up",
+                    ),
+                ],
             },
         ),
     ]

@@ -17,8 +17,7 @@ class ConcurrencyError(EventStoreError):
         self.expected_version = expected_version
         self.actual_version = actual_version
         super().__init__(
-            f"stream {stream!r} is at version {actual_version}, "
-            f"but the append expected version {expected_version}"
+            f"stream {stream!r} is at version {actual_version}, but the append expected version {expected_version}"
         )
 
 
@@ -45,4 +44,3 @@ class AppendOnlyViolation(EventStoreError):
     """Someone tried to change or remove a recorded event. Corrections are new events."""
 
     code = "append_only"
-

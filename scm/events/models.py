@@ -68,9 +68,7 @@ class Subscription(models.Model):
     class Meta:
         ordering = ["name"]
         constraints = [
-            models.CheckConstraint(
-                condition=models.Q(checkpoint__gte=0), name="subscription_checkpoint_nonnegative"
-            )
+            models.CheckConstraint(condition=models.Q(checkpoint__gte=0), name="subscription_checkpoint_nonnegative")
         ]
 
     def __str__(self) -> str:

@@ -57,9 +57,7 @@ def _validator(event_type: str, version: int) -> Draft202012Validator:
 def validate_payload(event_type: str, payload: dict) -> int:
     """Validate against the newest schema of the type; return that schema version."""
     version = current_version(event_type)
-    errors = sorted(
-        _validator(event_type, version).iter_errors(payload), key=lambda e: list(e.absolute_path)
-    )
+    errors = sorted(_validator(event_type, version).iter_errors(payload), key=lambda e: list(e.absolute_path))
     if errors:
         first = errors[0]
         field = ".".join(str(part) for part in first.absolute_path) or "(payload)"

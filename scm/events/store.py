@@ -95,9 +95,7 @@ def append(
         _take_append_lock()
         current = stream_version(stream)
         if expected_version is not None and current != expected_version:
-            raise ConcurrencyError(
-                stream=stream, expected_version=expected_version, actual_version=current
-            )
+            raise ConcurrencyError(stream=stream, expected_version=expected_version, actual_version=current)
         now = timezone.now()
         context_metadata = current_metadata()
         rows = [

@@ -94,11 +94,7 @@ def _advance(subscriber: Subscriber, event: RecordedEvent, *, handle: bool) -> t
     Returns None when another worker holds the subscription, else (checkpoint, error).
     """
     with transaction.atomic():
-        state = (
-            Subscription.objects.select_for_update(skip_locked=True)
-            .filter(name=subscriber.name)
-            .first()
-        )
+        state = Subscription.objects.select_for_update(skip_locked=True).filter(name=subscriber.name).first()
         if state is None:
             return None
         if state.checkpoint >= event.position:

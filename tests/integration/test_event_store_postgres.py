@@ -123,9 +123,7 @@ def test_follower_sees_every_event_once_in_position_order_while_8_threads_append
     positions = [position for position, _, _ in seen]
     assert positions == sorted(positions), "events were not delivered in position order"
     assert len(positions) == len(set(positions)) == writers * per_writer
-    committed = set(
-        Event.objects.filter(stream__startswith=prefix).values_list("position", flat=True)
-    )
+    committed = set(Event.objects.filter(stream__startswith=prefix).values_list("position", flat=True))
     assert set(positions) == committed
     for index in range(writers):
         numbers = [n for _, stream, n in seen if stream == f"{prefix}{index}"]

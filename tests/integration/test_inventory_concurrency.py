@@ -55,7 +55,9 @@ def test_32_clients_reserving_the_last_20_units_get_exactly_20(committed_db, uni
     row = Balance.objects.get(item__sku=sku, location__code=loc)
     assert (row.on_hand, row.reserved, row.available) == (20, 20, 0)
     assert Reservation.objects.filter(item__sku=sku, quantity=1).count() == 20
-    ledger_reserved = sum(LedgerEntry.objects.filter(item__sku=sku, bucket="reserved").values_list("quantity", flat=True))
+    ledger_reserved = sum(
+        LedgerEntry.objects.filter(item__sku=sku, bucket="reserved").values_list("quantity", flat=True)
+    )
     assert ledger_reserved == 20
     assert [d for d in selectors.check_balances() if d.sku == sku] == []
 
@@ -94,7 +96,10 @@ def test_2000_random_operations_from_8_threads_leave_balances_consistent(committ
                 elif op == "transfer":
                     other = rng.choice([x for x in locations if x != loc])
                     inventory.transfer(
-                        sku=sku, from_location=loc, to_location=other, qty=rng.randint(1, 4),
+                        sku=sku,
+                        from_location=loc,
+                        to_location=other,
+                        qty=rng.randint(1, 4),
                         reference=f"tr-{unique}-{index}-{step}",
                     )
                 else:

@@ -133,9 +133,7 @@ def test_old_payloads_are_upcast_on_read(unique):
     Event.objects.create(
         stream=stream, version=1, type="TestSampleUpcast", schema_version=1, payload={"name": "Ada Lovelace"}
     )
-    store.append(
-        stream, [NewEvent(type="TestSampleUpcast", payload={"first_name": "Alan", "last_name": "Turing"})]
-    )
+    store.append(stream, [NewEvent(type="TestSampleUpcast", payload={"first_name": "Alan", "last_name": "Turing"})])
 
     old, new = store.read_stream(stream)
     assert (old.schema_version, old.payload) == (2, {"first_name": "Ada", "last_name": "Lovelace"})

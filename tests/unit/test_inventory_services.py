@@ -46,10 +46,16 @@ def test_receipt_puts_stock_on_hand_with_ledger_row_and_event(unique):
     assert balance(sku, loc) == (12, 0, 0)
     entry = LedgerEntry.objects.get(item__sku=sku, location__code=loc)
     assert (entry.bucket, entry.quantity, entry.reason, entry.reference, entry.event_id) == (
-        "on_hand", 12, "receipt", "GRN-1", event.position,
+        "on_hand",
+        12,
+        "receipt",
+        "GRN-1",
+        event.position,
     )
     assert event.type == "StockReceived" and event.stream == f"stock-{sku}@{loc}"
-    assert event.payload["movements"] == [{"sku": sku, "location": loc, "bucket": "on_hand", "qty": 12, "reason": "receipt"}]
+    assert event.payload["movements"] == [
+        {"sku": sku, "location": loc, "bucket": "on_hand", "qty": 12, "reason": "receipt"}
+    ]
 
 
 @pytest.mark.parametrize("qty", [0, -3, 2.5, "7", True, None])
@@ -92,8 +98,16 @@ def test_reserve_release_and_consume_keep_every_bucket_right(unique):
     inventory.release(sku=sku, location=loc, holder="order-1/1")
     assert balance(sku, loc) == (6, 0, 0)
     reservation = Reservation.objects.get(holder="order-1/1", item__sku=sku)
-    assert (reservation.quantity, reservation.reserved_total, reservation.consumed_total, reservation.released_total) == (
-        0, 6, 4, 2,
+    assert (
+        reservation.quantity,
+        reservation.reserved_total,
+        reservation.consumed_total,
+        reservation.released_total,
+    ) == (
+        0,
+        6,
+        4,
+        2,
     )
     assert inventory.release(sku=sku, location=loc, holder="order-1/1") is None  # repeat is harmless
 
@@ -169,7 +183,11 @@ def test_transfer_goes_out_through_transit_and_in(unique):
     destination = LocationFactory(code=f"WH2-{unique}").code
 
     inventory.dispatch_transfer(
-        sku=sku, from_location=source, to_location=destination, qty=4, reference=f"TR-{unique}",
+        sku=sku,
+        from_location=source,
+        to_location=destination,
+        qty=4,
+        reference=f"TR-{unique}",
         expected_date=date(2030, 5, 1),
     )
     assert balance(sku, source) == (6, 0, 0)
@@ -196,7 +214,9 @@ def test_transfer_refuses_the_same_location_and_unavailable_stock(unique):
 
 def test_inbound_supply_add_reschedule_remove(unique):
     sku, loc = stocked(unique)
-    inventory.add_inbound(sku=sku, location=loc, qty=5, reference="ASN-1/1", expected_date=date(2030, 1, 1), source="asn")
+    inventory.add_inbound(
+        sku=sku, location=loc, qty=5, reference="ASN-1/1", expected_date=date(2030, 1, 1), source="asn"
+    )
     inventory.reschedule_inbound(sku=sku, location=loc, reference="ASN-1/1", expected_date=date(2030, 1, 9))
     inventory.remove_inbound(sku=sku, location=loc, reference="ASN-1/1", qty=2, reason="short shipped")
 

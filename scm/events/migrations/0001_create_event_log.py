@@ -6,48 +6,53 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Event',
+            name="Event",
             fields=[
-                ('position', models.BigAutoField(primary_key=True, serialize=False)),
-                ('event_id', models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
-                ('stream', models.CharField(max_length=200)),
-                ('version', models.PositiveIntegerField()),
-                ('type', models.CharField(db_index=True, max_length=100)),
-                ('schema_version', models.PositiveSmallIntegerField(default=1)),
-                ('payload', models.JSONField()),
-                ('metadata', models.JSONField(default=dict)),
-                ('occurred_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
-                ('recorded_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
+                ("position", models.BigAutoField(primary_key=True, serialize=False)),
+                ("event_id", models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
+                ("stream", models.CharField(max_length=200)),
+                ("version", models.PositiveIntegerField()),
+                ("type", models.CharField(db_index=True, max_length=100)),
+                ("schema_version", models.PositiveSmallIntegerField(default=1)),
+                ("payload", models.JSONField()),
+                ("metadata", models.JSONField(default=dict)),
+                ("occurred_at", models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
+                ("recorded_at", models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
             ],
             options={
-                'ordering': ['position'],
-                'indexes': [models.Index(fields=['stream', 'version'], name='event_stream_idx')],
-                'constraints': [models.UniqueConstraint(fields=('stream', 'version'), name='event_stream_version_unique'), models.CheckConstraint(condition=models.Q(('version__gte', 1)), name='event_version_positive')],
+                "ordering": ["position"],
+                "indexes": [models.Index(fields=["stream", "version"], name="event_stream_idx")],
+                "constraints": [
+                    models.UniqueConstraint(fields=("stream", "version"), name="event_stream_version_unique"),
+                    models.CheckConstraint(condition=models.Q(("version__gte", 1)), name="event_version_positive"),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Subscription',
+            name="Subscription",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, unique=True)),
-                ('checkpoint', models.BigIntegerField(default=0)),
-                ('processed_count', models.BigIntegerField(default=0)),
-                ('last_error', models.TextField(blank=True)),
-                ('failed_position', models.BigIntegerField(blank=True, null=True)),
-                ('failure_count', models.PositiveIntegerField(default=0)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=100, unique=True)),
+                ("checkpoint", models.BigIntegerField(default=0)),
+                ("processed_count", models.BigIntegerField(default=0)),
+                ("last_error", models.TextField(blank=True)),
+                ("failed_position", models.BigIntegerField(blank=True, null=True)),
+                ("failure_count", models.PositiveIntegerField(default=0)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'ordering': ['name'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('checkpoint__gte', 0)), name='subscription_checkpoint_nonnegative')],
+                "ordering": ["name"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("checkpoint__gte", 0)), name="subscription_checkpoint_nonnegative"
+                    )
+                ],
             },
         ),
     ]
