@@ -3,3 +3,10 @@ from django.apps import AppConfig
 
 class OrdersConfig(AppConfig):
     name = "orders"
+
+    def ready(self) -> None:
+        from orders import handlers
+        from scm.events import subscriptions
+
+        subscriptions.register("orders.backorders", handlers.on_stock_available, types=handlers.STOCK_ARRIVAL_TYPES)
+        subscriptions.register("orders.shipments", handlers.on_shipment_event, types=handlers.SHIPMENT_TYPES)

@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "scm.events",
     "scm.api",
+    "scm.webhooks",
     "inventory",
     "orders",
     "shipments",
@@ -76,6 +77,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "scm.observability.middleware.RequestContextMiddleware",
+    "scm.api.middleware.ApiEdgeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -148,9 +150,21 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
+    "sweep-fulfillment-workflows": {
+        "task": "orders.tasks.sweep_fulfillment_workflows",
+        "schedule": float(os.environ.get("WORKFLOW_SWEEP_SECONDS", "10")),
+    },
     "process-subscriptions": {
         "task": "scm.events.tasks.process_subscriptions",
         "schedule": float(os.environ.get("SUBSCRIPTION_POLL_SECONDS", "2")),
+    },
+    "deliver-webhooks": {
+        "task": "scm.webhooks.tasks.deliver_due_webhooks",
+        "schedule": float(os.environ.get("WEBHOOK_POLL_SECONDS", "5")),
+    },
+    "purge-idempotency-records": {
+        "task": "scm.api.tasks.purge_idempotency_records",
+        "schedule": 3600.0,
     },
 }
 
@@ -162,7 +176,34 @@ EVENT_SUBSCRIPTION_BATCH = env_int("EVENT_SUBSCRIPTION_BATCH", 500)
 # Celery is eager). Off means only beat drives subscriptions.
 EVENT_DISPATCH_ON_COMMIT = env_flag("EVENT_DISPATCH_ON_COMMIT", True)
 
+# --- Orders: the fulfillment workflow ---------------------------------------------------------
+
+ORDER_WORKFLOW_RETRY_BASE_SECONDS = float(os.environ.get("ORDER_WORKFLOW_RETRY_BASE_SECONDS", "2"))
+ORDER_WORKFLOW_RETRY_CAP_SECONDS = float(os.environ.get("ORDER_WORKFLOW_RETRY_CAP_SECONDS", "300"))
+ORDER_WORKFLOW_MAX_ATTEMPTS = env_int("ORDER_WORKFLOW_MAX_ATTEMPTS", 6)
+# A step running longer than this is considered abandoned (its worker died) and is resumed.
+ORDER_WORKFLOW_LEASE_SECONDS = env_int("ORDER_WORKFLOW_LEASE_SECONDS", 120)
+# What compensation does with an order whose shipment cannot be planned: "fail" or "backorder".
+ORDER_FAILURE_MODE = os.environ.get("ORDER_FAILURE_MODE", "fail")
+
 # --- REST API ---------------------------------------------------------------------------------
+
+
+def _throttle_rate(name: str, default: str) -> str | None:
+    """A DRF rate like "600/min"; "off" (or "none") disables the throttle."""
+    value = os.environ.get(name, default).strip()
+    return None if value.lower() in {"", "off", "none"} else value
+
+
+# Bodies larger than this answer 413 on /api/ (checked from Content-Length before anything reads).
+API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 1024 * 1024)
+# Django's own limit on request.body must not be the smaller one, or it would answer first.
+DATA_UPLOAD_MAX_MEMORY_SIZE = max(2621440, API_MAX_BODY_BYTES)
+# Serve /api/v1/schema/ and /api/v1/docs/ without a login.
+API_DOCS_PUBLIC = env_flag("API_DOCS_PUBLIC")
+# Stored Idempotency-Key responses are purged after this many hours (then a key may be reused).
+IDEMPOTENCY_RETENTION_HOURS = env_int("IDEMPOTENCY_RETENTION_HOURS", 24)
+
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -170,11 +211,16 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "scm.api.schema.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "EXCEPTION_HANDLER": "scm.api.errors.exception_handler",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,
+    "DEFAULT_THROTTLE_CLASSES": ["scm.api.throttling.IntegrationRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "integration": _throttle_rate("API_THROTTLE_INTEGRATION", "600/min"),
+        "auth_token": _throttle_rate("API_THROTTLE_AUTH_TOKEN", "60/min"),
+    },
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Supply chain core API",
@@ -186,6 +232,28 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
 }
+
+# --- Observability ----------------------------------------------------------------------------
+# See docs/OBSERVABILITY.md. PROMETHEUS_MULTIPROC_DIR is read by prometheus-client itself.
+
+# /readyz answers 503 when a registered subscriber is more events behind the log head than this;
+# a negative value switches the check off.
+READINESS_MAX_SUBSCRIPTION_LAG = env_int("READINESS_MAX_SUBSCRIPTION_LAG", 10000)
+# When set (with PROMETHEUS_MULTIPROC_DIR), a Celery worker serves its metrics on this port.
+WORKER_METRICS_PORT = env_int("WORKER_METRICS_PORT", 0)
+
+# --- Webhooks ---------------------------------------------------------------------------------
+# See docs/API.md "Webhooks". Attempt n (1-based) that fails waits a random time between half and
+# all of min(cap, base * 2**(n-1)); after WEBHOOK_MAX_ATTEMPTS failures a delivery is DEAD.
+
+WEBHOOK_BACKOFF_BASE_SECONDS = float(os.environ.get("WEBHOOK_BACKOFF_BASE_SECONDS", "10"))
+WEBHOOK_BACKOFF_CAP_SECONDS = float(os.environ.get("WEBHOOK_BACKOFF_CAP_SECONDS", "3600"))
+WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 10)
+WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOK_TIMEOUT_SECONDS", "10"))
+# How long a claimed delivery stays reserved for its worker; after that (a lost worker) it is due again.
+WEBHOOK_LEASE_SECONDS = float(os.environ.get("WEBHOOK_LEASE_SECONDS", "120"))
+# Most deliveries one task run sends before it yields the worker.
+WEBHOOK_BATCH = env_int("WEBHOOK_BATCH", 200)
 
 # --- Logging ----------------------------------------------------------------------------------
 

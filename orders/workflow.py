@@ -1,0 +1,162 @@
+"""The fulfillment saga: reserve → plan shipment → await departure → await delivery.
+
+State lives in FulfillmentWorkflow. A worker claims a due step by taking a lease (committed before
+the step runs, so a crash leaves a visible, expiring lease), runs the step, and records the
+outcome. Steps are idempotent: reserving reserves only what is still missing, and planning passes a
+stable plan key so a repeated call returns the shipment already planned. Transient failures retry
+with exponential backoff and jitter up to a maximum; then compensation releases the reservations
+and the order FAILS (or goes back to BACKORDERED when ORDER_FAILURE_MODE is "backorder").
+Departure and delivery are not polled: shipment events move the order (see orders.handlers).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import structlog
+from django.conf import settings
+from django.db import DatabaseError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from orders import services
+from orders.models import Allocation, FulfillmentWorkflow, OrderShipment, OrderStatus, SalesOrder, WorkflowStep
+from scm.errors import DomainError
+
+log = structlog.get_logger(__name__)
+
+RUNNABLE_STEPS = (WorkflowStep.RESERVE, WorkflowStep.PLAN_SHIPMENT)
+
+
+@dataclass(frozen=True)
+class StepResult:
+    order_id: int
+    outcome: str  # done | retry | failed | busy | not_due | leased | idle
+    step: str = ""
+    retry_in: float = 0.0
+    error: str = ""
+
+
+def backoff_seconds(attempt: int, *, base: float | None = None, cap: float | None = None) -> float:
+    """Exponential backoff with equal jitter: half the delay fixed, half random, capped."""
+    base = settings.ORDER_WORKFLOW_RETRY_BASE_SECONDS if base is None else base
+    cap = settings.ORDER_WORKFLOW_RETRY_CAP_SECONDS if cap is None else cap
+    delay = min(cap, base * (2 ** max(0, attempt - 1)))
+    return delay / 2 + random.uniform(0, delay / 2)
+
+
+def _is_retryable(exc: Exception) -> bool:
+    if isinstance(exc, DatabaseError):
+        return True
+    return bool(getattr(exc, "retryable", False))
+
+
+def run_step(order_id: int, *, now: datetime | None = None) -> StepResult:
+    now = now or timezone.now()
+    with transaction.atomic():
+        workflow = FulfillmentWorkflow.objects.select_for_update(skip_locked=True).filter(order_id=order_id).first()
+        if workflow is None:
+            return StepResult(order_id, "busy")
+        if workflow.step not in RUNNABLE_STEPS:
+            return StepResult(order_id, "idle", workflow.step)
+        if workflow.next_attempt_at and workflow.next_attempt_at > now:
+            return StepResult(order_id, "not_due", workflow.step)
+        if workflow.lease_until and workflow.lease_until > now:
+            return StepResult(order_id, "leased", workflow.step)
+        workflow.attempts += 1
+        workflow.lease_until = now + timedelta(seconds=settings.ORDER_WORKFLOW_LEASE_SECONDS)
+        workflow.save()
+        step, attempts, generation = workflow.step, workflow.attempts, workflow.generation
+
+    try:
+        if step == WorkflowStep.RESERVE:
+            services.order_allocate(order_id=order_id)
+        else:
+            _plan_shipments(order_id, generation)
+    except Exception as exc:  # noqa: BLE001 - every failure is recorded, retried or compensated
+        return _failed(order_id, step, attempts, exc, now)
+    log.info("workflow.step_done", order_id=order_id, step=step, attempts=attempts)
+    return StepResult(order_id, "done", step)
+
+
+def _failed(order_id: int, step: str, attempts: int, exc: Exception, now: datetime) -> StepResult:
+    error = f"{type(exc).__name__}: {exc}"
+    retryable = _is_retryable(exc) or not isinstance(exc, DomainError)
+    if retryable and attempts < settings.ORDER_WORKFLOW_MAX_ATTEMPTS:
+        delay = backoff_seconds(attempts)
+        with transaction.atomic():
+            FulfillmentWorkflow.objects.filter(order_id=order_id).update(
+                last_error=error, lease_until=None, next_attempt_at=now + timedelta(seconds=delay)
+            )
+        log.warning("workflow.step_retry", order_id=order_id, step=step, attempts=attempts, retry_in=delay, error=error)
+        return StepResult(order_id, "retry", step, retry_in=delay, error=error)
+    reason = f"{step} failed after {attempts} attempt(s): {error}"
+    services.order_fail(
+        order_id=order_id,
+        reason=reason,
+        step=step,
+        attempts=attempts,
+        to_backorder=settings.ORDER_FAILURE_MODE == "backorder",
+    )
+    log.error("workflow.step_failed", order_id=order_id, step=step, attempts=attempts, error=error)
+    return StepResult(order_id, "failed", step, error=error)
+
+
+def _plan_shipments(order_id: int, generation: int) -> None:
+    """Plan one shipment per location for reserved units not yet on a shipment."""
+    from shipments import services as shipment_services
+
+    order = SalesOrder.objects.get(pk=order_id)
+    if order.status not in (OrderStatus.RESERVED, OrderStatus.PARTIALLY_FULFILLED):
+        return
+    open_allocations = (
+        Allocation.objects.filter(line__order_id=order_id, reserved__gt=F("planned"))
+        .select_related("line")
+        .order_by("location", "line__line_no")
+    )
+    by_location: dict[str, list[Allocation]] = {}
+    for allocation in open_allocations:
+        by_location.setdefault(allocation.location, []).append(allocation)
+    for location, allocations in by_location.items():
+        sequence = OrderShipment.objects.filter(order_id=order_id, from_location=location).count()
+        lines = [
+            shipment_services.ShipmentLineSpec(
+                sku=a.line.sku, qty=a.reserved - a.planned, holder=f"order-{order_id}/line-{a.line_id}"
+            )
+            for a in allocations
+        ]
+        shipment = shipment_services.shipment_plan(
+            order_ref=f"order-{order_id}",
+            from_location=location,
+            lines=lines,
+            promised_date=order.requested_date,
+            plan_key=f"order-{order_id}/g{generation}/{location}/{sequence}",
+        )
+        services.shipment_planned(
+            order_ref=f"order-{order_id}",
+            shipment_id=shipment.pk,
+            from_location=location,
+            lines=[{"sku": spec.sku, "qty": spec.qty, "holder": spec.holder, "location": location} for spec in lines],
+        )
+    with transaction.atomic():
+        workflow = FulfillmentWorkflow.objects.select_for_update().get(order_id=order_id)
+        if workflow.step == WorkflowStep.PLAN_SHIPMENT:
+            workflow.step = WorkflowStep.AWAIT_DEPARTURE
+            workflow.attempts = 0
+            workflow.last_error = ""
+            workflow.lease_until = None
+            workflow.next_attempt_at = None
+            workflow.save()
+
+
+def due_workflows(*, now: datetime | None = None, limit: int = 500) -> list[int]:
+    """Workflows whose step is due and not leased: new, retrying, or abandoned by a dead worker."""
+    now = now or timezone.now()
+    return list(
+        FulfillmentWorkflow.objects.filter(step__in=RUNNABLE_STEPS, next_attempt_at__lte=now)
+        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+        .order_by("next_attempt_at")
+        .values_list("order_id", flat=True)[:limit]
+    )
