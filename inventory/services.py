@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import transaction
-from django.db.models import Sum
+from django.db import connection, transaction
+from django.db.models import F, Sum
 from django.utils import timezone
 
 from inventory.exceptions import (
@@ -155,7 +155,7 @@ def _select_for_update(keys: list[BalanceKey]) -> dict[BalanceKey, Balance]:
 
 @dataclass(frozen=True)
 class Movement:
-    balance: Balance
+    balance: Balance | None
     item: Item
     location: Location
     bucket: str
@@ -172,10 +172,14 @@ def _record(
     movements: Sequence[Movement],
     reference: str,
     effective_at: datetime,
+    balances_updated: bool = False,
 ) -> RecordedEvent:
-    """Apply movements to the (already locked) balances, append the event, write the ledger rows."""
+    """Apply movements to the (already locked) balances, append the event, write the ledger rows.
+
+    `balances_updated` says the caller already changed the balance in SQL (a conditional UPDATE).
+    """
     touched: dict[int, Balance] = {}
-    for movement in movements:
+    for movement in movements if not balances_updated else ():
         balance = movement.balance
         if movement.bucket == Bucket.ON_HAND:
             balance.on_hand += movement.quantity
@@ -506,8 +510,73 @@ class ReservationRequest:
 @transaction.atomic
 def reserve(*, sku: str, location: str, qty: int, holder: str, reference: str = "") -> Reservation:
     """Hold units for a holder. Raises InsufficientStock (with what is available) and writes nothing
-    when the balance cannot cover it."""
-    return reserve_many(requests=[ReservationRequest(sku, location, qty, holder)], reference=reference)[0]
+    when the balance cannot cover it.
+
+    One conditional UPDATE both locks the balance row and checks availability, so the row lock is
+    held for as short a time as possible on a hot SKU.
+    """
+    qty = _positive(qty)
+    if not holder:
+        raise ValidationFailed("A reservation needs a holder.", holder=holder)
+    item, loc = get_item(sku), get_location(location)
+    claimed = Balance.objects.filter(item=item, location=loc, on_hand__gte=F("reserved") + qty).update(
+        reserved=F("reserved") + qty, updated_at=timezone.now()
+    )
+    if not claimed:
+        current = Balance.objects.filter(item=item, location=loc).first()
+        raise InsufficientStock([Shortfall(sku, location, qty, current.available if current else 0)])
+    reservation = _add_to_reservation(item, loc, holder, qty)
+    _record(
+        item=item,
+        location=loc,
+        event_type="StockReserved",
+        payload={
+            "sku": sku,
+            "location": location,
+            "qty": qty,
+            "holder": holder,
+            "reservation_id": reservation.pk,
+            "reference": reference,
+        },
+        movements=[Movement(None, item, loc, Bucket.RESERVED, qty, Reason.RESERVATION)],
+        reference=reference or holder,
+        effective_at=timezone.now(),
+        balances_updated=True,
+    )
+    return reservation
+
+
+def _add_to_reservation(item: Item, location: Location, holder: str, qty: int) -> Reservation:
+    """Create the holder's reservation record or add to it, in one statement (an upsert)."""
+    now = timezone.now()
+    table = Reservation._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {table} (item_id, location_id, holder, quantity, reserved_total, consumed_total,
+                                 released_total, created_at, updated_at)
+            VALUES (%s, %s, %s, %s, %s, 0, 0, %s, %s)
+            ON CONFLICT (holder, item_id, location_id) DO UPDATE SET
+                quantity = {table}.quantity + EXCLUDED.quantity,
+                reserved_total = {table}.reserved_total + EXCLUDED.reserved_total,
+                updated_at = EXCLUDED.updated_at
+            RETURNING id, quantity, reserved_total, consumed_total, released_total, created_at
+            """,
+            [item.pk, location.pk, holder, qty, qty, now, now],
+        )
+        pk, quantity, reserved_total, consumed_total, released_total, created_at = cursor.fetchone()
+    return Reservation(
+        pk=pk,
+        item=item,
+        location=location,
+        holder=holder,
+        quantity=quantity,
+        reserved_total=reserved_total,
+        consumed_total=consumed_total,
+        released_total=released_total,
+        created_at=created_at,
+        updated_at=now,
+    )
 
 
 @transaction.atomic
@@ -541,10 +610,7 @@ def reserve_many(*, requests: Sequence[ReservationRequest], reference: str = "")
     for request in requests:
         item, loc = items[request.sku], locations[request.location]
         balance = balances[(item.pk, loc.pk)]
-        reservation, _ = Reservation.objects.get_or_create(holder=request.holder, item=item, location=loc)
-        reservation.quantity += request.qty
-        reservation.reserved_total += request.qty
-        reservation.save(update_fields=["quantity", "reserved_total", "updated_at"])
+        reservation = _add_to_reservation(item, loc, request.holder, request.qty)
         _record(
             item=item,
             location=loc,
