@@ -18,7 +18,7 @@ import threading
 import time
 from pathlib import Path
 
-import common  # noqa: I001 - bench scripts run from bench/ (python bench/x.py)
+import common
 
 PGBENCH_SETUP = """
 CREATE TABLE IF NOT EXISTS pgb_balance (id int PRIMARY KEY, on_hand bigint, reserved bigint,

@@ -95,7 +95,8 @@ def machine_line() -> str:
         memory = f", {kib / 1024 / 1024:.0f} GiB RAM"
     except (OSError, ValueError, IndexError):
         pass
-    return f"{os.cpu_count()} cores ({cpu}){memory}, {platform.system()} {platform.release()}, Python {platform.python_version()}"
+    system = f"{platform.system()} {platform.release()}"
+    return f"{os.cpu_count()} cores ({cpu}){memory}, {system}, Python {platform.python_version()}"
 
 
 def write_section(name: str, markdown: str) -> None:
