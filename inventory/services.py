@@ -48,6 +48,7 @@ from inventory.models import (
 )
 from scm.errors import ValidationFailed
 from scm.events.store import NewEvent, RecordedEvent, append
+from scm.observability import metrics
 
 TRANSIT_LOCATION_CODE = "IN-TRANSIT"
 ADJUSTMENT_REASONS = ("damaged", "lost", "found", "expired", "correction", "sample", "other")
@@ -524,6 +525,7 @@ def reserve(*, sku: str, location: str, qty: int, holder: str, reference: str = 
     )
     if not claimed:
         current = Balance.objects.filter(item=item, location=loc).first()
+        metrics.reservations_failed.inc()
         raise InsufficientStock([Shortfall(sku, location, qty, current.available if current else 0)])
     reservation = _add_to_reservation(item, loc, holder, qty)
     _record(
@@ -603,6 +605,7 @@ def reserve_many(*, requests: Sequence[ReservationRequest], reference: str = "")
         if (key := (items[r.sku].pk, locations[r.location].pk)) and balances[key].available < wanted[key]
     ]
     if shortfalls:
+        metrics.reservations_failed.inc()
         unique = {(s.sku, s.location): s for s in shortfalls}
         raise InsufficientStock(list(unique.values()))
 

@@ -42,6 +42,7 @@ from orders.models import (
 )
 from scm.errors import ValidationFailed
 from scm.events.store import NewEvent, append
+from scm.observability import metrics
 
 SELLABLE_KINDS = (LocationKind.WAREHOUSE, LocationKind.STORE)
 
@@ -193,6 +194,7 @@ def order_create(
                     "lines": [{"line_no": n, "sku": line.sku, "qty": line.qty} for n, line in enumerate(parsed, 1)],
                 },
             )
+            metrics.inc_on_commit(metrics.orders_created)
             if start_workflow:
                 _schedule_workflow(order.pk)
     except IntegrityError:

@@ -36,7 +36,13 @@ def _readyz_in_subprocess(**env: str) -> tuple[int, dict]:
     completed = subprocess.run(
         [sys.executable, "-c", script],
         cwd=ROOT,
-        env={**os.environ, "DJANGO_SETTINGS_MODULE": "scm.settings", "SECRET_KEY": "test", **env},
+        env={
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "scm.settings",
+            "SECRET_KEY": "test",
+            "ALLOWED_HOSTS": "testserver",
+            **env,
+        },
         capture_output=True,
         text=True,
         timeout=60,
