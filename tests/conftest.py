@@ -35,6 +35,7 @@ def pytest_collection_modifyitems(config, items):
 def _quiet_dispatch(settings):
     """Tests drive subscriptions explicitly instead of by commit hooks, unless they opt in."""
     settings.EVENT_DISPATCH_ON_COMMIT = False
+    settings.ORDER_WORKFLOW_AUTORUN = False
     # Tests share one database and commit many events; readiness tests that need the lag check set it.
     settings.READINESS_MAX_SUBSCRIPTION_LAG = -1
 
