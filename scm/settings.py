@@ -150,6 +150,18 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
+    "detect-late-shipments": {
+        "task": "shipments.tasks.detect_late_shipments",
+        "schedule": float(os.environ.get("SHIPMENT_LATE_CHECK_SECONDS", "900")),
+    },
+    "poll-carrier-feeds": {
+        "task": "shipments.tasks.poll_carrier_feeds",
+        "schedule": float(os.environ.get("CARRIER_FEED_POLL_SECONDS", "300")),
+    },
+    "reprocess-tracking-updates": {
+        "task": "shipments.tasks.reprocess_tracking_updates",
+        "schedule": float(os.environ.get("TRACKING_REPROCESS_SECONDS", "300")),
+    },
     "sweep-fulfillment-workflows": {
         "task": "orders.tasks.sweep_fulfillment_workflows",
         "schedule": float(os.environ.get("WORKFLOW_SWEEP_SECONDS", "10")),
@@ -185,6 +197,8 @@ ORDER_WORKFLOW_MAX_ATTEMPTS = env_int("ORDER_WORKFLOW_MAX_ATTEMPTS", 6)
 ORDER_WORKFLOW_LEASE_SECONDS = env_int("ORDER_WORKFLOW_LEASE_SECONDS", 120)
 # What compensation does with an order whose shipment cannot be planned: "fail" or "backorder".
 ORDER_FAILURE_MODE = os.environ.get("ORDER_FAILURE_MODE", "fail")
+# Start workflow steps right after the commit that makes them due; off leaves them to the sweeper.
+ORDER_WORKFLOW_AUTORUN = env_flag("ORDER_WORKFLOW_AUTORUN", True)
 
 # --- REST API ---------------------------------------------------------------------------------
 
@@ -221,6 +235,8 @@ REST_FRAMEWORK = {
         "integration": _throttle_rate("API_THROTTLE_INTEGRATION", "600/min"),
         "auth_token": _throttle_rate("API_THROTTLE_AUTH_TOKEN", "60/min"),
     },
+    # Reverse proxies in front of the app; 0 means X-Forwarded-For is ignored (it could be forged).
+    "NUM_PROXIES": env_int("API_NUM_PROXIES", 0),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Supply chain core API",
@@ -265,6 +281,22 @@ LOGGING_CONFIG = None  # configured by scm.observability.logging.configure() at 
 
 TMS_BASE_URL = os.environ.get("TMS_BASE_URL", "")
 TMS_API_KEY = os.environ.get("TMS_API_KEY", "")
+# TMS adapter (shipments/adapters/tms.py, docs/SHIPMENTS.md): per-attempt timeouts, retries with
+# exponential backoff and jitter, and a circuit breaker whose state is a database row.
+TMS_CONNECT_TIMEOUT = float(os.environ.get("TMS_CONNECT_TIMEOUT", "3.05"))
+TMS_READ_TIMEOUT = float(os.environ.get("TMS_READ_TIMEOUT", "10"))
+TMS_MAX_ATTEMPTS = env_int("TMS_MAX_ATTEMPTS", 3)
+TMS_BACKOFF_BASE_SECONDS = float(os.environ.get("TMS_BACKOFF_BASE_SECONDS", "0.5"))
+TMS_BACKOFF_CAP_SECONDS = float(os.environ.get("TMS_BACKOFF_CAP_SECONDS", "8"))
+TMS_CIRCUIT_NAME = os.environ.get("TMS_CIRCUIT_NAME", "tms")
+TMS_CIRCUIT_FAILURE_THRESHOLD = env_int("TMS_CIRCUIT_FAILURE_THRESHOLD", 5)
+TMS_CIRCUIT_RESET_SECONDS = float(os.environ.get("TMS_CIRCUIT_RESET_SECONDS", "30"))
+TMS_CIRCUIT_PROBE_TIMEOUT_SECONDS = float(os.environ.get("TMS_CIRCUIT_PROBE_TIMEOUT_SECONDS", "60"))
+CARRIER_FEED_TIMEOUT = float(os.environ.get("CARRIER_FEED_TIMEOUT", "10"))
+# Late detection: an in-flight shipment with no tracking update for this long is late; a planned
+# one whose promised date is within this many days is at risk.
+SHIPMENT_STALE_AFTER_HOURS = env_int("SHIPMENT_STALE_AFTER_HOURS", 48)
+SHIPMENT_AT_RISK_DAYS = env_int("SHIPMENT_AT_RISK_DAYS", 1)
 
 from scm.observability.logging import configure as _configure_logging  # noqa: E402
 
