@@ -128,10 +128,12 @@ def test_trailing_space_after_a_terminator_and_indentation_before_tags():
     assert shape(raw) == shape(message(MULTI))
 
 
-def test_iea_without_terminator_is_accepted_with_a_warning():
-    raw = message(MULTI, after="").rstrip(b"~")
+@pytest.mark.parametrize("ending", [b"", b"\r\n", b"\n \n"], ids=["bare", "crlf", "blank-lines"])
+def test_iea_without_terminator_is_accepted_with_a_warning(ending):
+    raw = message(MULTI, after="").rstrip(b"~") + ending
     interchange = read_interchange(raw)
     assert [str(w) for w in interchange.warnings] == ["IEA has no segment terminator"]
+    assert interchange.iea.elements == ("2", "000000001")
 
 
 def test_line_breaks_inside_a_segment_are_removed_with_a_warning():

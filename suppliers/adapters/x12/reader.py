@@ -444,6 +444,8 @@ def read_interchange(raw: bytes, *, strict: bool = True) -> Interchange:
         body = chunk.lstrip(_WHITESPACE)
         offset = position + len(chunk) - len(body)
         position = length if end == -1 else end + 1
+        if end == -1:
+            body = body.rstrip(_WHITESPACE)  # the last, unterminated piece: a final line break is not data
         if not body:
             continue
         if strip_breaks and ("\n" in body or "\r" in body):
