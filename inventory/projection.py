@@ -9,8 +9,7 @@ from dataclasses import dataclass
 
 from django.db import connection, transaction
 
-from inventory.models import Balance, Bucket, Item, Location
-from inventory.selectors import ledger_rows_for_replay
+from inventory.models import Balance, Bucket, Item, LedgerEntry, Location
 from scm.events.models import Event
 
 INVENTORY_EVENT_TYPES = (
@@ -37,10 +36,28 @@ class RebuildResult:
     balances_changed: int
 
 
+def _stream(sql: str, params: list, chunk_size: int = 5000) -> Iterator[tuple]:
+    """Rows of `sql` through a server-side cursor on PostgreSQL (Django's chunked cursor elsewhere)."""
+    if connection.vendor == "postgresql":
+        connection.ensure_connection()
+        with connection.connection.cursor(name="scm_projection_replay") as cursor:
+            cursor.itersize = chunk_size
+            cursor.execute(sql, params)
+            yield from cursor
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            while rows := cursor.fetchmany(chunk_size):
+                yield from rows
+
+
 def totals_from_ledger(progress: Progress | None = None, every: int = 100_000) -> tuple[Totals, int]:
+    """Sum every ledger row per balance and bucket."""
     totals: Totals = defaultdict(lambda: {b: 0 for b in Bucket.values})
     rows = 0
-    for item_id, location_id, bucket, quantity in ledger_rows_for_replay():
+    for item_id, location_id, bucket, quantity in _stream(
+        f"SELECT item_id, location_id, bucket, quantity FROM {LedgerEntry._meta.db_table}", []
+    ):
         totals[(item_id, location_id)][bucket] += quantity
         rows += 1
         if progress and rows % every == 0:
@@ -48,25 +65,32 @@ def totals_from_ledger(progress: Progress | None = None, every: int = 100_000) -
     return totals, rows
 
 
-def _event_movements(chunk_size: int = 5000) -> Iterator[dict]:
-    payloads = (
-        Event.objects.filter(type__in=INVENTORY_EVENT_TYPES)
-        .order_by("position")
-        .values_list("payload", flat=True)
-        .iterator(chunk_size=chunk_size)
-    )
-    for payload in payloads:
-        yield from payload.get("movements", [])
+def _event_movements() -> Iterator[tuple[str, str, str, int]]:
+    table = Event._meta.db_table
+    placeholders = ", ".join(["%s"] * len(INVENTORY_EVENT_TYPES))
+    if connection.vendor == "postgresql":
+        sql = (
+            "SELECT m->>'sku', m->>'location', m->>'bucket', (m->>'qty')::bigint "
+            f"FROM {table} AS e, jsonb_array_elements(e.payload->'movements') AS m WHERE e.type IN ({placeholders})"
+        )
+    else:
+        sql = (
+            "SELECT json_extract(m.value, '$.sku'), json_extract(m.value, '$.location'), "
+            "json_extract(m.value, '$.bucket'), json_extract(m.value, '$.qty') "
+            f"FROM {table} AS e, json_each(json_extract(e.payload, '$.movements')) AS m "
+            f"WHERE e.type IN ({placeholders})"
+        )
+    yield from _stream(sql, list(INVENTORY_EVENT_TYPES))
 
 
 def totals_from_events(progress: Progress | None = None, every: int = 100_000) -> tuple[Totals, int]:
+    """Sum the movements recorded in the inventory events per balance and bucket."""
     item_ids = dict(Item.objects.values_list("sku", "id"))
     location_ids = dict(Location.objects.values_list("code", "id"))
     totals: Totals = defaultdict(lambda: {b: 0 for b in Bucket.values})
     rows = 0
-    for movement in _event_movements():
-        key = (item_ids[movement["sku"]], location_ids[movement["location"]])
-        totals[key][movement["bucket"]] += movement["qty"]
+    for sku, location, bucket, quantity in _event_movements():
+        totals[(item_ids[sku], location_ids[location])][bucket] += quantity
         rows += 1
         if progress and rows % every == 0:
             progress(rows)

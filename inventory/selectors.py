@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -331,15 +330,6 @@ def check_balances(*, progress=None) -> list[Discrepancy]:
         if progress and index % 1000 == 0:
             progress(index, len(keys))
     return found
-
-
-def ledger_rows_for_replay(*, chunk_size: int = 5000) -> Iterator[tuple[int, int, str, int]]:
-    """(item id, location id, bucket, quantity) for every ledger row, streamed from a server-side cursor."""
-    yield from (
-        LedgerEntry.objects.order_by()
-        .values_list("item_id", "location_id", "bucket", "quantity")
-        .iterator(chunk_size=chunk_size)
-    )
 
 
 def active_locations() -> QuerySet[Location]:
