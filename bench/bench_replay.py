@@ -135,6 +135,14 @@ def main() -> None:
         common.progress(f"rebuild from {source}")
         rows, seconds, peak_mib = measured_rebuild(source)
         results.append((source, rows, seconds, peak_mib, plain_rate))
+        common.report(
+            "replay into balances",
+            f"from {source}, {rows:,} rows, peak {peak_mib:.1f} MiB",
+            rows / seconds,
+            "rows/s",
+            plain_rate,
+            "plain SELECT stream rows/s",
+        )
         print(
             f"rebuild from {source}: {rows:,} rows in {seconds:.1f}s = {rows / seconds:,.0f} rows/s "
             f"(plain stream {plain_rate:,.0f} rows/s, ratio {rows / seconds / plain_rate:.2f}), "

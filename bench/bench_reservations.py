@@ -102,6 +102,14 @@ def main() -> None:
             cursor.execute("UPDATE pgb_balance SET reserved = 0")
         ceiling = common.pgbench(url, PGBENCH_SCRIPT, clients=clients, seconds=int(args.seconds))
         rows.append((clients, service_rate, ceiling))
+        common.report(
+            "reservations (hot SKU)",
+            f"{clients} client(s)",
+            service_rate,
+            "reservations/s",
+            ceiling,
+            "pgbench UPDATE+INSERT tps",
+        )
         print(
             f"{clients:>3} clients: {service_rate:8.0f} reservations/s   pgbench {ceiling:8.0f} tps   "
             f"ratio {service_rate / ceiling:.2f}",

@@ -115,3 +115,15 @@ def write_section(name: str, markdown: str) -> None:
 
 def progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
+
+
+def report(
+    benchmark: str, measure: str, value: float, unit: str, ceiling: float | None = None, ceiling_name: str = ""
+) -> None:
+    """Print one machine-readable result line; bench/run_all.py collects them into the summary table."""
+    import json
+
+    record = {"benchmark": benchmark, "measure": measure, "value": round(value, 2), "unit": unit}
+    if ceiling:
+        record.update(ceiling=round(ceiling, 2), ceiling_name=ceiling_name, ratio=round(value / ceiling, 3))
+    print("BENCH-RESULT " + json.dumps(record), flush=True)
