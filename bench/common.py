@@ -99,14 +99,18 @@ def machine_line() -> str:
     return f"{os.cpu_count()} cores ({cpu}){memory}, {system}, Python {platform.python_version()}"
 
 
-def write_section(name: str, markdown: str) -> None:
-    """Replace (or append) the section between `<!-- bench:name -->` markers in docs/PERFORMANCE.md."""
+def write_section(name: str, markdown: str, *, first: bool = False) -> None:
+    """Replace (or add) the section between `<!-- bench:name -->` markers in docs/PERFORMANCE.md;
+    a new section goes at the end, or right under the title with `first`."""
     start, end = f"<!-- bench:{name} -->", f"<!-- /bench:{name} -->"
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     block = f"{start}\n_Measured {stamp} on {machine_line()}._\n\n{markdown.strip()}\n{end}"
     text = PERFORMANCE_DOC.read_text() if PERFORMANCE_DOC.exists() else "# Performance record\n"
     if start in text and end in text:
         text = text[: text.index(start)] + block + text[text.index(end) + len(end) :]
+    elif first and "\n" in text:
+        title, rest = text.split("\n", 1)
+        text = f"{title}\n\n{block}\n{rest}"
     else:
         text = text.rstrip() + "\n\n" + block + "\n"
     PERFORMANCE_DOC.parent.mkdir(parents=True, exist_ok=True)

@@ -86,7 +86,7 @@ def main() -> None:
             problems[name] = problem
     command = "python bench/run_all.py" + (" --quick" if args.quick else "")
     if not args.quick:
-        common.write_section("summary", summary(results, problems, command))
+        common.write_section("summary", summary(results, problems, command), first=True)
     print(summary(results, problems, command))
     if problems:
         sys.exit(1)
