@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -27,6 +28,12 @@ _DRF_CODES = {
 }
 
 
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is too large."
+    default_code = "payload_too_large"
+
+
 def error_body(code: str, message: str, fields: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "fields": fields or {}}}
 
@@ -45,15 +52,22 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
+    elif isinstance(exc, RequestDataTooBig):
+        exc = PayloadTooLarge()
 
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
-    code = next((c for cls, c in _DRF_CODES.items() if isinstance(exc, cls)), "error")
+    code = next(
+        (c for cls, c in _DRF_CODES.items() if isinstance(exc, cls)), getattr(exc, "default_code", "error")
+    )
     if isinstance(exc, exceptions.ValidationError):
         fields = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
         message = _first_message(fields) or "The request is not valid."
         response.data = error_body(code, message, fields)
+    elif isinstance(exc, exceptions.Throttled):
+        fields = {"retry_after_seconds": math.ceil(exc.wait)} if exc.wait is not None else {}
+        response.data = error_body(code, str(exc.detail), fields)
     else:
         detail = getattr(exc, "detail", str(exc))
         response.data = error_body(code, str(detail))

@@ -24,10 +24,14 @@ class EventSerializer(serializers.Serializer):
 
 
 class EventQuerySerializer(serializers.Serializer):
-    after = serializers.IntegerField(min_value=0, default=0)
-    limit = serializers.IntegerField(min_value=1, max_value=1000, default=100)
-    stream = serializers.CharField(max_length=200, required=False)
-    type = serializers.CharField(max_length=100, required=False)
+    after = serializers.IntegerField(
+        min_value=0, max_value=2**63 - 1, default=0, help_text="Return events with a higher position."
+    )
+    limit = serializers.IntegerField(
+        min_value=1, max_value=1000, default=100, help_text="At most this many events (1-1000, default 100)."
+    )
+    stream = serializers.CharField(max_length=200, required=False, help_text="Only this stream, e.g. order-42.")
+    type = serializers.CharField(max_length=100, required=False, help_text="Only this event type.")
 
 
 class EventPageSerializer(serializers.Serializer):

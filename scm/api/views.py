@@ -1,22 +1,45 @@
-"""API views of the shared kernel: the token endpoint and the global event log."""
+"""API views of the shared kernel: the token endpoint, the global event log and the JSON 404."""
 
 from __future__ import annotations
 
 from django.contrib.auth import authenticate
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from django.urls import Resolver404, resolve
+from drf_spectacular.utils import extend_schema
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework import permissions, status
 from rest_framework.authtoken.models import Token
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from scm.api.permissions import DenySupplierBound, DocsPermission, RolePermission
 from scm.api.serializers import (
     EventPageSerializer,
     EventQuerySerializer,
     TokenRequestSerializer,
     TokenResponseSerializer,
 )
+from scm.api.throttling import TokenObtainRateThrottle
 from scm.errors import DomainError
 from scm.events.store import read_all
+
+
+class JsonErrorsMixin:
+    """Errors in the JSON error shape even from views that render YAML or HTML when they succeed."""
+
+    def handle_exception(self, exc):
+        response = super().handle_exception(exc)
+        self.request.accepted_renderer = JSONRenderer()
+        self.request.accepted_media_type = JSONRenderer.media_type
+        return response
+
+
+class SchemaView(JsonErrorsMixin, SpectacularAPIView):
+    permission_classes = [DocsPermission]
+
+
+class SwaggerDocsView(JsonErrorsMixin, SpectacularSwaggerView):
+    permission_classes = [DocsPermission]
 
 
 class InvalidCredentials(DomainError):
@@ -29,6 +52,7 @@ class ObtainTokenView(APIView):
 
     permission_classes = [permissions.AllowAny]
     authentication_classes: list = []
+    throttle_classes = [TokenObtainRateThrottle]
 
     @extend_schema(request=TokenRequestSerializer, responses={200: TokenResponseSerializer})
     def post(self, request):
@@ -42,15 +66,16 @@ class ObtainTokenView(APIView):
 
 
 class EventListView(APIView):
-    """The global event log in position order. Follow it by passing the last `next_after` as `after`."""
+    """The global event log in position order. Follow it by passing the last `next_after` as `after`.
+
+    Readable by every role except supplier-bound integration tokens: the log holds every
+    supplier's events.
+    """
+
+    permission_classes = [RolePermission, DenySupplierBound]
 
     @extend_schema(
-        parameters=[
-            OpenApiParameter("after", int, description="Return events with a higher position."),
-            OpenApiParameter("limit", int, description="At most this many events (1-1000)."),
-            OpenApiParameter("stream", str, description="Only this stream, e.g. order-42."),
-            OpenApiParameter("type", str, description="Only this event type."),
-        ],
+        parameters=[EventQuerySerializer],
         responses={200: EventPageSerializer},
     )
     def get(self, request):
@@ -65,3 +90,38 @@ class EventListView(APIView):
         )
         next_after = events[-1].position if events else params["after"]
         return Response(EventPageSerializer({"results": events, "next_after": next_after}).data)
+
+
+@extend_schema(exclude=True)
+class NotFoundView(APIView):
+    """The last route under /api/v1/: any path no other route matched answers a JSON 404.
+
+    Authentication runs first, so anonymous callers get 401 here as everywhere else. When the
+    path with a trailing slash exists, the error says so (APIs do not redirect: a redirected
+    POST loses its body).
+    """
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        fields = {"path": request.path}
+        message = f"No API endpoint at {request.path}."
+        if not request.path.endswith("/") and _is_real_route(request.path + "/"):
+            fields["did_you_mean"] = request.path + "/"
+            message += f" Did you mean {request.path}/ (with a trailing slash)?"
+        raise _RouteNotFound(message, fields)
+
+
+class _RouteNotFound(DomainError):
+    code = "not_found"
+    status = 404
+
+    def __init__(self, message: str, fields: dict) -> None:
+        super().__init__(message, **fields)
+
+
+def _is_real_route(path: str) -> bool:
+    try:
+        match = resolve(path)
+    except Resolver404:
+        return False
+    return getattr(match.func, "view_class", None) is not NotFoundView

@@ -1,0 +1,84 @@
+"""Admin for webhooks: ops manage endpoints and redeliver dead deliveries. Writes go through services."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin
+
+from scm.errors import DomainError
+from scm.events import schemas
+from scm.webhooks import services
+from scm.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
+
+
+class WebhookEndpointForm(forms.ModelForm):
+    url = forms.URLField(max_length=500, assume_scheme="https")
+    secret = forms.CharField(
+        min_length=16,
+        max_length=256,
+        widget=forms.PasswordInput(render_value=True),
+        help_text="At least 16 characters.",
+    )
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ("url", "description", "event_types", "secret", "active")
+
+    def clean_event_types(self):
+        value = self.cleaned_data.get("event_types") or []
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise forms.ValidationError('Enter a JSON list of event type names, e.g. ["OrderCreated"], or [].')
+        unknown = sorted(set(value) - set(schemas.known_event_types()))
+        if unknown:
+            raise forms.ValidationError(f"Unknown event type(s): {', '.join(unknown)}.")
+        return value
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(admin.ModelAdmin):
+    form = WebhookEndpointForm
+    list_display = ("id", "url", "description", "active", "start_position", "created_at")
+    list_filter = ("active",)
+    search_fields = ("url", "description")
+    readonly_fields = ("start_position", "created_by", "created_at", "updated_at")
+
+    def save_model(self, request, obj, form, change):
+        fields = {name: form.cleaned_data[name] for name in ("url", "description", "event_types", "secret", "active")}
+        if change:
+            saved = services.webhook_endpoint_update(endpoint_id=obj.pk, **fields)
+        else:
+            saved = services.webhook_endpoint_create(actor=request.user, **fields)
+        obj.pk = saved.pk
+
+    def delete_model(self, request, obj):
+        services.webhook_endpoint_delete(endpoint_id=obj.pk)
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    list_display = (
+        "id", "endpoint", "event_position", "event_type", "stream", "status", "attempts",
+        "next_attempt_at", "last_status_code", "delivered_at",
+    )
+    list_filter = ("status", "event_type")
+    search_fields = ("stream", "event_id")
+    list_select_related = ("endpoint",)
+    actions = ["redeliver"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Redeliver selected dead deliveries")
+    def redeliver(self, request, queryset):
+        done, skipped = 0, 0
+        for delivery_id in queryset.filter(status=DeliveryStatus.DEAD).values_list("pk", flat=True):
+            try:
+                services.webhook_delivery_redeliver(delivery_id=delivery_id)
+                done += 1
+            except DomainError:
+                skipped += 1
+        skipped += queryset.exclude(status=DeliveryStatus.DEAD).count()
+        self.message_user(request, f"{done} delivery(ies) queued again; {skipped} skipped (not DEAD).")
