@@ -166,6 +166,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "orders.tasks.sweep_fulfillment_workflows",
         "schedule": float(os.environ.get("WORKFLOW_SWEEP_SECONDS", "10")),
     },
+    "poll-suppliers": {
+        "task": "suppliers.tasks.poll_suppliers",
+        "schedule": float(os.environ.get("SUPPLIER_POLL_TICK_SECONDS", "30")),
+    },
     "process-subscriptions": {
         "task": "scm.events.tasks.process_subscriptions",
         "schedule": float(os.environ.get("SUBSCRIPTION_POLL_SECONDS", "2")),
@@ -297,6 +301,21 @@ CARRIER_FEED_TIMEOUT = float(os.environ.get("CARRIER_FEED_TIMEOUT", "10"))
 # one whose promised date is within this many days is at risk.
 SHIPMENT_STALE_AFTER_HOURS = env_int("SHIPMENT_STALE_AFTER_HOURS", 48)
 SHIPMENT_AT_RISK_DAYS = env_int("SHIPMENT_AT_RISK_DAYS", 1)
+
+# --- Suppliers (docs/SUPPLIERS.md) -------------------------------------------------------------
+
+# Our own X12 identity: ISA05/ISA06 (and GS02) of the 850s, 997s and 824s we send.
+SCM_X12_QUALIFIER = os.environ.get("SCM_X12_QUALIFIER", "ZZ")
+SCM_X12_ID = os.environ.get("SCM_X12_ID", "SCMCORE")
+# Largest inbound supplier message accepted (API body, polled file or feed response); larger is refused (413).
+SUPPLIER_MESSAGE_MAX_BYTES = env_int("SUPPLIER_MESSAGE_MAX_BYTES", 5 * 1024 * 1024)
+# A ship notice without a delivery date (DTM 017) is expected this many days after it shipped.
+SUPPLIER_DEFAULT_TRANSIT_DAYS = env_int("SUPPLIER_DEFAULT_TRANSIT_DAYS", 3)
+# HTTP feed polls: per-request timeout, retries after the first call, and the backoff (base, cap) between them.
+SUPPLIER_HTTP_TIMEOUT_SECONDS = float(os.environ.get("SUPPLIER_HTTP_TIMEOUT_SECONDS", "10"))
+SUPPLIER_POLL_RETRIES = env_int("SUPPLIER_POLL_RETRIES", 4)
+SUPPLIER_POLL_BACKOFF_BASE_SECONDS = float(os.environ.get("SUPPLIER_POLL_BACKOFF_BASE_SECONDS", "2"))
+SUPPLIER_POLL_BACKOFF_CAP_SECONDS = float(os.environ.get("SUPPLIER_POLL_BACKOFF_CAP_SECONDS", "300"))
 
 from scm.observability.logging import configure as _configure_logging  # noqa: E402
 

@@ -1,0 +1,28 @@
+"""Routes of the suppliers API, included under /api/v1/ (DESIGN.md §9 names)."""
+
+from django.urls import path
+
+from suppliers.api import views
+
+urlpatterns = [
+    path("suppliers/", views.SupplierListView.as_view(), name="supplier-list"),
+    path("suppliers/<str:code>/", views.SupplierDetailView.as_view(), name="supplier-detail"),
+    path("supplier-items/", views.SupplierItemListView.as_view(), name="supplier-item-list"),
+    path("supplier-items/<int:item_id>/", views.SupplierItemDetailView.as_view(), name="supplier-item-detail"),
+    path("purchase-orders/", views.PurchaseOrderListView.as_view(), name="purchase-order-list"),
+    path("purchase-orders/<int:po_id>/", views.PurchaseOrderDetailView.as_view(), name="purchase-order-detail"),
+    path("purchase-orders/<int:po_id>/send/", views.PurchaseOrderSendView.as_view(), name="purchase-order-send"),
+    path(
+        "purchase-orders/<int:po_id>/receive/", views.PurchaseOrderReceiveView.as_view(), name="purchase-order-receive"
+    ),
+    path("purchase-orders/<int:po_id>/cancel/", views.PurchaseOrderCancelView.as_view(), name="purchase-order-cancel"),
+    path("purchase-orders/<int:po_id>/close/", views.PurchaseOrderCloseView.as_view(), name="purchase-order-close"),
+    path("inbound-messages/", views.InboundMessageListView.as_view(), name="inbound-message-list"),
+    path("inbound-messages/<int:message_id>/", views.InboundMessageDetailView.as_view(), name="inbound-message-detail"),
+    path("inbound-messages/<int:message_id>/raw/", views.InboundMessageRawView.as_view(), name="inbound-message-raw"),
+    path(
+        "inbound-messages/<int:message_id>/reprocess/",
+        views.InboundMessageReprocessView.as_view(),
+        name="inbound-message-reprocess",
+    ),
+]

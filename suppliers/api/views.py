@@ -1,0 +1,549 @@
+"""Suppliers API: suppliers and their part numbers (master data), purchase orders with their send /
+receive / cancel / close actions, and inbound messages (raw POST, status, raw bytes, reprocess).
+
+A supplier-bound integration token sees its own supplier only: every queryset is narrowed with
+`scope_to_bound_supplier` before the lookup, so another supplier's order or message answers 404
+exactly like one that does not exist.
+
+Inbound messages take any body: the bytes are read straight from the request stream (never through
+a parser, never decoded), stored byte-exact and committed, then processed. The answer is 202 with
+the message's id and status (already final when Celery runs eagerly). Bodies above
+SUPPLIER_MESSAGE_MAX_BYTES (default 5 MiB) answer 413 `payload_too_large`.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db.models import QuerySet
+from django.http import HttpResponse
+from django.http.request import RawPostDataException
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import generics, status
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.parsers import BaseParser, JSONParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from inventory.api.serializers import key_is_plausible
+from inventory.api.views import AlreadyExists, errors
+from scm.api.pagination import CursorPagination
+from scm.api.permissions import RolePermission
+from scm.api.supplier_scope import bound_supplier_code, may_act_for_supplier, scope_to_bound_supplier
+from scm.errors import NotFound
+from scm.roles import INTEGRATION, PLANNER
+from suppliers import inbound, selectors, services
+from suppliers.api.serializers import (
+    CODE_MAX,
+    InboundAcceptedSerializer,
+    InboundMessageSerializer,
+    InboundPostQuerySerializer,
+    InboundQuerySerializer,
+    PurchaseOrderCreateSerializer,
+    PurchaseOrderQuerySerializer,
+    PurchaseOrderReceiveSerializer,
+    PurchaseOrderSerializer,
+    ReasonSerializer,
+    SupplierCreateSerializer,
+    SupplierInputSerializer,
+    SupplierItemInputSerializer,
+    SupplierItemQuerySerializer,
+    SupplierItemSerializer,
+    SupplierSerializer,
+)
+from suppliers.exceptions import MessageNotFound, MessageTooLarge, PurchaseOrderNotFound, SupplierNotFound
+from suppliers.models import InboundMessage, MessageSource, PurchaseOrder, Supplier, SupplierItem
+
+MAX_ID = 2**63 - 1
+
+
+class _Json:
+    parser_classes = [JSONParser]
+
+
+class RawBodyParser(BaseParser):
+    """Declares that any media type is accepted; the view reads the bytes itself and never parses them."""
+
+    media_type = "*/*"
+
+    def parse(self, stream, media_type=None, parser_context=None):  # pragma: no cover - never called
+        return stream.read()
+
+
+def _id_or_404(value: int, error: type[NotFound]) -> int:
+    if not 0 < value <= MAX_ID:
+        raise error(value)
+    return value
+
+
+# --- Suppliers -----------------------------------------------------------------------------------
+
+
+def _suppliers(request) -> QuerySet[Supplier]:
+    return scope_to_bound_supplier(selectors.suppliers(), request.user, field="code")
+
+
+def _supplier(request, code: str) -> Supplier:
+    found = _suppliers(request).filter(code=code).first() if key_is_plausible(code, CODE_MAX) else None
+    if found is None:
+        raise SupplierNotFound(code)
+    return found
+
+
+@extend_schema_view(get=extend_schema(summary="List suppliers", description="Every supplier, by code."))
+class SupplierListView(_Json, generics.ListAPIView):
+    permission_classes = [RolePermission]
+    serializer_class = SupplierSerializer
+
+    def get_queryset(self) -> QuerySet[Supplier]:
+        return _suppliers(self.request)
+
+    @extend_schema(
+        summary="Create a supplier",
+        request=SupplierCreateSerializer,
+        responses={201: SupplierSerializer, **errors(e409="The code or the X12 id is taken (`already_exists`).")},
+    )
+    def post(self, request):
+        data = SupplierCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        code = fields.pop("code")
+        if selectors.suppliers().filter(code=code).exists():
+            raise AlreadyExists(f"Supplier {code!r} exists; change it with PUT or PATCH /suppliers/{code}/.", code=code)
+        supplier = services.supplier_upsert(code=code, **fields)
+        return Response(SupplierSerializer(supplier).data, status=status.HTTP_201_CREATED)
+
+
+class SupplierDetailView(_Json, APIView):
+    """One supplier by code. PUT creates or replaces, PATCH changes some fields, DELETE deactivates."""
+
+    permission_classes = [RolePermission]
+
+    @extend_schema(summary="Read a supplier", responses={200: SupplierSerializer})
+    def get(self, request, code: str):
+        return Response(SupplierSerializer(_supplier(request, code)).data)
+
+    @extend_schema(
+        summary="Create or replace a supplier",
+        request=SupplierInputSerializer,
+        responses={200: SupplierSerializer, 201: SupplierSerializer},
+    )
+    def put(self, request, code: str):
+        data = SupplierInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        existed = key_is_plausible(code, CODE_MAX) and selectors.suppliers().filter(code=code).exists()
+        if not existed:
+            SupplierCreateSerializer(data={"code": code, **request.data}).is_valid(raise_exception=True)
+        supplier = services.supplier_upsert(code=code, **data.validated_data)
+        return Response(
+            SupplierSerializer(supplier).data, status=status.HTTP_200_OK if existed else status.HTTP_201_CREATED
+        )
+
+    @extend_schema(
+        summary="Change a supplier", request=SupplierInputSerializer(partial=True), responses={200: SupplierSerializer}
+    )
+    def patch(self, request, code: str):
+        _supplier(request, code)
+        data = SupplierInputSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        supplier = services.supplier_upsert(code=code, **data.validated_data)
+        return Response(SupplierSerializer(supplier).data)
+
+    @extend_schema(
+        summary="Deactivate a supplier",
+        description="The supplier stays (orders and messages refer to it) with `active: false`; its messages "
+        "are quarantined and it is not polled until PATCH `active: true`.",
+        responses={204: None},
+    )
+    def delete(self, request, code: str):
+        _supplier(request, code)
+        services.supplier_upsert(code=code, active=False)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- Supplier items ------------------------------------------------------------------------------
+
+
+class SupplierItemNotFound(NotFound):
+    code = "supplier_item_not_found"
+
+    def __init__(self, item_id: object) -> None:
+        super().__init__(f"No supplier item {item_id}.", id=str(item_id))
+
+
+def _supplier_items(request) -> QuerySet[SupplierItem]:
+    return scope_to_bound_supplier(selectors.supplier_items(), request.user)
+
+
+@extend_schema_view(
+    get=extend_schema(
+        summary="List supplier items",
+        description="Supplier part number ↔ our SKU mappings; filter by `supplier` and `sku`.",
+        parameters=[SupplierItemQuerySerializer],
+    )
+)
+class SupplierItemListView(_Json, generics.ListAPIView):
+    permission_classes = [RolePermission]
+    serializer_class = SupplierItemSerializer
+
+    def get_queryset(self) -> QuerySet[SupplierItem]:
+        query = SupplierItemQuerySerializer(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        rows = _supplier_items(self.request)
+        if query.validated_data.get("supplier"):
+            rows = rows.filter(supplier__code=query.validated_data["supplier"])
+        if query.validated_data.get("sku"):
+            rows = rows.filter(sku=query.validated_data["sku"])
+        return rows
+
+    @extend_schema(
+        summary="Map a supplier part number to a SKU",
+        description="Creates the mapping, or changes the SKU, pack size and lead time of an existing one (200).",
+        request=SupplierItemInputSerializer,
+        responses={201: SupplierItemSerializer, 200: SupplierItemSerializer},
+    )
+    def post(self, request):
+        data = SupplierItemInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = data.validated_data
+        _supplier(request, fields["supplier"])
+        existed = (
+            selectors.supplier_items(supplier=fields["supplier"])
+            .filter(supplier_part=fields["supplier_part"].strip())
+            .exists()
+        )
+        mapping = services.supplier_item_upsert(**fields)
+        return Response(
+            SupplierItemSerializer(mapping).data, status=status.HTTP_200_OK if existed else status.HTTP_201_CREATED
+        )
+
+
+class SupplierItemDetailView(_Json, APIView):
+    permission_classes = [RolePermission]
+
+    def _get(self, request, item_id: int) -> SupplierItem:
+        found = _supplier_items(request).filter(pk=_id_or_404(item_id, SupplierItemNotFound)).first()
+        if found is None:
+            raise SupplierItemNotFound(item_id)
+        return found
+
+    @extend_schema(summary="Read a supplier item", responses={200: SupplierItemSerializer})
+    def get(self, request, item_id: int):
+        return Response(SupplierItemSerializer(self._get(request, item_id)).data)
+
+    @extend_schema(
+        summary="Change a supplier item",
+        request=SupplierItemInputSerializer(partial=True),
+        responses={200: SupplierItemSerializer},
+    )
+    def patch(self, request, item_id: int):
+        current = self._get(request, item_id)
+        data = SupplierItemInputSerializer(
+            data={
+                "supplier": current.supplier.code,
+                "supplier_part": current.supplier_part,
+                "sku": current.sku,
+                "pack_size": current.pack_size,
+                "lead_time_days": current.lead_time_days,
+                **{k: v for k, v in request.data.items() if k in ("sku", "pack_size", "lead_time_days")},
+            }
+        )
+        data.is_valid(raise_exception=True)
+        mapping = services.supplier_item_upsert(**data.validated_data)
+        return Response(SupplierItemSerializer(mapping).data)
+
+    @extend_schema(summary="Delete a supplier item", responses={204: None})
+    def delete(self, request, item_id: int):
+        current = self._get(request, item_id)
+        services.supplier_item_delete(item_id=current.pk)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- Purchase orders -----------------------------------------------------------------------------
+
+
+def _orders(request) -> QuerySet[PurchaseOrder]:
+    return scope_to_bound_supplier(selectors.purchase_orders(), request.user)
+
+
+def _order(request, po_id: int) -> PurchaseOrder:
+    found = _orders(request).filter(pk=_id_or_404(po_id, PurchaseOrderNotFound)).first()
+    if found is None:
+        raise PurchaseOrderNotFound(po_id)
+    return found
+
+
+def _order_response(request, po_id: int, code: int = status.HTTP_200_OK) -> Response:
+    return Response(PurchaseOrderSerializer(_order(request, po_id)).data, status=code)
+
+
+@extend_schema_view(
+    get=extend_schema(
+        summary="List purchase orders",
+        description="Newest first; filter by `status` and `supplier`. Cursor-paginated.",
+        parameters=[PurchaseOrderQuerySerializer],
+    )
+)
+class PurchaseOrderListView(_Json, generics.ListAPIView):
+    permission_classes = [RolePermission]
+    role_grants = {"post": (PLANNER,)}
+    serializer_class = PurchaseOrderSerializer
+    pagination_class = CursorPagination
+    ordering = "-pk"
+
+    def get_queryset(self) -> QuerySet[PurchaseOrder]:
+        query = PurchaseOrderQuerySerializer(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        rows = _orders(self.request)
+        if query.validated_data.get("status"):
+            rows = rows.filter(status=query.validated_data["status"])
+        if query.validated_data.get("supplier"):
+            rows = rows.filter(supplier__code=query.validated_data["supplier"])
+        return rows
+
+    @extend_schema(
+        summary="Create a purchase order (DRAFT)",
+        request=PurchaseOrderCreateSerializer,
+        responses={
+            201: PurchaseOrderSerializer,
+            **errors(
+                e409="The number is taken (`duplicate_purchase_order`).",
+                e422="Unknown supplier, SKU or destination.",
+            ),
+        },
+    )
+    def post(self, request):
+        data = PurchaseOrderCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        if not may_act_for_supplier(request.user, fields["supplier"]):
+            raise PermissionDenied("This token acts for another supplier.")
+        fields["lines"] = [dict(line) for line in fields["lines"]]
+        order = services.purchase_order_create(source="api", **fields)
+        return _order_response(request, order.pk, status.HTTP_201_CREATED)
+
+
+class PurchaseOrderDetailView(_Json, APIView):
+    permission_classes = [RolePermission]
+
+    @extend_schema(summary="Read a purchase order", responses={200: PurchaseOrderSerializer})
+    def get(self, request, po_id: int):
+        return _order_response(request, po_id)
+
+
+class PurchaseOrderSendView(_Json, APIView):
+    permission_classes = [RolePermission]
+    role_grants = {"post": (PLANNER,)}
+
+    @extend_schema(
+        summary="Send a purchase order (X12 850)",
+        description="Builds the 850 with the supplier's next ISA/GS/ST control numbers, stores it (see "
+        "`outbound`) and moves the order from DRAFT to SENT.",
+        request=None,
+        responses={200: PurchaseOrderSerializer, **errors(e409="The order is not a DRAFT (`purchase_order_state`).")},
+    )
+    def post(self, request, po_id: int):
+        services.purchase_order_send(po_id=_order(request, po_id).pk)
+        return _order_response(request, po_id)
+
+
+class PurchaseOrderReceiveView(_Json, APIView):
+    permission_classes = [RolePermission]
+
+    @extend_schema(
+        summary="Receive goods against a purchase order",
+        description="`lines` [{line_no, qty}]; without `lines` everything still expected is received. Stock moves "
+        "from inbound to on hand at the order's destination.",
+        request=PurchaseOrderReceiveSerializer,
+        responses={200: PurchaseOrderSerializer},
+    )
+    def post(self, request, po_id: int):
+        data = PurchaseOrderReceiveSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        lines = data.validated_data.get("lines")
+        services.purchase_order_receive(
+            po_id=_order(request, po_id).pk,
+            lines={line["line_no"]: line["qty"] for line in lines} if lines else None,
+            reference=data.validated_data["reference"],
+        )
+        return _order_response(request, po_id)
+
+
+class PurchaseOrderCancelView(_Json, APIView):
+    permission_classes = [RolePermission]
+    role_grants = {"post": (PLANNER,)}
+
+    @extend_schema(
+        summary="Cancel a purchase order", request=ReasonSerializer, responses={200: PurchaseOrderSerializer}
+    )
+    def post(self, request, po_id: int):
+        data = ReasonSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.purchase_order_cancel(po_id=_order(request, po_id).pk, reason=data.validated_data["reason"])
+        return _order_response(request, po_id)
+
+
+class PurchaseOrderCloseView(_Json, APIView):
+    permission_classes = [RolePermission]
+    role_grants = {"post": (PLANNER,)}
+
+    @extend_schema(summary="Close a purchase order", request=ReasonSerializer, responses={200: PurchaseOrderSerializer})
+    def post(self, request, po_id: int):
+        data = ReasonSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.purchase_order_close(po_id=_order(request, po_id).pk, reason=data.validated_data["reason"])
+        return _order_response(request, po_id)
+
+
+# --- Inbound messages ----------------------------------------------------------------------------
+
+
+def _messages(request) -> QuerySet[InboundMessage]:
+    return scope_to_bound_supplier(selectors.inbound_messages(), request.user)
+
+
+def _message(request, message_id: int) -> InboundMessage:
+    found = _messages(request).filter(pk=_id_or_404(message_id, MessageNotFound)).first()
+    if found is None:
+        raise MessageNotFound(message_id)
+    return found
+
+
+def _read_body(request) -> bytes:
+    """The request body as sent, refusing more than the limit without reading it all."""
+    limit = settings.SUPPLIER_MESSAGE_MAX_BYTES
+    http = request._request
+    declared = http.META.get("CONTENT_LENGTH") or ""
+    if declared.isdigit() and int(declared) > limit:
+        raise MessageTooLarge(size=int(declared), limit=limit)
+    try:
+        body = http.read(limit + 1) if not hasattr(http, "_body") else http._body
+    except RawPostDataException:
+        body = http.body
+    if len(body) > limit:
+        raise MessageTooLarge(size=len(body), limit=limit)
+    return body
+
+
+@extend_schema_view(
+    get=extend_schema(
+        summary="List inbound messages",
+        description="Newest first; filter by `status`, `supplier`, `format`. Cursor-paginated. Raw bytes are at "
+        "`/inbound-messages/{id}/raw/`.",
+        parameters=[InboundQuerySerializer],
+    )
+)
+class InboundMessageListView(generics.ListAPIView):
+    permission_classes = [RolePermission]
+    role_grants = {"post": (INTEGRATION,)}
+    parser_classes = [RawBodyParser]
+    serializer_class = InboundMessageSerializer
+    pagination_class = CursorPagination
+    ordering = "-pk"
+
+    def get_queryset(self) -> QuerySet[InboundMessage]:
+        query = InboundQuerySerializer(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        rows = _messages(self.request)
+        if params.get("status"):
+            rows = rows.filter(status=params["status"])
+        if params.get("supplier"):
+            rows = rows.filter(supplier__code=params["supplier"])
+        if params.get("format"):
+            rows = rows.filter(format=params["format"])
+        return rows
+
+    @extend_schema(
+        summary="Post a raw supplier message (X12, JSON or CSV)",
+        description="The body is stored byte-exact first (sha256 of the raw bytes), then processed: `status` is "
+        "RECEIVED while processing is queued, else APPLIED, QUARANTINED (see `errors`) or DUPLICATE. The "
+        "format is recognised from the bytes. `?supplier=<code>` names the sender when the token is not bound "
+        f"to a supplier. Limit: SUPPLIER_MESSAGE_MAX_BYTES (default {5 * 1024 * 1024} bytes) → 413.",
+        parameters=[OpenApiParameter("supplier", str, description="Supplier code (unbound tokens only).")],
+        request={
+            "application/edi-x12": OpenApiTypes.BINARY,
+            "application/json": OpenApiTypes.BINARY,
+            "text/csv": OpenApiTypes.BINARY,
+            "application/octet-stream": OpenApiTypes.BINARY,
+        },
+        responses={202: InboundAcceptedSerializer, **errors(e413="The body is above the limit.")},
+    )
+    def post(self, request):
+        query = InboundPostQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        bound = bound_supplier_code(request.user)
+        code = bound or query.validated_data.get("supplier")
+        if bound and query.validated_data.get("supplier") not in (None, bound):
+            raise PermissionDenied(f"This token acts for supplier {bound}.")
+        supplier = None
+        if code:
+            supplier = selectors.suppliers().filter(code=code).first()
+            if supplier is None:
+                raise SupplierNotFound(code)
+        body = _read_body(request)
+        message = inbound.inbound_message_store(
+            body=body,
+            source=MessageSource.API,
+            supplier=supplier,
+            content_type=request.META.get("CONTENT_TYPE", ""),
+        )
+        inbound.enqueue_processing(message.pk)
+        message.refresh_from_db(fields=["status", "errors"])
+        return Response(
+            InboundAcceptedSerializer(
+                {
+                    "id": message.pk,
+                    "status": message.status,
+                    "sha256": message.sha256,
+                    "size": message.size,
+                    "format": message.format,
+                    "errors": message.errors,
+                }
+            ).data,
+            status=status.HTTP_202_ACCEPTED,
+            headers={"Location": f"/api/v1/inbound-messages/{message.pk}/"},
+        )
+
+
+class InboundMessageDetailView(APIView):
+    permission_classes = [RolePermission]
+
+    @extend_schema(summary="Read an inbound message", responses={200: InboundMessageSerializer})
+    def get(self, request, message_id: int):
+        return Response(InboundMessageSerializer(_message(request, message_id)).data)
+
+
+class InboundMessageRawView(APIView):
+    permission_classes = [RolePermission]
+
+    @extend_schema(
+        summary="The stored bytes of an inbound message, unchanged",
+        description="Served as application/octet-stream with the original content type in `X-Original-Content-Type`"
+        " and the sha256 in `X-Content-SHA256`.",
+        responses={200: OpenApiResponse(OpenApiTypes.BINARY, description="The raw message.")},
+    )
+    def get(self, request, message_id: int):
+        message = _message(request, message_id)
+        body, content_type = selectors.inbound_message_raw(message_id=message.pk)
+        response = HttpResponse(body, content_type="application/octet-stream")
+        response["Content-Disposition"] = f'attachment; filename="inbound-message-{message.pk}.bin"'
+        response["X-Content-SHA256"] = message.sha256
+        if content_type:
+            response["X-Original-Content-Type"] = content_type.encode("ascii", "replace").decode("ascii")
+        return response
+
+
+class InboundMessageReprocessView(APIView):
+    permission_classes = [RolePermission]
+
+    @extend_schema(
+        summary="Reprocess a quarantined message",
+        description="After fixing master data or a mapping. 409 `not_reprocessable` unless QUARANTINED.",
+        request=None,
+        responses={200: InboundMessageSerializer, **errors(e409="The message is not QUARANTINED.")},
+    )
+    def post(self, request, message_id: int):
+        message = _message(request, message_id)
+        inbound.inbound_message_reprocess(message_id=message.pk)
+        return Response(InboundMessageSerializer(_message(request, message_id)).data)

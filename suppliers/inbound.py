@@ -1,0 +1,500 @@
+"""The inbound message pipeline: store raw first, then process: APPLIED, QUARANTINED or DUPLICATE.
+
+1. `inbound_message_store` writes the bytes exactly as received (with sha256, size, source, time)
+   in a transaction of its own that commits before anything reads them. Whatever happens later,
+   the message is kept.
+2. `inbound_message_process` runs in one transaction:
+   - lock the message row (two workers never process one message at once);
+   - claim its checksum (`MessageClaim`, UNIQUE): a second copy waits for the first's transaction
+     and then finds the claim taken → DUPLICATE. A quarantined message keeps its checksum claim, so
+     a resend of the same bytes does not create a second quarantine entry;
+   - parse with the adapter for its format; identify the supplier; lock the supplier row (before
+     any event is appended: its control numbers are needed for the replies);
+   - in a savepoint: claim the message's identity (X12 sender + ISA13, or a JSON document number),
+     plan every document (collecting all problems), lock, apply. Any problem rolls the savepoint
+     back: the whole message applies or none of it does;
+   - record the outcome, the 997 (every X12 interchange we could read, from a known supplier) and
+     the 824 (readable but not applied for a business reason), and the event.
+3. `inbound_messages_reprocess` runs step 2 again for quarantined messages after ops fixed master
+   data or a mapping.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import DatabaseError, OperationalError, transaction
+from django.utils import timezone
+
+from scm.errors import DomainError
+from scm.events.context import event_context
+from scm.events.store import NewEvent, append
+from scm.observability import metrics
+from suppliers import apply
+from suppliers.adapters import formats
+from suppliers.adapters.x12 import Rejection824, X12Error, build_824, build_997
+from suppliers.documents import ParsedMessage
+from suppliers.exceptions import (
+    BUSINESS,
+    INTERNAL,
+    MessageNotFound,
+    MessageNotReprocessable,
+    MessageRejected,
+    MessageTooLarge,
+    Problem,
+)
+from suppliers.models import (
+    IN,
+    InboundMessage,
+    MessageClaim,
+    MessageFormat,
+    OutboundKind,
+    OutboundMessage,
+    Supplier,
+)
+from suppliers.services import allocate_control_numbers, outbound_store
+
+log = logging.getLogger(__name__)
+
+#: The columns processing writes; the raw body is never written again (a trigger also refuses it).
+PROCESSING_FIELDS = [
+    "status",
+    "errors",
+    "summary",
+    "document_types",
+    "interchange_sender",
+    "interchange_control",
+    "duplicate_of",
+    "attempts",
+    "processed_at",
+    "supplier",
+]
+#: How often processing is retried in-process after a deadlock or serialization failure.
+TRANSIENT_RETRIES = 3
+
+
+def max_message_bytes() -> int:
+    return settings.SUPPLIER_MESSAGE_MAX_BYTES
+
+
+# --- Store ---------------------------------------------------------------------------------------
+
+
+def inbound_message_store(
+    *,
+    body: bytes,
+    source: str,
+    supplier: Supplier | None = None,
+    content_type: str = "",
+    filename: str = "",
+) -> InboundMessage:
+    """Store a message byte-exact and commit it, before anything tries to understand it.
+
+    Runs in a durable transaction: calling it inside another transaction is a programming error
+    (the raw message must not depend on the caller's commit). Refuses only bodies above the
+    documented limit (MessageTooLarge, 413); everything else is kept, however broken.
+    """
+    body = bytes(body)
+    limit = max_message_bytes()
+    if len(body) > limit:
+        raise MessageTooLarge(size=len(body), limit=limit)
+    with transaction.atomic(durable=True):
+        message = InboundMessage.objects.create(
+            body=body,
+            sha256=InboundMessage.checksum(body),
+            size=len(body),
+            source=source,
+            supplier=supplier,
+            format=formats.detect(body, content_type),
+            content_type=(content_type or "")[:200],
+            filename=(filename or "")[:500],
+        )
+    return message
+
+
+def enqueue_processing(message_id: int) -> None:
+    """Queue processing of a stored message (inline when Celery runs eagerly).
+
+    Called right after `inbound_message_store`, whose durable transaction has already committed,
+    so the worker always finds the row; no on_commit hook is needed (or wanted: the caller holds
+    no transaction).
+    """
+    from suppliers.tasks import process_inbound_message
+
+    process_inbound_message.delay(message_id)
+
+
+# --- Process -------------------------------------------------------------------------------------
+
+
+class _Duplicate(Exception):
+    def __init__(self, owner_id: int, key: str) -> None:
+        self.owner_id, self.key = owner_id, key
+
+
+def _claim(key: str, message: InboundMessage) -> int:
+    """Insert the claim (ON CONFLICT DO NOTHING) and return the id of the message that owns it.
+
+    On PostgreSQL a concurrent insert of the same key waits until the other transaction ends; if it
+    committed, ours conflicts and we read its owner, so exactly one message wins.
+    """
+    MessageClaim.objects.bulk_create([MessageClaim(key=key[:200], message=message)], ignore_conflicts=True)
+    return MessageClaim.objects.filter(key=key[:200]).values_list("message_id", flat=True).get()
+
+
+def inbound_message_process(*, message_id: int, reprocess: bool = False) -> InboundMessage:
+    """Process a RECEIVED message (or, with `reprocess`, a QUARANTINED one); other states are left
+    as they are, so a redelivered task is harmless. Retries deadlocks a few times when it owns the
+    transaction; inside a caller's transaction they propagate."""
+    for attempt in range(1, TRANSIENT_RETRIES + 1):
+        try:
+            return _process_once(message_id, reprocess=reprocess)
+        except OperationalError as exc:
+            transient = getattr(exc.__cause__, "pgcode", None) in ("40P01", "40001")
+            if not transient or attempt == TRANSIENT_RETRIES or transaction.get_connection().in_atomic_block:
+                raise
+            log.warning("inbound message %s: transient database error, retrying: %s", message_id, exc)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+@dataclass
+class _Outcome:
+    status: str
+    problems: list[Problem]
+    summary: list[dict]
+    duplicate_of: int | None = None
+
+
+def _process_once(message_id: int, *, reprocess: bool) -> InboundMessage:
+    with transaction.atomic():
+        message = InboundMessage.objects.select_for_update().filter(pk=message_id).first()
+        if message is None:
+            raise MessageNotFound(message_id)
+        allowed = (IN.RECEIVED, IN.QUARANTINED) if reprocess else (IN.RECEIVED,)
+        if message.status not in allowed:
+            return message
+        first_time = message.attempts == 0
+        message.attempts += 1
+        with event_context(causation_id=message.stream):
+            owner = _claim(f"sha256:{message.sha256}", message)
+            if owner != message.pk:
+                outcome = _Outcome(IN.DUPLICATE, [], [], duplicate_of=owner)
+                parsed = ParsedMessage(format=message.format)
+            else:
+                parsed = formats.parse(bytes(message.body), message.format)
+                outcome = _apply(message, parsed)
+            _record(message, parsed, outcome, send_replies=first_time)
+    return message
+
+
+def _identify_supplier(message: InboundMessage, parsed: ParsedMessage) -> tuple[Supplier | None, list[Problem]]:
+    """Who sent it: the X12 sender id, or the JSON/CSV `supplier` field, checked against the supplier the
+    message was posted for (a supplier-bound token, a poll). A mismatch is refused, never guessed."""
+    bound = message.supplier
+    if parsed.format == MessageFormat.X12:
+        if not parsed.sender_id:
+            return bound, []
+        found = Supplier.objects.filter(isa_id=parsed.sender_id).first()
+        if found is None:
+            return bound, [
+                Problem(
+                    code="unknown_sender",
+                    message=f"ISA06 {parsed.sender_id!r} (qualifier {parsed.sender_qualifier}) is not the X12 id of "
+                    "any supplier; set the supplier's isa_id and reprocess",
+                    segment="ISA",
+                    element="ISA06",
+                    value=parsed.sender_id,
+                    path="ISA",
+                )
+            ]
+        if bound is not None and bound.pk != found.pk:
+            return bound, [
+                Problem(
+                    code="sender_mismatch",
+                    message=f"ISA06 {parsed.sender_id!r} is supplier {found.code}, but the message was received "
+                    f"for supplier {bound.code}",
+                    segment="ISA",
+                    element="ISA06",
+                    value=parsed.sender_id,
+                    path="ISA",
+                )
+            ]
+        return found, []
+    code = parsed.supplier_code
+    if code is None:
+        if bound is None and not parsed.problems:
+            return None, [
+                Problem(
+                    code="unknown_supplier",
+                    message='the message names no supplier: give "supplier" in the document, post it with a '
+                    "supplier-bound token, or use ?supplier=<code>",
+                    path="supplier",
+                )
+            ]
+        return bound, []
+    found = Supplier.objects.filter(code=code).first()
+    if found is None:
+        return bound, [
+            Problem(code="unknown_supplier", message=f"supplier {code!r} does not exist", value=code, path="supplier")
+        ]
+    if bound is not None and bound.pk != found.pk:
+        return bound, [
+            Problem(
+                code="sender_mismatch",
+                message=f"the document names supplier {code}, but it was received for supplier {bound.code}",
+                value=code,
+                path="supplier",
+            )
+        ]
+    return found, []
+
+
+def _apply(message: InboundMessage, parsed: ParsedMessage) -> _Outcome:
+    supplier, problems = _identify_supplier(message, parsed)
+    if supplier is not None:
+        message.supplier = supplier
+        # Locked before any append: the replies need its control numbers (store: locks first, appends last).
+        Supplier.objects.select_for_update().filter(pk=supplier.pk).values_list("pk").get()
+        if not supplier.active and not problems:
+            problems = [
+                Problem(code="supplier_inactive", message=f"supplier {supplier.code} is inactive", value=supplier.code)
+            ]
+    problems = parsed.problems + problems
+    if problems:
+        return _Outcome(IN.QUARANTINED, problems, [])
+    ctx = apply.Context(supplier=supplier, message=message)
+    try:
+        with transaction.atomic():
+            for key in parsed.identity_keys:
+                owner = _claim(f"{supplier.code}:{key}", message)
+                if owner != message.pk:
+                    raise _Duplicate(owner, key)
+            plans = apply.plan_documents(parsed.documents, supplier)
+            summary = apply.apply_plans(plans, ctx)
+    except _Duplicate as duplicate:
+        return _Outcome(IN.DUPLICATE, [], [], duplicate_of=duplicate.owner_id)
+    except MessageRejected as rejected:
+        return _Outcome(IN.QUARANTINED, rejected.problems, [])
+    except X12Error as error:
+        return _Outcome(IN.QUARANTINED, [Problem(code=f"x12_{error.reason}", message=error.message)], [])
+    except DomainError as error:
+        return _Outcome(
+            IN.QUARANTINED,
+            [Problem(code=error.code, message=f"applying the message failed: {error.message}", value=_first(error))],
+            [],
+        )
+    return _Outcome(IN.APPLIED, [], summary)
+
+
+def _first(error: DomainError) -> str | None:
+    value = next(iter(error.fields.values()), None)
+    return None if value is None else str(value)
+
+
+def _record(message: InboundMessage, parsed: ParsedMessage, outcome: _Outcome, *, send_replies: bool) -> None:
+    """Save the outcome, prepare the 997/824 replies and append the event (last: it takes the log lock)."""
+    message.processed_at = timezone.now()
+    message.document_types = parsed.document_types or message.document_types
+    if parsed.sender_id:
+        message.interchange_sender = f"{parsed.sender_qualifier}:{parsed.sender_id}"[:40]
+        message.interchange_control = (parsed.interchange_control or "")[:20]
+    if outcome.status == IN.APPLIED:
+        message.mark_applied()
+        message.summary = {"documents": outcome.summary, "warnings": parsed.warnings}
+    elif outcome.status == IN.DUPLICATE:
+        message.mark_duplicate()
+        message.duplicate_of_id = outcome.duplicate_of
+    else:
+        message.mark_quarantined()
+        message.errors = [problem.as_dict() for problem in outcome.problems]
+    if send_replies and parsed.interchange is not None and message.supplier is not None:
+        _x12_replies(message, parsed, outcome)
+    message.save(update_fields=PROCESSING_FIELDS)
+    metrics.inc_on_commit(metrics.inbound_messages, status=str(message.status))
+    if outcome.status == IN.QUARANTINED:
+        metrics.inc_on_commit(metrics.messages_quarantined)
+        _append_outcome(message, "SupplierMessageQuarantined", {"errors": message.errors})
+    elif outcome.status == IN.APPLIED:
+        _append_outcome(message, "SupplierMessageApplied", {"documents": outcome.summary})
+
+
+def _append_outcome(message: InboundMessage, event_type: str, extra: dict) -> None:
+    payload = {
+        "message_id": message.pk,
+        "supplier": message.supplier.code if message.supplier_id else None,
+        "format": message.format,
+        "source": message.source,
+        "sha256": message.sha256,
+        "document_types": message.document_types,
+        "attempt": message.attempts,
+        **extra,
+    }
+    append(message.stream, [NewEvent(type=event_type, payload=payload)])
+
+
+def _x12_replies(message: InboundMessage, parsed: ParsedMessage, outcome: _Outcome) -> None:
+    """A 997 for every interchange (never for one made only of 997s: acknowledgements are not
+    acknowledged), and an 824 when readable sets were not applied for a business reason."""
+    interchange = parsed.interchange
+    supplier = message.supplier
+    if not interchange.groups or all(group.functional_id == "FA" for group in interchange.groups):
+        return
+    now = timezone.now()
+    syntax = list(parsed.syntax_errors)
+    numbers = allocate_control_numbers(supplier_id=supplier.pk)
+    body = build_997(
+        interchange,
+        not syntax,
+        syntax,
+        interchange_control=numbers.interchange,
+        group_control=numbers.group,
+        created_at=now,
+    )
+    outbound_store(supplier=supplier, kind=OutboundKind.ACK_997, body=body, numbers=numbers, inbound_message=message)
+    if outcome.status != IN.QUARANTINED:
+        return
+    rejections = _rejections(interchange, outcome.problems, syntax)
+    if not rejections:
+        return
+    numbers = allocate_control_numbers(supplier_id=supplier.pk)
+    body = build_824(
+        interchange,
+        rejections,
+        interchange_control=numbers.interchange,
+        group_control=numbers.group,
+        set_control=numbers.transaction_set,
+        created_at=now,
+    )
+    outbound_store(supplier=supplier, kind=OutboundKind.ADVICE_824, body=body, numbers=numbers, inbound_message=message)
+
+
+def _same(left: str | None, right: str) -> bool:
+    if left is None:
+        return False
+    return int(left) == int(right) if left.isdigit() and right.isdigit() else left == right
+
+
+def _rejections(interchange, problems: list[Problem], syntax: list[X12Error]) -> list[Rejection824]:
+    """One TED per business problem of a set; sets the 997 accepted but that were not applied because
+    another part of the interchange failed get one saying so (an interchange applies whole or not at all)."""
+    syntax_sets = {(e.group_control, e.set_control) for e in syntax if e.set_control}
+    group_level = {e.group_control for e in syntax if not e.set_control}
+    business = [p for p in problems if p.kind == BUSINESS and p.set_control]
+    rejections = []
+    for group in interchange.groups:
+        for tset in group.transaction_sets:
+            key = (group.control_number, tset.control_number)
+            if any(_same(g, group.control_number) and s == tset.control_number for g, s in syntax_sets):
+                continue
+            if any(_same(g, group.control_number) for g in group_level):
+                continue
+            mine = [p for p in business if _same(p.group_control, key[0]) and p.set_control == key[1]]
+            for problem in mine[:20]:
+                rejections.append(
+                    Rejection824(
+                        group_control=group.control_number,
+                        set_control=tset.control_number,
+                        reason=problem.message,
+                        condition_code="006" if problem.code == "duplicate_document" else "024",
+                        segment=problem.segment if problem.segment and len(problem.segment) <= 3 else None,
+                        value=problem.value,
+                    )
+                )
+            if not mine:
+                others = "; ".join(p.message for p in problems)[:400]
+                rejections.append(
+                    Rejection824(
+                        group_control=group.control_number,
+                        set_control=tset.control_number,
+                        reason=f"not applied: the interchange is applied whole and another part failed: {others}",
+                    )
+                )
+    return rejections
+
+
+def inbound_message_crashed(*, message_id: int, error: BaseException) -> InboundMessage | None:
+    """Quarantine a message whose processing raised something unexpected (a bug, not bad input), so it
+    shows up for ops and can be reprocessed once the bug is fixed, instead of staying RECEIVED unseen."""
+    with transaction.atomic():
+        message = InboundMessage.objects.select_for_update().filter(pk=message_id).first()
+        if message is None or message.status not in (IN.RECEIVED, IN.QUARANTINED):
+            return message
+        message.attempts += 1
+        message.processed_at = timezone.now()
+        message.mark_quarantined()
+        message.errors = [
+            Problem(
+                code="internal_error",
+                message=f"processing failed unexpectedly ({type(error).__name__}: {error}); reprocess after the fix",
+                kind=INTERNAL,
+            ).as_dict()
+        ]
+        message.save(update_fields=PROCESSING_FIELDS)
+        metrics.inc_on_commit(metrics.messages_quarantined)
+        with event_context(causation_id=message.stream):
+            _append_outcome(message, "SupplierMessageQuarantined", {"errors": message.errors})
+    return message
+
+
+# --- Reprocess -----------------------------------------------------------------------------------
+
+
+def inbound_message_reprocess(*, message_id: int) -> InboundMessage:
+    """Process a QUARANTINED message again (after master data or a mapping was fixed)."""
+    current = InboundMessage.objects.filter(pk=message_id).values_list("status", flat=True).first()
+    if current is None:
+        raise MessageNotFound(message_id)
+    if current != IN.QUARANTINED:
+        raise MessageNotReprocessable(message_id=message_id, status=current)
+    return inbound_message_process(message_id=message_id, reprocess=True)
+
+
+def inbound_messages_reprocess(
+    *,
+    message_ids: Iterable[int] | None = None,
+    supplier: str | None = None,
+    error_code: str | None = None,
+    progress: Callable[[int, int, InboundMessage], None] | None = None,
+) -> dict[str, int]:
+    """Reprocess many quarantined messages, one transaction each (oldest first).
+
+    Safe to interrupt and run again: each message commits on its own, and a message that left
+    quarantine is skipped by the next run. Returns how many ended in each status.
+    """
+    rows = InboundMessage.objects.filter(status=IN.QUARANTINED)
+    if message_ids is not None:
+        rows = rows.filter(pk__in=list(message_ids))
+    if supplier:
+        rows = rows.filter(supplier__code=supplier)
+    ids = list(rows.order_by("received_at", "pk").values_list("pk", flat=True))
+    if error_code:
+        ids = [
+            pk
+            for pk, errors in InboundMessage.objects.filter(pk__in=ids).values_list("pk", "errors")
+            if any(e.get("code") == error_code for e in errors or [])
+        ]
+    counts = {IN.APPLIED: 0, IN.QUARANTINED: 0, IN.DUPLICATE: 0, "skipped": 0}
+    for done, pk in enumerate(ids, start=1):
+        try:
+            message = inbound_message_process(message_id=pk, reprocess=True)
+        except (DatabaseError, DomainError) as exc:
+            log.warning("reprocessing inbound message %s failed: %s", pk, exc)
+            counts["skipped"] += 1
+            continue
+        counts[str(message.status)] = counts.get(str(message.status), 0) + 1
+        if progress is not None:
+            progress(done, len(ids), message)
+    return {str(key): value for key, value in counts.items()}
+
+
+__all__ = [
+    "OutboundMessage",
+    "enqueue_processing",
+    "inbound_message_process",
+    "inbound_message_reprocess",
+    "inbound_message_store",
+    "inbound_messages_reprocess",
+]
