@@ -8,7 +8,7 @@ from django.contrib import admin
 from scm.errors import DomainError
 from scm.events import schemas
 from scm.webhooks import services
-from scm.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
+from scm.webhooks.models import WebhookDelivery, WebhookEndpoint
 
 
 class WebhookEndpointForm(forms.ModelForm):
@@ -73,12 +73,13 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
 
     @admin.action(description="Redeliver selected dead deliveries")
     def redeliver(self, request, queryset):
-        done, skipped = 0, 0
-        for delivery_id in queryset.filter(status=DeliveryStatus.DEAD).values_list("pk", flat=True):
+        selected = list(queryset.values_list("pk", flat=True))
+        done = 0
+        for delivery_id in selected:
             try:
                 services.webhook_delivery_redeliver(delivery_id=delivery_id)
                 done += 1
             except DomainError:
-                skipped += 1
-        skipped += queryset.exclude(status=DeliveryStatus.DEAD).count()
+                pass  # not DEAD (any more): the service refused and changed nothing
+        skipped = len(selected) - done
         self.message_user(request, f"{done} delivery(ies) queued again; {skipped} skipped (not DEAD).")

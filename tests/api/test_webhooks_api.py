@@ -240,3 +240,59 @@ def test_redeliver_requeues_a_dead_delivery_and_refuses_others(ops, endpoint_wit
     missing = ops.post("/api/v1/webhooks/deliveries/999999999/redeliver/")
     assert (missing.status_code, missing.json()["error"]["code"]) == (404, "webhook_delivery_not_found")
     assert ops.get(f"/api/v1/webhooks/deliveries/{dead.pk}/").json()["status"] == "PENDING"
+
+
+# --- Admin ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def admin_client(client, unique):
+    from django.contrib.auth import get_user_model
+
+    client.force_login(get_user_model().objects.create_superuser(username=f"admin-{unique}", password="x" * 16))
+    return client
+
+
+def test_admin_creates_an_endpoint_through_the_service(admin_client, unique):
+    response = admin_client.post(
+        "/admin/webhooks/webhookendpoint/add/",
+        {
+            "url": f"https://hooks.example.com/{unique}",
+            "description": "from admin",
+            "event_types": '["TestEventRecorded"]',
+            "secret": SECRET,
+            "active": "on",
+        },
+    )
+    assert response.status_code == 302, response.content
+    endpoint = WebhookEndpoint.objects.get(url=f"https://hooks.example.com/{unique}")
+    assert (endpoint.event_types, endpoint.secret, endpoint.start_position) == (
+        ["TestEventRecorded"], SECRET, store.head_position()
+    )
+    assert endpoint.created_by.username == f"admin-{unique}"
+
+
+def test_admin_refuses_unknown_event_types_on_the_form(admin_client, unique):
+    response = admin_client.post(
+        "/admin/webhooks/webhookendpoint/add/",
+        {"url": f"https://hooks.example.com/{unique}", "event_types": '["Nope"]', "secret": SECRET},
+    )
+    assert response.status_code == 200
+    assert b"Unknown event type(s): Nope." in response.content
+    assert not WebhookEndpoint.objects.filter(url=f"https://hooks.example.com/{unique}").exists()
+
+
+def test_admin_redeliver_action_requeues_dead_deliveries_and_skips_the_rest(admin_client, endpoint_with_deliveries):
+    _, _, deliveries = endpoint_with_deliveries
+    WebhookDelivery.objects.filter(pk=deliveries[0].pk).update(status=DeliveryStatus.DEAD, attempts=10)
+    assert admin_client.get("/admin/webhooks/webhookdelivery/").status_code == 200
+
+    response = admin_client.post(
+        "/admin/webhooks/webhookdelivery/",
+        {"action": "redeliver", "_selected_action": [deliveries[0].pk, deliveries[1].pk]},
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert b"1 delivery(ies) queued again; 1 skipped (not DEAD)." in response.content
+    deliveries[0].refresh_from_db()
+    assert (deliveries[0].status, deliveries[0].attempts) == ("PENDING", 0)

@@ -330,3 +330,25 @@ def test_concurrent_workers_deliver_each_event_exactly_once_and_in_order_per_str
     assert set(WebhookDelivery.objects.filter(endpoint=endpoint).values_list("status", "attempts")) == {
         ("DELIVERED", 1)
     }
+
+
+def test_with_dispatch_on_commit_an_appended_event_reaches_the_receiver_without_any_explicit_step(
+    endpoints, httpserver, unique, settings
+):
+    from celery import current_app
+    from django.db import transaction
+
+    if not current_app.conf.task_always_eager:
+        pytest.skip("needs eager Celery (REDIS_URL unset): the kicks run in-process")
+    settings.EVENT_DISPATCH_ON_COMMIT = True
+    receiver = Receiver(lambda request, n: 204)
+    httpserver.expect_request("/hook", method="POST").respond_with_handler(receiver)
+    endpoint = endpoints(httpserver.url_for("/hook"), event_types=["TestEventRecorded"])
+
+    with transaction.atomic():
+        append(f"auto-{unique}", 1)
+        assert receiver.got == []  # nothing leaves before the commit
+
+    assert receiver.seen() == [(f"auto-{unique}", 1, 204)]
+    delivery = WebhookDelivery.objects.get(endpoint=endpoint)
+    assert (delivery.status, delivery.attempts, delivery.last_status_code) == ("DELIVERED", 1, 204)
