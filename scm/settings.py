@@ -128,6 +128,9 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/accounts/login/"
+# Rows per page of the dashboard's lists.
+DASHBOARD_PAGE_SIZE = env_int("DASHBOARD_PAGE_SIZE", 50)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -1,0 +1,25 @@
+"""The planner dashboard, mounted at the site root."""
+
+from django.urls import path
+
+from dashboard import views
+
+app_name = "dashboard"
+
+urlpatterns = [
+    path("", views.overview, name="overview"),
+    path("inventory/", views.positions, name="positions"),
+    path("inventory/<str:sku>/", views.sku_detail, name="sku"),
+    path("orders/", views.order_list, name="orders"),
+    path("orders/<int:order_id>/", views.order_detail, name="order"),
+    path("orders/<int:order_id>/cancel/", views.order_cancel, name="order_cancel"),
+    path("orders/<int:order_id>/retry/", views.order_retry, name="order_retry"),
+    path("shipments/", views.shipment_list, name="shipments"),
+    path("shipments/<int:shipment_id>/", views.shipment_detail, name="shipment"),
+    path("supplier-exceptions/", views.supplier_exceptions, name="exceptions"),
+    path("supplier-exceptions/messages/<int:message_id>/", views.message_detail, name="message"),
+    path("supplier-exceptions/messages/<int:message_id>/reprocess/", views.message_reprocess, name="message_reprocess"),
+    path("replenishment/", views.replenishment, name="replenishment"),
+    path("replenishment/draft/", views.replenishment_draft, name="replenishment_draft"),
+    path("webhooks/dead/", views.dead_webhooks, name="webhooks"),
+]
