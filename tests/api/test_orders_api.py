@@ -390,3 +390,11 @@ def test_events_show_the_stream_and_the_readable_history(planner, net, unique):
     assert body["history"][0]["who"] == f"user:planner-{unique}"
     assert body["history"][0]["what"] == "Order created with 2 line(s)"
     assert body["history"][1]["what"] == "Backordered 1 unit(s); reserved 5"
+
+
+def test_a_body_over_the_size_limit_answers_413_before_anything_is_read(planner, net, settings):
+    settings.API_MAX_BODY_BYTES = 2048
+    body = order_body(net, ship_to="x" * 4096)
+    error = assert_error(planner.post("/api/v1/orders/", body, format="json"), 413, "payload_too_large")
+    assert error["fields"]["max_bytes"] == 2048
+    assert not SalesOrder.objects.filter(customer__code=net["customer"]).exists()
