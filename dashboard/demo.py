@@ -13,6 +13,7 @@ had been running. Domain apps that have not landed yet are skipped with a note.
 from __future__ import annotations
 
 import importlib
+import json
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import time_machine
+from django.conf import settings
 from django.utils import timezone
 
 from inventory import selectors as stock_selectors
@@ -97,6 +99,7 @@ CARRIERS = (
     ("PARCELNOW", "ParcelNow", 1, False),
     ("ROADLINE", "Roadline Haulage", 3, False),
 )
+DEFECTS = ("bad_date", "unknown_part", "bad_qty", "bad_count")
 CANCEL_REASONS = ("customer changed their mind", "duplicate order from the web shop", "customer found a cheaper offer")
 
 
@@ -118,6 +121,40 @@ class DemoReport:
 
     def add(self, key: str, n: int = 1) -> None:
         self.counts[key] = self.counts.get(key, 0) + n
+
+
+def x12_856(
+    *,
+    sender: str,
+    control: int,
+    shipment_id: str,
+    po_number: str,
+    items: list[tuple[str, str, str]],
+    shipped: date,
+    delivery: str,
+    se_delta: int = 0,
+) -> bytes:
+    """An X12 856 ship notice as a supplier sends it: one interchange, one group, one set, with
+    shipment → order → item levels; `items` are (LIN01 line number, supplier part, quantity)."""
+    receiver = settings.SCM_X12_ID
+    stamp = shipped.strftime("%y%m%d")
+    body = [f"BSN*00*{shipment_id}*{shipped:%Y%m%d}*0800*0001", "HL*1**S", f"DTM*011*{shipped:%Y%m%d}"]
+    body.append(f"DTM*017*{delivery}")
+    body += ["HL*2*1*O", f"PRF*{po_number}"]
+    for level, (line_no, part, qty) in enumerate(items, start=3):
+        body += [f"HL*{level}*2*I", f"LIN*{line_no}*VP*{part}", f"SN1**{qty}*EA"]
+    body.append(f"CTT*{len(items)}")
+    segments = [
+        f"ISA*00*          *00*          *ZZ*{sender:<15}*{settings.SCM_X12_QUALIFIER}*{receiver:<15}"
+        f"*{stamp}*0800*U*00401*{control:09d}*0*P*>",
+        f"GS*SH*{sender}*{receiver}*{shipped:%Y%m%d}*0800*{control}*X*004010",
+        "ST*856*0001",
+        *body,
+        f"SE*{len(body) + 2 + se_delta}*0001",
+        f"GE*1*{control}",
+        f"IEA*1*{control:09d}",
+    ]
+    return ("~\n".join(segments) + "~\n").encode("ascii")
 
 
 def marker_stream(prefix: str = "") -> str:
@@ -153,6 +190,7 @@ class Simulation:
         self.source_of: dict[str, tuple[str, str]] = {}
         self.inbound: list[dict] = []
         self.po_counter = 0
+        self.asn_counter = 0
         self.shipping = _provides("shipments.services", "carrier_upsert", "shipment_depart", "tracking_update_ingest")
         self.shipment_reads = _provides("shipments.selectors", "shipments")
         self.supplying = _provides(
@@ -162,7 +200,7 @@ class Simulation:
             "purchase_order_create",
             "purchase_order_send",
         )
-        self.messages = _provides("suppliers.services", "inbound_message_receive")
+        self.messages = _provides("suppliers.inbound", "inbound_message_store", "inbound_message_process")
         self.hooks = _provides("scm.webhooks.services", "webhook_endpoint_create", "webhook_deliveries_send_due")
         self.transit_days: dict[str, int] = {}
         self.first_day = timezone.localdate() - timedelta(days=config.days)
@@ -267,6 +305,9 @@ class Simulation:
             if index % 7 == 0:
                 other = self.suppliers[(index + 3) % len(self.suppliers)]
                 self.supplying.supplier_item_upsert(supplier=other, supplier_part=f"ALT-{10000 + index}", sku=sku)
+        self.dead_feed_supplier = self.supplying.supplier_upsert(
+            code=self.suppliers[-1], feed_url="http://127.0.0.1:9/asn-feed", poll_interval_seconds=3600
+        )
         self.report.add("suppliers", len(self.suppliers))
         self.report.add("supplier_parts", len(self.source_of))
 
@@ -325,6 +366,11 @@ class Simulation:
         if offset % 7 == 1:
             with self.at(day, 8):
                 self.replenish(day)
+        with self.at(day, 8.5):
+            self.ship_notices(day)
+        if offset % 6 == 5 or offset >= self.c.days - 2:
+            with self.at(day, 6):
+                self.poll_failures(day)
         self.take_orders(day)
         with self.at(day, 17):
             self.drain()
@@ -403,6 +449,8 @@ class Simulation:
                 self.supplying.purchase_order_send(po_id=order.pk)
                 refs = self._confirm(order, expected)
                 entry = {
+                    "supplier": supplier,
+                    "isa_id": order.supplier.isa_id,
                     "po_id": order.pk,
                     "number": number,
                     "destination": destination,
@@ -426,23 +474,94 @@ class Simulation:
             self.report.add("purchase_orders")
 
     def _confirm(self, order, expected: date) -> dict[str, str]:
-        """The supplier confirms the order: through its 855 when the message pipeline exists, else
-        the lines are expected as ordered (inbound supply added for each PO line)."""
+        """The supplier confirms the order: with its JSON acknowledgement through the inbound message
+        pipeline when that exists (which creates the inbound supply), else the lines are expected as
+        ordered (inbound supply added for each PO line)."""
         lines = list(order.lines.order_by("line_no"))
-        if self.messages is not None and hasattr(self, "send_855"):
-            return self.send_855(order, lines, expected)
-        refs = {}
-        for line in lines:
-            inventory.add_inbound(
-                sku=line.sku,
-                location=order.destination,
-                qty=line.qty,
-                reference=line.inbound_reference,
-                expected_date=expected,
-                source="po",
+        if self.messages is not None:
+            ack = {
+                "document": "po_ack",
+                "version": 1,
+                "po_number": order.number,
+                "lines": [
+                    {"line_number": line.line_no, "status": "accepted", "expected_date": expected.isoformat()}
+                    for line in lines
+                ],
+            }
+            self.receive_message(json.dumps(ack).encode(), supplier=order.supplier)
+        else:
+            for line in lines:
+                inventory.add_inbound(
+                    sku=line.sku,
+                    location=order.destination,
+                    qty=line.qty,
+                    reference=line.inbound_reference,
+                    expected_date=expected,
+                    source="po",
+                )
+        return {line.sku: line.inbound_reference for line in lines}
+
+    def receive_message(self, body: bytes, *, supplier=None):
+        """A supplier message arrives: stored byte-exact first, then processed (as the API does)."""
+        message = self.messages.inbound_message_store(body=body, source="api", supplier=supplier)
+        message = self.messages.inbound_message_process(message_id=message.pk)
+        self.report.add("supplier_messages")
+        if message.status == "QUARANTINED":
+            self.report.add("quarantined")
+        return message
+
+    def ship_notices(self, day: date) -> None:
+        """Suppliers announce what they ship two days before it arrives (X12 856); every fifth notice
+        has something wrong with it (a date in another format, an unknown part number, a quantity
+        that is not a number, a wrong segment count) and ends in quarantine."""
+        if self.messages is None:
+            return
+        for entry in self.inbound:
+            if entry.get("asn") or entry.get("po_id") is None or entry["expected"] != day + timedelta(days=2):
+                continue
+            if self.rng.random() > 0.7:
+                continue
+            entry["asn"] = True
+            self.asn_counter += 1
+            defect = DEFECTS[(self.asn_counter // 5) % len(DEFECTS)] if self.asn_counter % 5 == 0 else ""
+            items = []
+            for n, line in enumerate(entry["lines"], start=1):
+                part = self.source_of.get(line["sku"], ("", ""))[1]
+                if defect == "unknown_part" and n == 1:
+                    part = f"NEW-{part}"
+                qty = "five" if defect == "bad_qty" and n == 1 else str(line["qty"])
+                items.append((str(n), part, qty))
+            delivery = entry["expected"].strftime("%m/%d/%y" if defect == "bad_date" else "%Y%m%d")
+            body = x12_856(
+                sender=entry["isa_id"],
+                control=self.asn_counter,
+                shipment_id=f"{self.c.prefix}ASN{day:%y%m%d}{self.asn_counter:03d}",
+                po_number=entry["number"],
+                items=items,
+                shipped=day,
+                delivery=delivery,
+                se_delta=1 if defect == "bad_count" else 0,
             )
-            refs[line.sku] = line.inbound_reference
-        return refs
+            self.receive_message(body)
+
+    def poll_failures(self, day: date) -> None:
+        """One supplier's HTTP feed has been unreachable for days: its polls end as dead letters."""
+        feed = getattr(self, "dead_feed_supplier", None)
+        if feed is None:
+            return
+        from celery.exceptions import Retry
+
+        from suppliers.tasks import poll_supplier_feed
+
+        started = timezone.now().isoformat()
+        for attempt in range(settings.SUPPLIER_POLL_RETRIES + 1):
+            # Each try is one execution of the task, as a worker runs it after each retry's countdown.
+            try:
+                poll_supplier_feed.apply(kwargs={"supplier_id": feed.pk, "started_at": started}, retries=attempt)
+            except Retry:
+                continue
+            break
+        self.report.add("failed_polls")
 
     def take_orders(self, day: date) -> None:
         rng = self.rng

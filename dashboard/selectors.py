@@ -75,11 +75,13 @@ def shipment_selectors():
 
 
 def supplier_selectors():
-    return _provides("suppliers.selectors", "quarantined_messages", "failed_polls", "inbound_message_get")
+    return _provides(
+        "suppliers.selectors", "quarantined_messages", "poll_dead_letters", "inbound_messages", "inbound_message_raw"
+    )
 
 
 def supplier_services():
-    return _provides("suppliers.services", "inbound_message_reprocess")
+    return _provides("suppliers.inbound", "inbound_message_reprocess")
 
 
 def purchase_order_service():
@@ -195,7 +197,7 @@ def overview(*, now: datetime | None = None) -> Overview:
     supplying = supplier_selectors()
     if supplying is not None:
         quarantined = supplying.quarantined_messages().count()
-        failed_polls = supplying.failed_polls().count()
+        failed_polls = supplying.poll_dead_letters().count()
     return Overview(
         orders_by_status=by_status,
         open_orders=sum(counts.get(s, 0) for s in OPEN_STATUSES),

@@ -226,7 +226,7 @@ def supplier_exceptions(request: HttpRequest) -> HttpResponse:
         return _unavailable(request, "Supplier exceptions", "the suppliers app (quarantine and polling)")
     values, problems = ExceptionFilter(request.GET).values()
     listing = selectors.paginate(supplying.quarantined_messages(), values["page"])
-    polls = list(supplying.failed_polls()[:50])
+    polls = list(supplying.poll_dead_letters(limit=50))
     _warn(request, problems + listing.problems)
     return render(
         request,
@@ -241,16 +241,16 @@ def message_detail(request: HttpRequest, message_id: int) -> HttpResponse:
     supplying = selectors.supplier_selectors()
     if supplying is None:
         return _unavailable(request, "Supplier message", "the suppliers app")
-    try:
-        message = supplying.inbound_message_get(message_id=message_id)
-    except DomainError:
-        raise Http404(f"No inbound message {message_id}.") from None
+    message = supplying.inbound_messages().filter(pk=message_id).first()
+    raw = supplying.inbound_message_raw(message_id=message_id)
+    if message is None or raw is None:
+        raise Http404(f"No inbound message {message_id}.")
     return render(
         request,
         "dashboard/message.html",
         {
             "m": message,
-            "raw": highlight_message(bytes(message.body), message.errors or []),
+            "raw": highlight_message(raw[0], message.errors or []),
             "is_ops": is_ops(request.user),
             "nav": "exceptions",
         },

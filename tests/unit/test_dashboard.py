@@ -278,7 +278,16 @@ def test_positions_show_available_inbound_next_date_cover_and_the_reorder_flag(p
     inventory.consume_reservation(sku=a, location=w1, holder="h-1", qty=2, reference="shipped")
     response = planner.get(f"/inventory/?q={net['unique']}&sort=sku")
     rows = [
-        (r.item.sku, r.location.code, r.on_hand, r.reserved, r.available_qty, r.inbound, r.next_expected, r.below_reorder)
+        (
+            r.item.sku,
+            r.location.code,
+            r.on_hand,
+            r.reserved,
+            r.available_qty,
+            r.inbound,
+            r.next_expected,
+            r.below_reorder,
+        )
         for r in response.context["listing"].rows
     ]
     assert rows == [
@@ -311,7 +320,9 @@ def test_sku_page_as_of_a_past_day_shows_that_days_balance_and_ledger(planner, n
 def test_overview_counts_move_with_the_orders(planner, net):
     before = selectors.overview()
     order_for(net, "O1", [("A", 8)])
-    orders.order_create(customer=net["customer"], external_id="O2", lines=[{"sku": net["A"], "qty": 1}], start_workflow=False)
+    orders.order_create(
+        customer=net["customer"], external_id="O2", lines=[{"sku": net["A"], "qty": 1}], start_workflow=False
+    )
     after = planner.get("/").context["o"]
     by_status_before = {row["status"]: row["count"] for row in before.orders_by_status}
     by_status_after = {row["status"]: row["count"] for row in after.orders_by_status}
