@@ -115,9 +115,6 @@ class Resolver:
         }
         mapped_skus = {m.sku for m in self.mappings.values()}
         self.items = set(inventory_selectors.items().filter(sku__in=skus | mapped_skus).values_list("sku", flat=True))
-        self.pack_by_sku: dict[str, int] = {}
-        for mapping in SupplierItem.objects.filter(supplier=supplier, sku__in=skus).order_by("id"):
-            self.pack_by_sku.setdefault(mapping.sku, mapping.pack_size)
         self.orders = {
             order.number: order
             for order in PurchaseOrder.objects.filter(number__in=po_numbers).select_related("supplier")
@@ -125,12 +122,31 @@ class Resolver:
         self.lines: dict[int, list[PurchaseOrderLine]] = defaultdict(list)
         for line in PurchaseOrderLine.objects.filter(purchase_order__in=list(self.orders.values())).order_by("line_no"):
             self.lines[line.purchase_order_id].append(line)
+        line_skus = {line.sku for lines in self.lines.values() for line in lines}
+        # Pack size and lead time per SKU: from the supplier's first mapping of it (a PO line's own
+        # supplier part, when it has one, wins in `mapping_for`).
+        self.by_sku: dict[str, SupplierItem] = {}
+        for mapping in SupplierItem.objects.filter(supplier=supplier, sku__in=skus | line_skus).order_by("id"):
+            self.by_sku.setdefault(mapping.sku, mapping)
+            self.mappings.setdefault(mapping.supplier_part, mapping)
+
+    def mapping_for(self, sku: str, supplier_part: str | None = None) -> SupplierItem | None:
+        mapping = self.mappings.get(supplier_part) if supplier_part else None
+        return mapping if mapping is not None and mapping.sku == sku else self.by_sku.get(sku)
+
+    def pack_size(self, sku: str, supplier_part: str | None = None) -> int:
+        mapping = self.mapping_for(sku, supplier_part)
+        return mapping.pack_size if mapping else 1
+
+    def lead_time(self, sku: str, supplier_part: str | None = None) -> int:
+        mapping = self.mapping_for(sku, supplier_part)
+        return mapping.lead_time_days if mapping else 7
 
     def product(self, product: Product, origin: Origin, line: PurchaseOrderLine | None = None) -> Resolved | Problem:
         """Our SKU for a product: `BP` (our SKU, if it exists), then the supplier part, then other ids
         (UPC, EAN, ...) through the supplier items; a PO line's own supplier part settles the rest."""
         if product.sku and product.sku in self.items:
-            return Resolved(product.sku, self.pack_by_sku.get(product.sku, 1), product.supplier_part)
+            return Resolved(product.sku, self.pack_size(product.sku, product.supplier_part), product.supplier_part)
         for value in (product.supplier_part, *product.other_ids.values()):
             mapping = self.mappings.get(value) if value else None
             if mapping is not None:
@@ -151,12 +167,12 @@ class Resolver:
                 *product.other_ids.values(),
             )
         ):
-            return Resolved(line.sku, self.pack_by_sku.get(line.sku, 1), line.supplier_part)
+            return Resolved(line.sku, self.pack_size(line.sku, line.supplier_part), line.supplier_part)
         return _problem(
             origin,
             "unknown_supplier_part",
             f"{product.describe()} is not a SKU of ours and not mapped to one for supplier {self.supplier.code}; "
-            "add a supplier item (supplier part → SKU) and reprocess",
+            "add a supplier item that maps it to a SKU and reprocess",
             value=product.value(),
         )
 
@@ -633,7 +649,7 @@ def _plan_ack(doc: PoAckDoc, r: Resolver, problems: list[Problem]) -> Plan | Non
             )
             continue
         seen.add(line.pk)
-        resolved = Resolved(line.sku, r.pack_by_sku.get(line.sku, 1), line.supplier_part or None)
+        resolved = Resolved(line.sku, r.pack_size(line.sku, line.supplier_part), line.supplier_part or None)
         if doc_line.status == "rejected":
             confirmed: int | Problem = 0
         elif doc_line.qty is None:
@@ -648,7 +664,10 @@ def _plan_ack(doc: PoAckDoc, r: Resolver, problems: list[Problem]) -> Plan | Non
             price = price / resolved.pack_size
         price = (price if price is not None and price > 0 else line.unit_price).quantize(MONEY)
         expected = _expected(
-            doc_line.expected_date, doc.expected_date, order.requested_date, lead_time_days=_lead_time(r, line.sku)
+            doc_line.expected_date,
+            doc.expected_date,
+            order.requested_date,
+            lead_time_days=r.lead_time(line.sku, line.supplier_part),
         )
         plan.lines.append((doc_line, line, confirmed, expected, price))
         plan.skus_at.add((line.sku, order.destination))
@@ -678,11 +697,6 @@ def _ack_line(doc_line, order: PurchaseOrder, r: Resolver) -> PurchaseOrderLine 
     if isinstance(resolved, Problem):
         return resolved
     return r.line(order, None, resolved.sku, doc_line.origin)
-
-
-def _lead_time(r: Resolver, sku: str) -> int:
-    mapping = next((m for m in r.mappings.values() if m.sku == sku), None)
-    return mapping.lead_time_days if mapping else 7
 
 
 def _plan_ship_notice(doc: ShipNoticeDoc, r: Resolver, problems: list[Problem], numbers: set[str]) -> Plan | None:

@@ -190,7 +190,12 @@ def drop_folder_poll(*, supplier_id: int) -> PollAttempt:
     stored, errors = 0, []
     limit = max_message_bytes()
     for path in sorted(folder.iterdir()):
-        if not path.is_file() or path.name.startswith(".") or path.name.endswith(SKIPPED_SUFFIXES):
+        if (
+            not path.is_file()
+            or path.name in (PROCESSED_DIR, REJECTED_DIR)
+            or path.name.startswith(".")
+            or path.name.endswith(SKIPPED_SUFFIXES)
+        ):
             continue
         try:
             size = path.stat().st_size

@@ -288,6 +288,8 @@ def purchase_order_create(
         raise UnknownSupplier(supplier) from None
     if not owner.active:
         raise ValidationFailed(f"Supplier {supplier!r} is inactive.", supplier=supplier)
+    if PurchaseOrder.objects.filter(number=number).exists():
+        raise DuplicatePurchaseOrder(number)
     inventory.get_location(destination)
     inputs = _line_inputs(lines)
     if not inputs:
@@ -299,8 +301,6 @@ def purchase_order_create(
         .order_by("-id")
         .values_list("sku", "supplier_part")
     )
-    if PurchaseOrder.objects.filter(number=number).exists():
-        raise DuplicatePurchaseOrder(number)
     try:
         with transaction.atomic():
             order = PurchaseOrder.objects.create(
@@ -582,13 +582,15 @@ def _receive(
     done = []
     for receipt in receipts:
         line, remaining = receipt.line, receipt.qty
+        # Units that arrive are most likely the ones announced as shipped: ASN supply first (the named
+        # notice lines, then the line's other notices, oldest first), then the PO line's own supply.
         sources: list[tuple[str, ShipNoticeLine | None]] = [(s.inbound_reference, s) for s, _ in receipt.shipped]
-        sources.append((line.inbound_reference, None))
         sources += [
             (s.inbound_reference, s)
             for s in line.shipped.all().order_by("notice_id", "line_no")
             if s.inbound_reference not in {ref for ref, _ in sources}
         ]
+        sources.append((line.inbound_reference, None))
         taken: list[dict] = []
         for ref, shipped in sources:
             available = open_refs.get(ref, 0)

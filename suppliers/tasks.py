@@ -62,16 +62,25 @@ def poll_supplier(supplier_id: int) -> None:
 @shared_task(bind=True, max_retries=None, acks_late=True)
 def poll_supplier_feed(self, supplier_id: int, started_at: str | None = None) -> str:
     """One GET of the supplier's HTTP feed; transient failures retry with exponential backoff and
-    jitter up to SUPPLIER_POLL_RETRIES times, then the poll is recorded FAILED (dead letter)."""
+    jitter up to SUPPLIER_POLL_RETRIES times, then the poll is recorded FAILED (dead letter).
+
+    With a broker the retry is a Celery retry with a countdown (the worker is free meanwhile). Run
+    eagerly (tests, a laptop without a broker) Celery cannot defer a retry, so the next try runs at
+    once, without waiting.
+    """
     started = parse_datetime(started_at) if started_at else timezone.now()
-    result = polling.http_feed_fetch(supplier_id=supplier_id)
-    tries = self.request.retries + 1
-    if result.outcome == "retry" and self.request.retries < settings.SUPPLIER_POLL_RETRIES:
+    tries = self.request.retries
+    while True:
+        result = polling.http_feed_fetch(supplier_id=supplier_id)
+        tries += 1
+        if result.outcome != "retry" or tries > settings.SUPPLIER_POLL_RETRIES:
+            break
         log.warning("supplier %s feed poll try %s failed, retrying: %s", supplier_id, tries, result.error)
-        raise self.retry(
-            kwargs={"supplier_id": supplier_id, "started_at": started.isoformat()},
-            countdown=polling.backoff_seconds(self.request.retries),
-        )
+        if not self.request.is_eager:
+            raise self.retry(
+                kwargs={"supplier_id": supplier_id, "started_at": started.isoformat()},
+                countdown=polling.backoff_seconds(tries - 1),
+            )
     failed = result.outcome in ("retry", "failed")
     polling.poll_attempt_record(
         supplier_id=supplier_id,
