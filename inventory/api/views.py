@@ -11,6 +11,7 @@ our SKUs) but not stock: balances and movements are not any one supplier's busin
 
 from __future__ import annotations
 
+from django.db import IntegrityError
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import generics, status
@@ -76,6 +77,20 @@ def errors(**described: str) -> dict[int, OpenApiResponse]:
 UNKNOWN_MASTER_DATA = "Unknown SKU or location (`unknown_sku`, `unknown_location`)."
 
 
+def upsert_racing(service, *, key: dict, fields: dict, exists_error: Exception | None) -> tuple[object, bool]:
+    """Run an upsert service; returns (row, lost_race).
+
+    When a concurrent request created the same key first (our INSERT hit the unique index), a create
+    answers `exists_error`; a create-or-replace runs once more as the update it now is (lost_race).
+    """
+    try:
+        return service(**key, **fields), False
+    except IntegrityError:
+        if exists_error is not None:
+            raise exists_error from None
+        return service(**key, **fields), True
+
+
 class _Json:
     """JSON bodies only: a form or multipart body answers 415 instead of being half-understood."""
 
@@ -120,9 +135,10 @@ class ItemListView(_Json, generics.ListAPIView):
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
         sku = fields.pop("sku")
+        exists = AlreadyExists(f"Item {sku!r} exists; change it with PUT or PATCH /items/{sku}/.", sku=sku)
         if selectors.items().filter(sku=sku).exists():
-            raise AlreadyExists(f"Item {sku!r} exists; change it with PUT or PATCH /items/{sku}/.", sku=sku)
-        item = services.item_upsert(sku=sku, **fields)
+            raise exists
+        item, _ = upsert_racing(services.item_upsert, key={"sku": sku}, fields=fields, exists_error=exists)
         return Response(ItemSerializer(item).data, status=status.HTTP_201_CREATED)
 
 
@@ -147,8 +163,11 @@ class ItemDetailView(_Json, APIView):
         existed = key_is_plausible(sku, SKU_MAX) and selectors.items().filter(sku=sku).exists()
         if not existed:
             ItemCreateSerializer(data={"sku": sku, **data.validated_data}).is_valid(raise_exception=True)
-        item = services.item_upsert(sku=sku, **data.validated_data)
-        return Response(ItemSerializer(item).data, status=status.HTTP_200_OK if existed else status.HTTP_201_CREATED)
+        item, raced = upsert_racing(
+            services.item_upsert, key={"sku": sku}, fields=data.validated_data, exists_error=None
+        )
+        created = not existed and not raced
+        return Response(ItemSerializer(item).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
     @extend_schema(summary="Change an item", request=ItemInputSerializer(partial=True), responses={200: ItemSerializer})
     def patch(self, request, sku: str):
@@ -202,9 +221,10 @@ class LocationListView(_Json, generics.ListAPIView):
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
         code = fields.pop("code")
+        exists = AlreadyExists(f"Location {code!r} exists; change it with PUT or PATCH /locations/{code}/.", code=code)
         if _locations().filter(code=code).exists():
-            raise AlreadyExists(f"Location {code!r} exists; change it with PUT or PATCH /locations/{code}/.", code=code)
-        location = services.location_upsert(code=code, **fields)
+            raise exists
+        location, _ = upsert_racing(services.location_upsert, key={"code": code}, fields=fields, exists_error=exists)
         return Response(LocationSerializer(location).data, status=status.HTTP_201_CREATED)
 
 
@@ -229,9 +249,12 @@ class LocationDetailView(_Json, APIView):
         existed = key_is_plausible(code, LOCATION_MAX) and _locations().filter(code=code).exists()
         if not existed:
             LocationCreateSerializer(data={"code": code, **data.validated_data}).is_valid(raise_exception=True)
-        location = services.location_upsert(code=code, **data.validated_data)
+        location, raced = upsert_racing(
+            services.location_upsert, key={"code": code}, fields=data.validated_data, exists_error=None
+        )
+        created = not existed and not raced
         return Response(
-            LocationSerializer(location).data, status=status.HTTP_200_OK if existed else status.HTTP_201_CREATED
+            LocationSerializer(location).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
         )
 
     @extend_schema(

@@ -2,21 +2,26 @@
 
 Reads are open to every role, writes to ops only; deleting deactivates (history keeps pointing at
 the row); every write goes through the domain services and so records its *Defined event.
+
+Most tests run in a rolled-back transaction (`db`); the create race needs real commits (`committed_db`).
 """
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
+from django.db import connection, transaction
 from rest_framework.test import APIClient
 
+from inventory import services as inventory
 from inventory.models import Item, Location
 from orders.models import Customer
 from scm.api.services import integration_user_create
 from scm.events.store import read_stream
 from scm.roles import INTEGRATION, OPS, PLANNER
 from tests.factories import ItemFactory, LocationFactory
-
-pytestmark = pytest.mark.django_db
 
 
 def client_for(username: str, role: str, supplier: str = "") -> APIClient:
@@ -35,12 +40,12 @@ def assert_error(response, status: int, code: str) -> dict:
 
 
 @pytest.fixture
-def ops(unique):
+def ops(db, unique):
     return client_for(f"ops-{unique}", OPS)
 
 
 @pytest.fixture
-def planner(unique):
+def planner(db, unique):
     return client_for(f"planner-{unique}", PLANNER)
 
 
@@ -156,7 +161,7 @@ def test_wrong_methods_answer_405(ops, unique):
     assert_error(ops.post(f"/api/v1/items/X-{unique}/", {}, format="json"), 405, "method_not_allowed")
 
 
-def test_reads_for_every_role_writes_for_ops_only(unique):
+def test_reads_for_every_role_writes_for_ops_only(db, unique):
     item = ItemFactory(sku=f"ROLE-{unique}")
     for role in (PLANNER, INTEGRATION):
         client = client_for(f"{role}-{unique}", role)
@@ -172,11 +177,60 @@ def test_reads_for_every_role_writes_for_ops_only(unique):
     assert_error(APIClient().get("/api/v1/items/"), 401, "not_authenticated")
 
 
-def test_a_supplier_bound_token_reads_items_and_locations_but_not_customers(unique):
+def test_a_supplier_bound_token_reads_items_and_locations_but_not_customers(db, unique):
     bound = client_for(f"sup-{unique}", INTEGRATION, supplier=f"SUP-{unique}")
     assert bound.get("/api/v1/items/").status_code == 200
     assert bound.get("/api/v1/locations/").status_code == 200
     assert_error(bound.get("/api/v1/customers/"), 403, "permission_denied")
+
+
+def _wait_until_another_backend_waits_on_a_lock(timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            # Inside a transaction pg_stat_activity is a snapshot taken once; take a fresh one each time.
+            cursor.execute("SELECT pg_stat_clear_snapshot()")
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid() AND wait_event_type = 'Lock'"
+            )
+            if cursor.fetchone()[0]:
+                return
+            time.sleep(0.02)
+    raise AssertionError("the concurrent request never waited on the uncommitted item")
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(("method", "status", "name"), [("post", 409, "First"), ("put", 200, "Second")])
+def test_a_create_racing_another_for_the_same_sku_answers_409_or_updates_never_500(
+    committed_db, unique, method, status, name
+):
+    """The other transaction inserted the SKU but has not committed: our INSERT waits on the unique
+    index, then fails when it commits. A POST answers 409, a PUT becomes the update it now is."""
+    ops = client_for(f"race-{method}-{unique}", OPS)
+    sku = f"RACE-{method}-{unique}"
+    answers = []
+
+    def request() -> None:
+        try:
+            if method == "post":
+                answers.append(ops.post("/api/v1/items/", {"sku": sku, "name": "Second"}, format="json"))
+            else:
+                answers.append(ops.put(f"/api/v1/items/{sku}/", {"name": "Second"}, format="json"))
+        finally:
+            connection.close()
+
+    racer = threading.Thread(target=request)
+    with transaction.atomic():
+        inventory.item_upsert(sku=sku, name="First")
+        racer.start()
+        _wait_until_another_backend_waits_on_a_lock()
+    racer.join(timeout=20)
+
+    assert [answer.status_code for answer in answers] == [status], answers[0].content
+    assert Item.objects.get(sku=sku).name == name
+    if status == 409:
+        assert answers[0].json()["error"]["code"] == "already_exists"
 
 
 # --- Locations --------------------------------------------------------------------------------
