@@ -1,1 +1,189 @@
-"""Shipments admin: filled in by the shipments issue."""
+"""Ops admin for shipments. Carriers save through the services; shipments, tracking updates and
+planning attempts are read-only here (their changes must come with events): ops act on them
+through the actions below, which call the services."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+
+from scm.errors import DomainError
+from shipments import services
+from shipments.models import (
+    Carrier,
+    CircuitBreaker,
+    CircuitState,
+    PlanningAttempt,
+    Shipment,
+    ShipmentDelay,
+    ShipmentLine,
+    ShipmentStatus,
+    TrackingUpdate,
+    UpdateOutcome,
+)
+
+
+class ReadOnlyMixin:
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Carrier)
+class CarrierAdmin(admin.ModelAdmin):
+    list_display = ("code", "name", "is_default", "active", "service_levels", "tracking_feed_url", "feed_polled_at")
+    list_filter = ("active", "is_default")
+    search_fields = ("code", "name")
+    readonly_fields = ("feed_cursor", "feed_polled_at", "feed_last_error")
+
+    def get_readonly_fields(self, request, obj=None):
+        return (("code",) if obj else ()) + self.readonly_fields
+
+    def save_model(self, request, obj, form, change):
+        fields = {name: form.cleaned_data[name] for name in services.CARRIER_FIELDS if name in form.cleaned_data}
+        try:
+            saved = services.carrier_upsert(code=obj.code, **fields)
+        except DomainError as exc:
+            self.message_user(request, exc.message, level=messages.ERROR)
+            return
+        obj.pk = saved.pk
+
+    def delete_model(self, request, obj):
+        try:
+            services.carrier_delete(code=obj.code)
+        except DomainError as exc:
+            self.message_user(request, exc.message, level=messages.ERROR)
+
+
+class ShipmentLineInline(ReadOnlyMixin, admin.TabularInline):
+    model = ShipmentLine
+    extra = 0
+    fields = ("sku", "qty", "holder")
+
+
+class ShipmentDelayInline(ReadOnlyMixin, admin.TabularInline):
+    model = ShipmentDelay
+    extra = 0
+    fields = ("cause", "detail", "detected_at", "event_position")
+
+
+class TrackingUpdateInline(ReadOnlyMixin, admin.TabularInline):
+    model = TrackingUpdate
+    extra = 0
+    fields = ("received_at", "source", "status", "occurred_at", "note", "outcome", "outcome_detail")
+    ordering = ("pk",)
+
+
+@admin.register(Shipment)
+class ShipmentAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = (
+        "id",
+        "order_ref",
+        "transfer_ref",
+        "from_location",
+        "carrier",
+        "tracking_number",
+        "status",
+        "promised_date",
+        "estimated_arrival",
+        "last_update_at",
+    )
+    list_filter = ("status", "carrier")
+    search_fields = ("order_ref", "transfer_ref", "tracking_number")
+    inlines = (ShipmentLineInline, ShipmentDelayInline, TrackingUpdateInline)
+    actions = ("depart_now", "cancel_planned")
+
+    def has_change_permission(self, request, obj=None):
+        # Needed to run actions; every field stays read-only.
+        return request.user.has_perm("shipments.change_shipment")
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in self.model._meta.fields]
+
+    @admin.action(description="Depart now (consumes the reservations)")
+    def depart_now(self, request, queryset):
+        self._each(request, queryset, lambda shipment: services.shipment_depart(shipment_id=shipment.pk))
+
+    @admin.action(description="Cancel (planned shipments only; reservations stay with the order)")
+    def cancel_planned(self, request, queryset):
+        self._each(
+            request,
+            queryset.filter(status=ShipmentStatus.PLANNED),
+            lambda shipment: services.shipment_cancel(shipment_id=shipment.pk, reason=f"cancelled by {request.user}"),
+        )
+
+    def _each(self, request, queryset, action) -> None:
+        done = 0
+        for shipment in queryset:
+            try:
+                action(shipment)
+                done += 1
+            except DomainError as exc:
+                self.message_user(request, f"shipment {shipment.pk}: {exc.message}", level=messages.ERROR)
+        if done:
+            self.message_user(request, f"{done} shipment(s) updated.", level=messages.SUCCESS)
+
+
+@admin.register(TrackingUpdate)
+class TrackingUpdateAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = (
+        "id",
+        "received_at",
+        "source",
+        "carrier_code",
+        "tracking_number",
+        "status",
+        "occurred_at",
+        "outcome",
+    )
+    list_filter = ("outcome", "source", "status")
+    search_fields = ("tracking_number", "carrier_code")
+    actions = ("reprocess",)
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.has_perm("shipments.change_trackingupdate")
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in self.model._meta.fields]
+
+    @admin.action(description="Reprocess (pending or unknown tracking number)")
+    def reprocess(self, request, queryset):
+        applied = 0
+        for update in queryset.filter(outcome__in=[UpdateOutcome.PENDING, UpdateOutcome.UNKNOWN_TRACKING]):
+            try:
+                result = services.tracking_update_process(update_id=update.pk)
+            except DomainError as exc:
+                self.message_user(request, f"update {update.pk}: {exc.message}", level=messages.ERROR)
+                continue
+            applied += result.outcome == UpdateOutcome.APPLIED
+        self.message_user(request, f"{applied} update(s) applied.")
+
+
+@admin.register(PlanningAttempt)
+class PlanningAttemptAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ("id", "created_at", "order_ref", "transfer_ref", "plan_key", "planner", "outcome", "error_code")
+    list_filter = ("outcome", "planner")
+    search_fields = ("order_ref", "transfer_ref", "plan_key")
+
+
+@admin.register(CircuitBreaker)
+class CircuitBreakerAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ("name", "state", "consecutive_failures", "opened_until", "updated_at", "last_error")
+    actions = ("close_circuit",)
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.has_perm("shipments.change_circuitbreaker")
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in self.model._meta.fields]
+
+    @admin.action(description="Close the circuit (let calls through again)")
+    def close_circuit(self, request, queryset):
+        from shipments.adapters.tms import DbCircuitBreaker
+
+        for row in queryset.exclude(state=CircuitState.CLOSED):
+            DbCircuitBreaker(name=row.name).record_success()

@@ -15,6 +15,7 @@ urlpatterns = [
     path("events/", views.EventListView.as_view(), name="api-events"),
     path("webhooks/", include("scm.webhooks.api.urls")),
     # --- Domain apps: add one include per app here, e.g. path("", include("orders.api.urls")). ---
+    path("", include("shipments.api.urls")),
     path("", include("inventory.api.urls")),
     path("", include("suppliers.api.urls")),
     # --- End of domain apps. ---
