@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import io
 import json
 import re
 from collections.abc import Callable
@@ -69,10 +70,26 @@ class _RollBack(Exception):
 def request_fingerprint(request) -> str:
     """SHA-256 of the raw body; of its canonical JSON when a parser has already consumed the body."""
     try:
-        raw = request._request.body
+        raw = _buffered_body(request._request)
     except RawPostDataException:
         raw = json.dumps(request.data, sort_keys=True, separators=(",", ":"), cls=JSONEncoder).encode()
     return hashlib.sha256(raw).hexdigest()
+
+
+def _buffered_body(http) -> bytes:
+    """The raw body, kept for the parser afterwards, as `HttpRequest.body` does.
+
+    Not `HttpRequest.body` itself: its DATA_UPLOAD_MAX_MEMORY_SIZE check would refuse bodies that
+    a view accepts with a larger `max_body_bytes`. The API edge middleware has already refused
+    bodies over the view's limit, and Django never reads past Content-Length.
+    """
+    if hasattr(http, "_body"):
+        return http._body
+    if http._read_started:
+        raise RawPostDataException("the body was already read as a stream")
+    http._body = http.read()
+    http._stream = io.BytesIO(http._body)
+    return http._body
 
 
 def run_idempotently(request, handler: Callable[[], Response]) -> Response:

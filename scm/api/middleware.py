@@ -2,9 +2,16 @@
 
 DRF parses request bodies from the raw stream, which bypasses Django's
 DATA_UPLOAD_MAX_MEMORY_SIZE check, so the size limit for `/api/` is enforced here from the
-declared Content-Length (Django never reads past it). Paths under `/api/` that match no route
-answer the API's JSON error shape instead of Django's HTML page; unknown paths under `/api/v1/`
-already get a JSON 404 from the catch-all route at the end of `scm/api/urls.py`.
+declared Content-Length (Django never reads past it), once the URL is resolved: the limit is
+`API_MAX_BODY_BYTES` unless the view declares its own `max_body_bytes` (bytes, or the name of a
+setting), e.g. the raw inbound-message endpoint:
+
+    class InboundMessageListView(generics.ListAPIView):
+        max_body_bytes = "SUPPLIER_MESSAGE_MAX_BYTES"
+
+Paths under `/api/` that match no route answer the API's JSON error shape instead of Django's
+HTML page; unknown paths under `/api/v1/` already get a JSON 404 from the catch-all route at the
+end of `scm/api/urls.py`.
 """
 
 from __future__ import annotations
@@ -25,9 +32,11 @@ class ApiEdgeMiddleware:
     def __call__(self, request):
         if not request.path.startswith(API_PREFIX):
             return self.get_response(request)
-        refused = self._refuse_oversized(request)
-        if refused is not None:
-            return refused
+        if _content_length(request) is None:
+            return JsonResponse(
+                error_body("malformed_request", "The Content-Length header is not a non-negative integer."),
+                status=400,
+            )
         response = self.get_response(request)
         if response.status_code == 404 and not isinstance(response, Response | JsonResponse):
             return JsonResponse(
@@ -35,19 +44,10 @@ class ApiEdgeMiddleware:
             )
         return response
 
-    @staticmethod
-    def _refuse_oversized(request) -> JsonResponse | None:
-        declared = request.META.get("CONTENT_LENGTH") or "0"
-        try:
-            length = int(declared)
-        except ValueError:
-            length = -1
-        if length < 0:
-            return JsonResponse(
-                error_body("malformed_request", "The Content-Length header is not a non-negative integer."),
-                status=400,
-            )
-        limit = settings.API_MAX_BODY_BYTES
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        if not request.path.startswith(API_PREFIX):
+            return None
+        length, limit = _content_length(request) or 0, body_limit_for(view_func)
         if length > limit:
             return JsonResponse(
                 error_body(
@@ -58,3 +58,24 @@ class ApiEdgeMiddleware:
                 status=413,
             )
         return None
+
+
+def body_limit_for(view_func) -> int:
+    """The largest body the view accepts: its `max_body_bytes` (bytes or a setting's name), else the API default."""
+    view_class = getattr(view_func, "view_class", None) or getattr(view_func, "cls", None)
+    declared = getattr(view_class, "max_body_bytes", None)
+    if isinstance(declared, str):
+        return int(getattr(settings, declared))
+    if isinstance(declared, int):
+        return declared
+    return settings.API_MAX_BODY_BYTES
+
+
+def _content_length(request) -> int | None:
+    """The declared body length (0 when absent), or None when the header is not a non-negative integer."""
+    declared = request.META.get("CONTENT_LENGTH") or "0"
+    try:
+        length = int(declared)
+    except ValueError:
+        return None
+    return length if length >= 0 else None

@@ -3,13 +3,31 @@
 from __future__ import annotations
 
 import pytest
+from django.urls import include, path
+from rest_framework.response import Response
 from rest_framework.test import APIClient
+from rest_framework.views import APIView
 
 from scm.api.services import integration_user_create
 from scm.events.models import Event
 from scm.roles import OPS
 
 pytestmark = pytest.mark.django_db
+
+
+class BigBodyView(APIView):
+    """Test-only: a view that accepts larger bodies than the API default, like raw supplier messages."""
+
+    max_body_bytes = "TEST_BIG_BODY_BYTES"
+
+    def post(self, request):
+        return Response({"received": len(request.data.get("blob", ""))})
+
+
+urlpatterns = [
+    path("api/v1/test-big-body/", BigBodyView.as_view()),
+    path("api/v1/", include("scm.api.urls")),
+]
 
 
 @pytest.fixture
@@ -104,3 +122,26 @@ def test_validation_errors_carry_per_field_messages(ops_client):
         "secret": ["Ensure this field has at least 16 characters."],
     }
     assert error["message"] == "url: Enter a valid URL."
+
+
+@pytest.mark.urls(__name__)
+def test_a_view_may_declare_a_larger_body_limit_by_setting_name(ops_client, settings):
+    settings.API_MAX_BODY_BYTES = 50
+    settings.TEST_BIG_BODY_BYTES = 200
+    body = b'{"blob": "' + b"x" * 100 + b'"}'
+
+    accepted = ops_client.post("/api/v1/test-big-body/", data=body, content_type="application/json")
+    assert (accepted.status_code, accepted.json()) == (200, {"received": 100})
+    refused = ops_client.post("/api/v1/webhooks/", data=body, content_type="application/json")
+    assert error_of(refused, 413, "payload_too_large")["fields"] == {"content_length": len(body), "max_bytes": 50}
+
+    too_big = b'{"blob": "' + b"x" * 300 + b'"}'
+    error = error_of(ops_client.post("/api/v1/test-big-body/", data=too_big, content_type="application/json"), 413,
+                     "payload_too_large")
+    assert error["fields"] == {"content_length": len(too_big), "max_bytes": 200}
+
+
+def test_a_content_length_that_is_not_a_number_answers_400(ops_client):
+    response = ops_client.generic("POST", "/api/v1/webhooks/", b"{}", content_type="application/json",
+                                  CONTENT_LENGTH="abc")
+    error_of(response, 400, "malformed_request")

@@ -34,6 +34,7 @@ class RecordView(APIView):
 
     permission_classes = [RolePermission]
     role_grants = {"post": (INTEGRATION,)}
+    max_body_bytes = 10_000
 
     @idempotent
     def post(self, request):
@@ -121,6 +122,16 @@ def test_keys_belong_to_one_user(unique):
     assert first.status_code == second.status_code == 201
     assert not second.has_header("Idempotent-Replayed")
     assert events_in(stream) == [1, 1]
+
+
+@pytest.mark.django_db
+def test_a_body_the_view_accepts_is_fingerprinted_even_above_djangos_own_memory_limit(unique, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 20  # the view's max_body_bytes (10 000) is what counts
+    client, stream = client_for(f"erp-{unique}"), f"idem-{unique}"
+    first = post(client, {"stream": stream, "n": 1, "fail": ""}, key=f"k-{unique}")
+    again = post(client, {"stream": stream, "n": 1, "fail": ""}, key=f"k-{unique}")
+    assert (first.status_code, again.status_code, again["Idempotent-Replayed"]) == (201, 201, "true")
+    assert events_in(stream) == [1]
 
 
 @pytest.mark.django_db
