@@ -141,6 +141,17 @@ STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 
+# --- Cache ------------------------------------------------------------------------------------
+# Shared across processes when Redis is configured (API throttle counters must be shared by every
+# web worker); an in-process cache on the embedded default.
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": os.environ["REDIS_URL"]}
+        if os.environ.get("REDIS_URL")
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+
 # --- Celery -----------------------------------------------------------------------------------
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
@@ -254,6 +265,14 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Choice sets that share a field name ("status") across apps get stable component names.
+    "ENUM_NAME_OVERRIDES": {
+        "OrderStatusEnum": "orders.models.OrderStatus",
+        "WorkflowStepEnum": "orders.models.WorkflowStep",
+        "LocationKindEnum": "inventory.models.LocationKind",
+        "ShipmentStatusEnum": "shipments.models.ShipmentStatus",
+        "TrackingStatusEnum": "shipments.models.TrackingStatus",
+    },
 }
 
 # --- Observability ----------------------------------------------------------------------------
