@@ -830,49 +830,37 @@ ITEM_FIELDS = (
 LOCATION_FIELDS = ("name", "kind", "active", "allocation_rank")
 
 
+def _upsert_master(model, *, key_field: str, key: str, fields: dict, allowed: tuple[str, ...], event_type: str):
+    """Create or change one master-data row by its key and record `event_type` with the result."""
+    label = model._meta.verbose_name
+    unknown = set(fields) - set(allowed)
+    if unknown:
+        raise ValidationFailed(f"Unknown {label} fields: {', '.join(sorted(unknown))}.")
+    if not isinstance(key, str) or not key.strip() or key != key.strip():
+        raise ValidationFailed(
+            f"A {label} {key_field} must be non-blank without surrounding spaces.", **{key_field: key}
+        )
+    row = model.objects.select_for_update().filter(**{key_field: key}).first() or model(**{key_field: key})
+    for name, value in fields.items():
+        setattr(row, name, value)
+    if not row.name:
+        raise ValidationFailed(f"A {label} needs a name.", name="")
+    _clean(row)
+    row.save()
+    payload = {key_field: key, **{name: getattr(row, name) for name in allowed}}
+    append(f"{label}-{key}", [NewEvent(type=event_type, payload=payload)])
+    return row
+
+
 @transaction.atomic
 def item_upsert(*, sku: str, **fields) -> Item:
     """Create or change an item; records ItemDefined with the resulting master data."""
-    unknown = set(fields) - set(ITEM_FIELDS)
-    if unknown:
-        raise ValidationFailed(f"Unknown item fields: {', '.join(sorted(unknown))}.")
-    if not sku or not sku.strip() or sku != sku.strip():
-        raise ValidationFailed("A SKU must be non-blank without surrounding spaces.", sku=sku)
-    item = Item.objects.select_for_update().filter(sku=sku).first() or Item(sku=sku)
-    for name, value in fields.items():
-        setattr(item, name, value)
-    if not item.name:
-        raise ValidationFailed("An item needs a name.", name="")
-    _clean(item)
-    item.save()
-    append(
-        f"item-{sku}",
-        [NewEvent(type="ItemDefined", payload={"sku": sku, **{f: getattr(item, f) for f in ITEM_FIELDS}})],
-    )
-    return item
+    return _upsert_master(Item, key_field="sku", key=sku, fields=fields, allowed=ITEM_FIELDS, event_type="ItemDefined")
 
 
 @transaction.atomic
 def location_upsert(*, code: str, **fields) -> Location:
     """Create or change a location; records LocationDefined."""
-    unknown = set(fields) - set(LOCATION_FIELDS)
-    if unknown:
-        raise ValidationFailed(f"Unknown location fields: {', '.join(sorted(unknown))}.")
-    if not code or not code.strip() or code != code.strip():
-        raise ValidationFailed("A location code must be non-blank without surrounding spaces.", code=code)
-    location = Location.objects.select_for_update().filter(code=code).first() or Location(code=code)
-    for name, value in fields.items():
-        setattr(location, name, value)
-    if not location.name:
-        raise ValidationFailed("A location needs a name.", name="")
-    _clean(location)
-    location.save()
-    append(
-        f"location-{code}",
-        [
-            NewEvent(
-                type="LocationDefined", payload={"code": code, **{f: getattr(location, f) for f in LOCATION_FIELDS}}
-            )
-        ],
+    return _upsert_master(
+        Location, key_field="code", key=code, fields=fields, allowed=LOCATION_FIELDS, event_type="LocationDefined"
     )
-    return location
