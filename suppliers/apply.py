@@ -369,9 +369,11 @@ class AckPlan(Plan):
 
 @dataclass
 class ShipNoticePlan(Plan):
+    """One ship notice; sets of one interchange that repeat its shipment id add their lines to it."""
+
     doc: ShipNoticeDoc | None = None
     expected_on: date | None = None
-    lines: list[tuple[Any, PurchaseOrderLine, str, int]] = field(default_factory=list)
+    lines: list[tuple[Any, PurchaseOrderLine, str, int, date]] = field(default_factory=list)
 
     def apply(self, ctx: Context) -> dict[str, Any]:
         doc = self.doc
@@ -395,7 +397,7 @@ class ShipNoticePlan(Plan):
         for order in orders.values():
             refs.update(_open_refs(order, [line for line in fresh.values() if line.purchase_order_id == order.pk]))
         by_order: dict[int, list[dict]] = defaultdict(list)
-        for number, (doc_line, planned, sku, qty) in enumerate(self.lines, start=1):
+        for number, (doc_line, planned, sku, qty, expected_on) in enumerate(self.lines, start=1):
             line = fresh[planned.pk]
             order = orders[line.purchase_order_id]
             shipped = ShipNoticeLine.objects.create(
@@ -415,7 +417,7 @@ class ShipNoticePlan(Plan):
                 location=order.destination,
                 qty=qty,
                 reference=shipped.inbound_reference,
-                expected_date=self.expected_on,
+                expected_date=expected_on,
                 source="asn",
             )
             by_order[order.pk].append(
@@ -427,6 +429,7 @@ class ShipNoticePlan(Plan):
                     "inbound_reference": shipped.inbound_reference,
                     "moved_from_po_line": moved,
                     "pack": shipped.pack or None,
+                    "expected_on": expected_on.isoformat(),
                 }
             )
         for order_id, lines in by_order.items():
@@ -699,8 +702,12 @@ def _ack_line(doc_line, order: PurchaseOrder, r: Resolver) -> PurchaseOrderLine 
     return r.line(order, None, resolved.sku, doc_line.origin)
 
 
-def _plan_ship_notice(doc: ShipNoticeDoc, r: Resolver, problems: list[Problem], numbers: set[str]) -> Plan | None:
-    if doc.number in numbers or ShipNotice.objects.filter(supplier=r.supplier, number=doc.number).exists():
+def _plan_ship_notice(
+    doc: ShipNoticeDoc, r: Resolver, problems: list[Problem], seen: dict[str, ShipNoticePlan]
+) -> Plan | None:
+    """Plan a ship notice. A shipment id already applied is a duplicate; one repeated by another set of
+    the same interchange is the same shipment told in parts, so its lines join the first plan."""
+    if ShipNotice.objects.filter(supplier=r.supplier, number=doc.number).exists():
         problems.append(
             _problem(
                 doc.origin,
@@ -710,12 +717,15 @@ def _plan_ship_notice(doc: ShipNoticeDoc, r: Resolver, problems: list[Problem], 
             )
         )
         return None
-    numbers.add(doc.number)
     transit = settings.SUPPLIER_DEFAULT_TRANSIT_DAYS
     departed = doc.shipped_on or doc.notice_date
     expected = doc.expected_on or (departed + timedelta(days=transit) if departed else None)
-    plan = ShipNoticePlan(doc=doc, expected_on=expected or timezone.localdate() + timedelta(days=transit))
-    orders: dict[int, PurchaseOrder] = {}
+    expected = expected or timezone.localdate() + timedelta(days=transit)
+    plan = seen.get(doc.number)
+    fresh = plan is None
+    if plan is None:
+        plan = seen[doc.number] = ShipNoticePlan(doc=doc, expected_on=expected)
+    orders: dict[int, PurchaseOrder] = {order.pk: order for order in plan.orders}
     for doc_line in doc.lines:
         x12 = doc_line.origin.set_control is not None
         order = r.order(
@@ -736,12 +746,12 @@ def _plan_ship_notice(doc: ShipNoticeDoc, r: Resolver, problems: list[Problem], 
             problems += [p for p in (line, qty) if isinstance(p, Problem)]
             continue
         orders[order.pk] = order
-        plan.lines.append((doc_line, line, resolved.sku, qty))
+        plan.lines.append((doc_line, line, resolved.sku, qty, expected))
         plan.skus_at.add((resolved.sku, order.destination))
     if not doc.lines:
         problems.append(_problem(doc.origin, "empty_document", f"ship notice {doc.number!r} ships no items"))
     plan.orders = list(orders.values())
-    return plan
+    return plan if fresh else None
 
 
 def _plan_invoice(doc: InvoiceDoc, r: Resolver, problems: list[Problem], numbers: set[str]) -> Plan | None:
@@ -808,7 +818,7 @@ def _plan_inventory(doc: InventoryAdviceDoc, r: Resolver, problems: list[Problem
         plan.items.append(
             {
                 "sku": resolved.sku,
-                "supplier_part": resolved.supplier_part or item.product.value() or None,
+                "supplier_part": resolved.supplier_part,
                 "available": quantities.get("available"),
                 "quantities": quantities,
             }
@@ -821,13 +831,13 @@ def plan_documents(documents: list[Document], supplier: Supplier) -> list[Plan]:
     resolver = Resolver(supplier, documents)
     problems: list[Problem] = []
     plans: list[Plan | None] = []
-    notice_numbers: set[str] = set()
+    notices: dict[str, ShipNoticePlan] = {}
     invoice_numbers: set[str] = set()
     for doc in documents:
         if isinstance(doc, PoAckDoc):
             plans.append(_plan_ack(doc, resolver, problems))
         elif isinstance(doc, ShipNoticeDoc):
-            plans.append(_plan_ship_notice(doc, resolver, problems, notice_numbers))
+            plans.append(_plan_ship_notice(doc, resolver, problems, notices))
         elif isinstance(doc, InvoiceDoc):
             plans.append(_plan_invoice(doc, resolver, problems, invoice_numbers))
         elif isinstance(doc, InventoryAdviceDoc):

@@ -21,6 +21,9 @@ CODE_MAX = 64
 
 
 class SupplierSerializer(serializers.ModelSerializer):
+    feed_url = serializers.CharField(help_text="HTTP feed polled for new messages; empty when none.")
+    drop_folder = serializers.CharField(help_text="Folder polled for message files; empty when none.")
+
     class Meta:
         model = Supplier
         fields = [
@@ -201,7 +204,7 @@ class InboundMessageSerializer(serializers.ModelSerializer):
     supplier = serializers.CharField(source="supplier.code", allow_null=True, default=None)
     errors = InboundErrorSerializer(many=True)
     responses = OutboundSummarySerializer(many=True)
-    duplicate_of = serializers.PrimaryKeyRelatedField(read_only=True)
+    duplicate_of = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
 
     class Meta:
         model = InboundMessage
@@ -241,7 +244,8 @@ class InboundAcceptedSerializer(serializers.Serializer):
 class InboundQuerySerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=InboundMessage._meta.get_field("status").choices, required=False)
     supplier = serializers.CharField(max_length=CODE_MAX, required=False)
-    format = serializers.ChoiceField(choices=["x12", "json", "csv", "unknown"], required=False)
+    # Not `format`: DRF reads ?format= to pick a renderer.
+    message_format = serializers.ChoiceField(choices=["x12", "json", "csv", "unknown"], required=False)
 
 
 class InboundPostQuerySerializer(serializers.Serializer):

@@ -51,7 +51,13 @@ from suppliers.api.serializers import (
     SupplierItemSerializer,
     SupplierSerializer,
 )
-from suppliers.exceptions import MessageNotFound, MessageTooLarge, PurchaseOrderNotFound, SupplierNotFound
+from suppliers.exceptions import (
+    MessageNotFound,
+    MessageTooLarge,
+    PurchaseOrderNotFound,
+    SupplierNotFound,
+    UnknownSupplier,
+)
 from suppliers.models import InboundMessage, MessageSource, PurchaseOrder, Supplier, SupplierItem
 
 MAX_ID = 2**63 - 1
@@ -126,7 +132,11 @@ class SupplierDetailView(_Json, APIView):
     @extend_schema(
         summary="Create or replace a supplier",
         request=SupplierInputSerializer,
-        responses={200: SupplierSerializer, 201: SupplierSerializer},
+        responses={
+            200: SupplierSerializer,
+            201: SupplierSerializer,
+            **errors(e409="The X12 id belongs to another supplier (`conflict`)."),
+        },
     )
     def put(self, request, code: str):
         data = SupplierInputSerializer(data=request.data)
@@ -140,7 +150,9 @@ class SupplierDetailView(_Json, APIView):
         )
 
     @extend_schema(
-        summary="Change a supplier", request=SupplierInputSerializer(partial=True), responses={200: SupplierSerializer}
+        summary="Change a supplier",
+        request=SupplierInputSerializer(partial=True),
+        responses={200: SupplierSerializer, **errors(e409="The X12 id belongs to another supplier (`conflict`).")},
     )
     def patch(self, request, code: str):
         _supplier(request, code)
@@ -200,13 +212,18 @@ class SupplierItemListView(_Json, generics.ListAPIView):
         summary="Map a supplier part number to a SKU",
         description="Creates the mapping, or changes the SKU, pack size and lead time of an existing one (200).",
         request=SupplierItemInputSerializer,
-        responses={201: SupplierItemSerializer, 200: SupplierItemSerializer},
+        responses={
+            201: SupplierItemSerializer,
+            200: SupplierItemSerializer,
+            **errors(e422="Unknown supplier or SKU (`unknown_supplier`, `unknown_sku`)."),
+        },
     )
     def post(self, request):
         data = SupplierItemInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         fields = data.validated_data
-        _supplier(request, fields["supplier"])
+        if not _suppliers(request).filter(code=fields["supplier"]).exists():
+            raise UnknownSupplier(fields["supplier"])
         existed = (
             selectors.supplier_items(supplier=fields["supplier"])
             .filter(supplier_part=fields["supplier_part"].strip())
@@ -234,10 +251,12 @@ class SupplierItemDetailView(_Json, APIView):
     @extend_schema(
         summary="Change a supplier item",
         request=SupplierItemInputSerializer(partial=True),
-        responses={200: SupplierItemSerializer},
+        responses={200: SupplierItemSerializer, **errors(e422="Unknown SKU (`unknown_sku`).")},
     )
     def patch(self, request, item_id: int):
         current = self._get(request, item_id)
+        changes = SupplierItemInputSerializer(data=request.data, partial=True)
+        changes.is_valid(raise_exception=True)
         data = SupplierItemInputSerializer(
             data={
                 "supplier": current.supplier.code,
@@ -245,7 +264,7 @@ class SupplierItemDetailView(_Json, APIView):
                 "sku": current.sku,
                 "pack_size": current.pack_size,
                 "lead_time_days": current.lead_time_days,
-                **{k: v for k, v in request.data.items() if k in ("sku", "pack_size", "lead_time_days")},
+                **{k: v for k, v in changes.validated_data.items() if k in ("sku", "pack_size", "lead_time_days")},
             }
         )
         data.is_valid(raise_exception=True)
@@ -340,7 +359,13 @@ class PurchaseOrderSendView(_Json, APIView):
         description="Builds the 850 with the supplier's next ISA/GS/ST control numbers, stores it (see "
         "`outbound`) and moves the order from DRAFT to SENT.",
         request=None,
-        responses={200: PurchaseOrderSerializer, **errors(e409="The order is not a DRAFT (`purchase_order_state`).")},
+        responses={
+            200: PurchaseOrderSerializer,
+            **errors(
+                e409="The order is not a DRAFT (`purchase_order_state`).",
+                e422="A value cannot be written as X12 (`x12_invalid`).",
+            ),
+        },
     )
     def post(self, request, po_id: int):
         services.purchase_order_send(po_id=_order(request, po_id).pk)
@@ -355,7 +380,10 @@ class PurchaseOrderReceiveView(_Json, APIView):
         description="`lines` [{line_no, qty}]; without `lines` everything still expected is received. Stock moves "
         "from inbound to on hand at the order's destination.",
         request=PurchaseOrderReceiveSerializer,
-        responses={200: PurchaseOrderSerializer},
+        responses={
+            200: PurchaseOrderSerializer,
+            **errors(e409="The order is not SENT, ACKNOWLEDGED or PARTIALLY_RECEIVED (`purchase_order_state`)."),
+        },
     )
     def post(self, request, po_id: int):
         data = PurchaseOrderReceiveSerializer(data=request.data)
@@ -387,7 +415,14 @@ class PurchaseOrderCloseView(_Json, APIView):
     permission_classes = [RolePermission]
     role_grants = {"post": (PLANNER,)}
 
-    @extend_schema(summary="Close a purchase order", request=ReasonSerializer, responses={200: PurchaseOrderSerializer})
+    @extend_schema(
+        summary="Close a purchase order",
+        request=ReasonSerializer,
+        responses={
+            200: PurchaseOrderSerializer,
+            **errors(e409="The order cannot be closed now (`purchase_order_state`)."),
+        },
+    )
     def post(self, request, po_id: int):
         data = ReasonSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -428,8 +463,8 @@ def _read_body(request) -> bytes:
 @extend_schema_view(
     get=extend_schema(
         summary="List inbound messages",
-        description="Newest first; filter by `status`, `supplier`, `format`. Cursor-paginated. Raw bytes are at "
-        "`/inbound-messages/{id}/raw/`.",
+        description="Newest first; filter by `status`, `supplier`, `message_format`. Cursor-paginated. Raw bytes "
+        "are at `/inbound-messages/{id}/raw/`.",
         parameters=[InboundQuerySerializer],
     )
 )
@@ -450,8 +485,8 @@ class InboundMessageListView(generics.ListAPIView):
             rows = rows.filter(status=params["status"])
         if params.get("supplier"):
             rows = rows.filter(supplier__code=params["supplier"])
-        if params.get("format"):
-            rows = rows.filter(format=params["format"])
+        if params.get("message_format"):
+            rows = rows.filter(format=params["message_format"])
         return rows
 
     @extend_schema(
@@ -467,7 +502,14 @@ class InboundMessageListView(generics.ListAPIView):
             "text/csv": OpenApiTypes.BINARY,
             "application/octet-stream": OpenApiTypes.BINARY,
         },
-        responses={202: InboundAcceptedSerializer, **errors(e413="The body is above the limit.")},
+        responses={
+            202: InboundAcceptedSerializer,
+            **errors(
+                e403="A supplier-bound token named another supplier.",
+                e413="The body is above the limit (`payload_too_large`).",
+                e422="`?supplier=` names no supplier (`unknown_supplier`).",
+            ),
+        },
     )
     def post(self, request):
         query = InboundPostQuerySerializer(data=request.query_params)
@@ -478,9 +520,9 @@ class InboundMessageListView(generics.ListAPIView):
             raise PermissionDenied(f"This token acts for supplier {bound}.")
         supplier = None
         if code:
-            supplier = selectors.suppliers().filter(code=code).first()
+            supplier = selectors.suppliers().filter(code=code).first() if key_is_plausible(code, CODE_MAX) else None
             if supplier is None:
-                raise SupplierNotFound(code)
+                raise UnknownSupplier(code)
         body = _read_body(request)
         message = inbound.inbound_message_store(
             body=body,
@@ -521,7 +563,9 @@ class InboundMessageRawView(APIView):
         summary="The stored bytes of an inbound message, unchanged",
         description="Served as application/octet-stream with the original content type in `X-Original-Content-Type`"
         " and the sha256 in `X-Content-SHA256`.",
-        responses={200: OpenApiResponse(OpenApiTypes.BINARY, description="The raw message.")},
+        responses={
+            (200, "application/octet-stream"): OpenApiResponse(OpenApiTypes.BINARY, description="The raw message.")
+        },
     )
     def get(self, request, message_id: int):
         message = _message(request, message_id)
