@@ -74,32 +74,86 @@ end
 WRK_GET_SCRIPT = """
 wrk.headers["Authorization"] = "Token %(token)s"
 """
+# wrk 4.1 gives Lua no raw access to its latency histogram, so the distribution travels as 1000 quantiles
+# (0.05th, 0.15th, ... 99.95th percentile), each standing for a thousandth of the round's requests.
 WRK_DONE = """
 function done(summary, latency, requests)
   local e = summary.errors
-  io.write(string.format(
-    'WRK-RESULT {"requests": %d, "duration_us": %d, "non_2xx": %d, "socket_errors": %d, '
-    .. '"p50_us": %d, "p95_us": %d, "p99_us": %d, "max_us": %d}\\n',
-    summary.requests, summary.duration, e.status, e.connect + e.read + e.write + e.timeout,
-    latency:percentile(50), latency:percentile(95), latency:percentile(99), latency.max))
+  io.write(string.format('WRK-RESULT {"requests": %d, "duration_us": %d, "non_2xx": %d, "socket_errors": %d}\\n',
+    summary.requests, summary.duration, e.status, e.connect + e.read + e.write + e.timeout))
+  local parts = {}
+  for k = 0, 999 do
+    parts[#parts + 1] = string.format("%d", latency:percentile((k + 0.5) / 10))
+  end
+  io.write("WRK-QUANTILES " .. table.concat(parts, ",") .. " " .. latency.max .. "\\n")
 end
 """
 
 
 @dataclass
-class Figures:
-    name: str
-    requests: int
+class Round:
+    """One fixed-time slice of load on one endpoint: answered requests and their latency distribution."""
+
+    ok: int
     seconds: float
     failed: int
-    p50_ms: float
-    p95_ms: float
-    p99_ms: float
-    max_ms: float
+    quantiles_us: list[int]  # equally spaced quantiles of the latency, each standing for ok/len requests
+    max_us: int
+
+    @property
+    def per_second(self) -> float:
+        return self.ok / self.seconds if self.seconds else 0.0
+
+
+@dataclass
+class Figures:
+    name: str
+    rounds: list[Round]
+
+    @property
+    def requests(self) -> int:
+        return sum(r.ok for r in self.rounds)
+
+    @property
+    def seconds(self) -> float:
+        return sum(r.seconds for r in self.rounds)
+
+    @property
+    def failed(self) -> int:
+        return sum(r.failed for r in self.rounds)
 
     @property
     def per_second(self) -> float:
         return self.requests / self.seconds if self.seconds else 0.0
+
+    def percentile_ms(self, p: float) -> float:
+        """The p-th percentile over all rounds, each round weighted by how many requests it answered."""
+        points = sorted(
+            (value, r.ok / len(r.quantiles_us)) for r in self.rounds if r.quantiles_us for value in r.quantiles_us
+        )
+        total = sum(weight for _, weight in points)
+        seen = 0.0
+        for value, weight in points:
+            seen += weight
+            if seen >= p / 100 * total:
+                return value / 1000
+        return points[-1][0] / 1000 if points else 0.0
+
+    @property
+    def p50_ms(self) -> float:
+        return self.percentile_ms(50)
+
+    @property
+    def p95_ms(self) -> float:
+        return self.percentile_ms(95)
+
+    @property
+    def p99_ms(self) -> float:
+        return self.percentile_ms(99)
+
+    @property
+    def max_ms(self) -> float:
+        return max((r.max_us for r in self.rounds), default=0) / 1000
 
 
 # --- Setup ------------------------------------------------------------------------------------
@@ -127,6 +181,31 @@ def seed(run: str) -> dict:
     customer = orders.customer_upsert(code=f"BC-{run}", name="Bench customer").code
     token = integration_user_create(username=f"bench-api-{run}", role=INTEGRATION).token
     return {"run": run, "customer": customer, "sku1": skus[0], "sku2": skus[1], "sku3": skus[2], "token": token}
+
+
+def queries_per_request(data: dict) -> tuple[int, int]:
+    """SQL statements one order creation and one item read issue, counted in-process on the same database."""
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    client = Client(HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION=f"Token {data['token']}")
+    body = {
+        "customer": data["customer"],
+        "external_id": f"{data['run']}-warm-count",
+        "lines": [{"sku": data[f"sku{k}"], "qty": k} for k in (1, 2, 3)],
+    }
+    with CaptureQueriesContext(connection) as order_queries:
+        response = client.post(
+            "/api/v1/orders/", body, content_type="application/json", HTTP_IDEMPOTENCY_KEY=f"{data['run']}-count"
+        )
+    if response.status_code != 201:
+        raise RuntimeError(f"counting order answered {response.status_code}: {response.content[:500]!r}")
+    with CaptureQueriesContext(connection) as item_queries:
+        response = client.get(f"/api/v1/items/{data['sku1']}/")
+    if response.status_code != 200:
+        raise RuntimeError(f"counting item read answered {response.status_code}: {response.content[:500]!r}")
+    return len(order_queries), len(item_queries)
 
 
 def server_environment(database_url: str, args: argparse.Namespace, port: int) -> dict[str, str]:
@@ -188,20 +267,7 @@ def stop_gunicorn(server: subprocess.Popen) -> None:
 # --- Load -------------------------------------------------------------------------------------
 
 
-def ticking(label: str, seconds: float, finished: threading.Event) -> threading.Thread:
-    """Print how far a fixed-duration run has come, every few seconds, until `finished`."""
-
-    def tick() -> None:
-        started = time.monotonic()
-        while not finished.wait(5):
-            common.progress(f"    {label}: {time.monotonic() - started:.0f}/{seconds:.0f} s")
-
-    thread = threading.Thread(target=tick, daemon=True)
-    thread.start()
-    return thread
-
-
-def run_wrk(label: str, url: str, script: str, args: argparse.Namespace) -> Figures:
+def run_wrk(url: str, script: str, seconds: int, args: argparse.Namespace) -> Round:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
         handle.write(script + WRK_DONE)
         script_path = handle.name
@@ -209,37 +275,32 @@ def run_wrk(label: str, url: str, script: str, args: argparse.Namespace) -> Figu
         "wrk",
         f"-t{min(args.connections, args.wrk_threads)}",
         f"-c{args.connections}",
-        f"-d{args.duration}s",
+        f"-d{seconds}s",
         "--timeout",
         "10s",
         "-s",
         script_path,
         url,
     ]
-    finished = threading.Event()
-    ticking(label, args.duration, finished)
     try:
         output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     finally:
-        finished.set()
         os.unlink(script_path)
-    line = next((line for line in output.splitlines() if line.startswith("WRK-RESULT ")), None)
-    if line is None:
+    lines = {line.split(" ", 1)[0]: line.split(" ", 1)[1] for line in output.splitlines() if line.startswith("WRK-")}
+    if "WRK-RESULT" not in lines or "WRK-QUANTILES" not in lines:
         raise RuntimeError(f"wrk printed no result:\n{output}")
-    raw = json.loads(line.removeprefix("WRK-RESULT "))
-    return Figures(
-        name=label,
-        requests=raw["requests"] - raw["non_2xx"],
+    raw = json.loads(lines["WRK-RESULT"])
+    quantiles, max_us = lines["WRK-QUANTILES"].split()
+    return Round(
+        ok=raw["requests"] - raw["non_2xx"],
         seconds=raw["duration_us"] / 1e6,
         failed=raw["non_2xx"] + raw["socket_errors"],
-        p50_ms=raw["p50_us"] / 1000,
-        p95_ms=raw["p95_us"] / 1000,
-        p99_ms=raw["p99_us"] / 1000,
-        max_ms=raw["max_us"] / 1000,
+        quantiles_us=[int(value) for value in quantiles.split(",")] if raw["requests"] else [],
+        max_us=int(max_us),
     )
 
 
-def run_python_load(label: str, url: str, data: dict, args: argparse.Namespace, *, post: bool) -> Figures:
+def run_python_load(url: str, data: dict, seconds: int, args: argparse.Namespace, *, post: bool) -> Round:
     """The fallback load generator: one thread and one keep-alive session per connection."""
     import requests
 
@@ -247,6 +308,7 @@ def run_python_load(label: str, url: str, data: dict, args: argparse.Namespace, 
     failures = [0] * args.connections
     barrier = threading.Barrier(args.connections + 1)
     stop_at = [0.0]
+    salt = uuid.uuid4().hex[:6]
 
     def client(index: int) -> None:
         session = requests.Session()
@@ -258,7 +320,7 @@ def run_python_load(label: str, url: str, data: dict, args: argparse.Namespace, 
             started = time.perf_counter()
             try:
                 if post:
-                    external_id = f"{data['run']}-py{index}-{n}"
+                    external_id = f"{data['run']}-py{salt}-{index}-{n}"  # unique: a repeat would be a replay
                     body = {
                         "customer": data["customer"],
                         "external_id": external_id,
@@ -279,44 +341,42 @@ def run_python_load(label: str, url: str, data: dict, args: argparse.Namespace, 
     threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(args.connections)]
     for thread in threads:
         thread.start()
-    finished = threading.Event()
-    ticking(label, args.duration, finished)
     started = time.perf_counter()
-    stop_at[0] = started + args.duration
+    stop_at[0] = started + seconds
     barrier.wait()
     for thread in threads:
         thread.join()
     elapsed = time.perf_counter() - started
-    finished.set()
-    samples = sorted(value for per_client in latencies for value in per_client)
-
-    def percentile(p: float) -> float:
-        return samples[min(len(samples) - 1, int(len(samples) * p))] * 1000 if samples else 0.0
-
-    return Figures(
-        name=label,
-        requests=len(samples),
-        seconds=elapsed,
-        failed=sum(failures),
-        p50_ms=percentile(0.50),
-        p95_ms=percentile(0.95),
-        p99_ms=percentile(0.99),
-        max_ms=samples[-1] * 1000 if samples else 0.0,
+    samples = sorted(round(value * 1e6) for per_client in latencies for value in per_client)
+    return Round(
+        ok=len(samples), seconds=elapsed, failed=sum(failures), quantiles_us=samples, max_us=max(samples, default=0)
     )
 
 
-def measure(label: str, url: str, data: dict, args: argparse.Namespace, *, post: bool, use_wrk: bool) -> Figures:
-    common.progress(f"  {label}: {args.connections} connections for {args.duration} s ...")
-    if use_wrk:
-        script = (WRK_POST_SCRIPT if post else WRK_GET_SCRIPT) % data
-        figures = run_wrk(label, url, script, args)
-    else:
-        figures = run_python_load(label, url, data, args, post=post)
-    common.progress(
-        f"  {label}: {figures.per_second:,.0f} req/s, p50 {figures.p50_ms:.1f} ms, p95 {figures.p95_ms:.1f} ms, "
-        f"p99 {figures.p99_ms:.1f} ms ({figures.failed} failed)"
-    )
-    return figures
+def measure(base_url: str, data: dict, args: argparse.Namespace, *, use_wrk: bool) -> tuple[Figures, Figures]:
+    """Alternate short rounds of the two endpoints, so that whatever else the machine does in the
+    meantime weighs on both alike; every round's latencies are kept and merged per endpoint."""
+    endpoints = [
+        ("POST orders (3 lines)", f"{base_url}/api/v1/orders/", True),
+        ("GET item (trivial)", f"{base_url}/api/v1/items/{data['sku1']}/", False),
+    ]
+    results = {name: Figures(name, []) for name, _, _ in endpoints}
+    per_round = max(1, args.duration // args.rounds)
+    for number in range(1, args.rounds + 1):
+        for name, url, post in endpoints:
+            if use_wrk:
+                # A fresh prefix per round: wrk restarts its counters, and a repeated key would be a cheap replay.
+                script = (WRK_POST_SCRIPT if post else WRK_GET_SCRIPT) % {**data, "run": f"{data['run']}-r{number}"}
+                result = run_wrk(url, script, per_round, args)
+            else:
+                result = run_python_load(url, data, per_round, args, post=post)
+            results[name].rounds.append(result)
+            common.progress(
+                f"  round {number}/{args.rounds} {name}: {result.per_second:,.0f} req/s over {result.seconds:.1f} s"
+                f" ({result.failed} failed)"
+            )
+    orders, trivial = (results[name] for name, _, _ in endpoints)
+    return orders, trivial
 
 
 def warm_up(base_url: str, data: dict, workers: int) -> None:
@@ -346,8 +406,22 @@ def postgres_version() -> str:
         return cursor.fetchone()[0].split()[0]
 
 
-def section(orders: Figures, trivial: Figures, *, args, tool: str, command: str, created: int, load_before: str) -> str:
+def section(
+    orders: Figures,
+    trivial: Figures,
+    *,
+    args,
+    tool: str,
+    command: str,
+    created: int,
+    load_before: str,
+    statements: tuple[int, int],
+) -> str:
     ratio = orders.per_second / trivial.per_second if trivial.per_second else 0.0
+    round_ratios = ", ".join(
+        f"{a.per_second / b.per_second:.2f}" if b.per_second else "-"
+        for a, b in zip(orders.rounds, trivial.rounds, strict=True)
+    )
     rows = "\n".join(
         f"| {f.name} | {f.per_second:,.0f} | {f.p50_ms:.1f} | {f.p95_ms:.1f} | {f.p99_ms:.1f} | {f.max_ms:.0f} "
         f"| {f.requests:,} | {f.failed} |"
@@ -359,8 +433,8 @@ def section(orders: Figures, trivial: Figures, *, args, tool: str, command: str,
 gunicorn with the project's config (`scm/observability/gunicorn_conf.py`), {args.workers} sync workers, DEBUG off,
 PostgreSQL {postgres_version()} on loopback, persistent connections (DATABASE_CONN_MAX_AGE={args.conn_max_age}),
 JSON request logging at {args.log_level}. Load average before the run: {load_before}.
-Load: **{tool}**, {args.connections} concurrent connections,
-{args.duration} s per endpoint, client and server on the same machine.
+Load: **{tool}**, {args.connections} concurrent connections, {args.duration} s per endpoint in {args.rounds}
+alternating rounds (orders, trivial, orders, ...), client and server on the same machine.
 
 | endpoint | requests/s | p50 ms | p95 ms | p99 ms | max ms | requests | failed |
 |---|---:|---:|---:|---:|---:|---:|---:|
@@ -370,10 +444,18 @@ Load: **{tool}**, {args.connections} concurrent connections,
 
 - (a) `POST /api/v1/orders/`: 3 lines, a new `Idempotency-Key` and `external_id` per request; each does the
   idempotency record, the order, 3 lines, the workflow row and the `OrderCreated` event (with the event log's
-  append lock) in one transaction. Workflow steps: {broker}. Orders found in the database afterwards:
-  {created:,}.
+  append lock) in one transaction. Workflow steps: {broker}. Orders in the database afterwards:
+  {created:,} ({orders.requests:,} answered within the run, the rest were in flight when it stopped).
 - (b) `GET /api/v1/items/<sku>/`: token lookup, role check, one indexed row, a small JSON body.
+- SQL statements per request (counted in-process on the same database): {statements[0]} for an order
+  (token and role lookups, the idempotency record, SKU and customer checks, the inserts, the append,
+  re-reading the order for the answer, the stored response), {statements[1]} for the item read. Most of the
+  gap in throughput is those round trips and the transaction's commit.
 - Integration throttling was off for the run (it would cap requests, not measure them).
+- Percentiles over all rounds: each round's latency distribution (1000 quantiles from wrk) weighted by its
+  requests. Ratio round by round (orders/trivial): {round_ratios}.
+- Absolute figures depend on the machine and on what else runs on it (see the load average); the ratio,
+  measured on one server in alternating rounds, is the figure to compare between runs.
 
 Command: `{command}`
 """
@@ -381,7 +463,8 @@ Command: `{command}`
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--duration", type=int, default=20, help="seconds per endpoint (default 20)")
+    parser.add_argument("--duration", type=int, default=20, help="seconds of load per endpoint (default 20)")
+    parser.add_argument("--rounds", type=int, default=4, help="alternating rounds the duration is split into")
     parser.add_argument("--connections", type=int, default=16, help="concurrent clients (default 16)")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers (default 4)")
     parser.add_argument("--wrk-threads", type=int, default=max(1, min(4, os.cpu_count() or 1)))
@@ -391,10 +474,10 @@ def main() -> None:
     parser.add_argument("--log-level", default="INFO", help="server LOG_LEVEL (default INFO, as in production)")
     parser.add_argument("--python-load", action="store_true", help="use the Python load generator even with wrk")
     parser.add_argument("--no-write", action="store_true", help="do not write docs/PERFORMANCE.md")
-    parser.add_argument("--quick", action="store_true", help="3 s per endpoint, nothing written (a smoke test)")
+    parser.add_argument("--quick", action="store_true", help="4 s per endpoint, nothing written (a smoke test)")
     args = parser.parse_args()
     if args.quick:
-        args.duration, args.no_write = 3, True
+        args.duration, args.rounds, args.no_write = 4, 2, True
 
     database_url = args.database_url or common.fresh_database("scm_bench_api")
     if not database_url.startswith(("postgres://", "postgresql://")):
@@ -407,9 +490,10 @@ def main() -> None:
     else:
         tool = "Python load generator (threads + requests; wrk is not installed)"
     common.progress(f"bench_api: migrating and seeding {database_url.rsplit('@', 1)[-1]} ...")
-    common.setup_django(database_url)
+    common.setup_django(database_url, ORDER_WORKFLOW_AUTORUN="0", API_THROTTLE_INTEGRATION="off")
     run = uuid.uuid4().hex[:8]
     data = seed(run)
+    statements = queries_per_request(data)
 
     load_before = " / ".join(f"{value:.2f}" for value in os.getloadavg()) + " (1/5/15 min)"
     port = free_port()
@@ -421,10 +505,7 @@ def main() -> None:
         wait_until_ready(base_url, server, log_path)
         warm_up(base_url, data, args.workers)
         common.progress(f"bench_api: load with {tool}")
-        orders = measure("POST orders (3 lines)", f"{base_url}/api/v1/orders/", data, args, post=True, use_wrk=use_wrk)
-        trivial = measure(
-            "GET item (trivial)", f"{base_url}/api/v1/items/{data['sku1']}/", data, args, post=False, use_wrk=use_wrk
-        )
+        orders, trivial = measure(base_url, data, args, use_wrk=use_wrk)
     finally:
         stop_gunicorn(server)
         common.progress("bench_api: gunicorn stopped")
@@ -448,11 +529,25 @@ def main() -> None:
     common.report("api", "order create p99", orders.p99_ms, "ms")
     if orders.failed or trivial.failed:
         common.progress(f"bench_api: some requests failed; see {log_path}")
+    if created < orders.requests:
+        common.progress(
+            f"bench_api: only {created} orders exist for {orders.requests} answered POSTs: replays, not work"
+        )
+        sys.exit(1)
     if not args.no_write:
         command = shlex.join([".venv/bin/python", "bench/bench_api.py", *sys.argv[1:]])
         common.write_section(
             "api",
-            section(orders, trivial, args=args, tool=tool, command=command, created=created, load_before=load_before),
+            section(
+                orders,
+                trivial,
+                args=args,
+                tool=tool,
+                command=command,
+                created=created,
+                load_before=load_before,
+                statements=statements,
+            ),
         )
         common.progress(f"bench_api: figures written to {common.PERFORMANCE_DOC.relative_to(ROOT)}")
     if orders.failed or trivial.failed:
