@@ -17,6 +17,7 @@ urlpatterns = [
     # --- Domain apps: add one include per app here, e.g. path("", include("orders.api.urls")). ---
     path("", include("shipments.api.urls")),
     path("", include("inventory.api.urls")),
+    path("", include("orders.api.urls")),
     path("", include("suppliers.api.urls")),
     # --- End of domain apps. ---
     re_path(r"^.*$", views.NotFoundView.as_view(), name="api-not-found"),
