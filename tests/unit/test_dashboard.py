@@ -339,3 +339,46 @@ def test_order_links_from_the_overview_lead_to_their_lists(planner):
     html = planner.get("/").content.decode()
     assert 'href="/orders/?status=BACKORDERED"' in html
     assert 'href="/orders/?late=1"' in html
+
+
+def test_draft_purchase_orders_from_ticked_suggestions_one_per_supplier_and_destination(planner, net):
+    from suppliers import selectors as supplier_selectors
+    from suppliers import services as suppliers
+
+    u = net["unique"]
+    suppliers.supplier_upsert(code=f"SA-{u}", name="Supplier A")
+    suppliers.supplier_upsert(code=f"SB-{u}", name="Supplier B")
+    suppliers.supplier_item_upsert(supplier=f"SA-{u}", supplier_part=f"PA-{u}", sku=net["A"])
+    suppliers.supplier_item_upsert(supplier=f"SB-{u}", supplier_part=f"PB-{u}", sku=net["B"])
+    a_key, b_key = f"{net['A']}@{net['W1']}", f"{net['B']}@{net['W1']}"
+    response = planner.post(
+        "/replenishment/draft/",
+        {"pick": [a_key, b_key], f"qty-{a_key}": "12", f"qty-{b_key}": "7"},
+        follow=True,
+    )
+    drafts = list(supplier_selectors.purchase_orders().filter(supplier__code__in=[f"SA-{u}", f"SB-{u}"]))
+    assert sorted((po.supplier.code, po.destination, po.status, po.source) for po in drafts) == [
+        (f"SA-{u}", net["W1"], "DRAFT", "replenishment"),
+        (f"SB-{u}", net["W1"], "DRAFT", "replenishment"),
+    ]
+    lines = sorted((line.sku, line.qty, line.supplier_part) for po in drafts for line in po.lines.all())
+    assert lines == [(net["A"], 12, f"PA-{u}"), (net["B"], 7, f"PB-{u}")]
+    assert sorted(messages_of(response)) == sorted(
+        f"Drafted purchase order {po.number} for {po.supplier.code}." for po in drafts
+    )
+
+
+def test_draft_refuses_a_sku_no_supplier_lists_and_skips_bad_quantities(planner, net):
+    from suppliers import selectors as supplier_selectors
+
+    key, bad = f"{net['A']}@{net['W1']}", f"{net['B']}@{net['W1']}"
+    response = planner.post(
+        "/replenishment/draft/", {"pick": [key, bad], f"qty-{key}": "5", f"qty-{bad}": "lots"}, follow=True
+    )
+    assert messages_of(response) == [
+        f"Skipped {net['B']} at {net['W1']}: quantity 'lots' is not a whole number.",
+        f"No purchase order drafted: No supplier lists {net['A']}; add a supplier part number first.",
+    ]
+    assert not supplier_selectors.purchase_orders().filter(lines__sku__in=[net["A"], net["B"]]).exists()
+    nothing = planner.post("/replenishment/draft/", {}, follow=True)
+    assert messages_of(nothing) == ["Tick at least one suggestion to draft a purchase order."]
