@@ -79,6 +79,7 @@ MIDDLEWARE = [
     "scm.observability.middleware.RequestContextMiddleware",
     "scm.api.middleware.ApiEdgeMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "dashboard.static.StaticFilesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -140,6 +141,9 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# gunicorn serves the dashboard's CSS, JS and vendored libraries itself (WhiteNoise, see
+# dashboard/static.py), straight from the source folders: no collectstatic step, no file server.
+WHITENOISE_USE_FINDERS = True
 
 # --- Cache ------------------------------------------------------------------------------------
 # Shared across processes when Redis is configured (API throttle counters must be shared by every

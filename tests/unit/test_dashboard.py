@@ -382,3 +382,20 @@ def test_draft_refuses_a_sku_no_supplier_lists_and_skips_bad_quantities(planner,
     assert not supplier_selectors.purchase_orders().filter(lines__sku__in=[net["A"], net["B"]]).exists()
     nothing = planner.post("/replenishment/draft/", {}, follow=True)
     assert messages_of(nothing) == ["Tick at least one suggestion to draft a purchase order."]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/static/dashboard/dashboard.css",
+        "/static/dashboard/charts.js",
+        "/static/vendor/htmx/htmx.min.js",
+        "/static/vendor/uplot/uPlot.iife.min.js",
+    ],
+)
+def test_static_files_are_served_by_the_app_itself_with_debug_off(client, path, settings):
+    assert settings.DEBUG is False
+    response = client.get(path)
+    assert response.status_code == 200
+    body = b"".join(response.streaming_content) if response.streaming else response.content
+    assert len(body) > 1000
