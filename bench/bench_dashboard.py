@@ -40,14 +40,14 @@ def pages() -> list[tuple[str, str]]:
 
     order = order_selectors.orders().order_by("-id").first()
     busiest = order_selectors.orders().filter(status="FULFILLED").order_by("id").first() or order
-    sku_row = selectors.positions(sort="-on_hand").first()
+    sku_row = selectors.positions(sort="-on_hand")[0]
     found = [
         ("overview", "/"),
         ("inventory positions", "/inventory/"),
         ("inventory: below reorder, by days of cover", "/inventory/?below=1&sort=days_of_cover"),
         ("inventory: search", "/inventory/?q=BOLT"),
-        ("SKU page", f"/inventory/{sku_row.item.sku}/?location={sku_row.location.code}"),
-        ("SKU page as of 10 days ago", f"/inventory/{sku_row.item.sku}/?as_of={_days_ago(10)}"),
+        ("SKU page", f"/inventory/{sku_row.sku}/?location={sku_row.location}"),
+        ("SKU page as of 10 days ago", f"/inventory/{sku_row.sku}/?as_of={_days_ago(10)}"),
         ("orders", "/orders/"),
         ("orders: late", "/orders/?late=1"),
         ("orders: backordered, page 2", "/orders/?status=BACKORDERED&page=2"),

@@ -11,6 +11,7 @@ say "not available yet" instead of failing.
 from __future__ import annotations
 
 import importlib
+import math
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -20,20 +21,15 @@ from django.core.paginator import Page, Paginator
 from django.db.models import (
     Case,
     Count,
-    DateField,
-    ExpressionWrapper,
     F,
-    FloatField,
-    IntegerField,
-    OuterRef,
+    Min,
     Q,
     QuerySet,
-    Subquery,
     Sum,
     Value,
     When,
 )
-from django.db.models.functions import Cast, Ceil, Coalesce, TruncDate
+from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 from django.utils.functional import cached_property
 
@@ -252,34 +248,25 @@ def dead_webhook_count() -> int | None:
 
 # --- Inventory positions ----------------------------------------------------------------------
 
-POSITION_SORTS = {
-    "sku": ("item__sku", "location__code"),
-    "location": ("location__code", "item__sku"),
-    "on_hand": ("on_hand", "item__sku"),
-    "reserved": ("reserved", "item__sku"),
-    "available": ("available_qty", "item__sku"),
-    "inbound": ("inbound", "item__sku"),
-    "next_expected": ("next_expected", "item__sku"),
-    "days_of_cover": ("days_of_cover", "item__sku"),
-}
+POSITION_SORTS = ("sku", "location", "on_hand", "reserved", "available", "inbound", "next_expected", "days_of_cover")
 
 
-def _demand_subquery(since: datetime, until: datetime) -> Subquery:
-    shipped = (
-        LedgerEntry.objects.filter(
-            item=OuterRef("item_id"),
-            location=OuterRef("location_id"),
-            reason=Reason.SHIPMENT,
-            bucket=Bucket.ON_HAND,
-            effective_at__gte=since,
-            effective_at__lte=until,
-        )
-        .order_by()
-        .values("item")
-        .annotate(total=-Sum("quantity"))
-        .values("total")
-    )
-    return Subquery(shipped, output_field=IntegerField())
+@dataclass(frozen=True)
+class Position:
+    """One balance with the figures the positions table shows and sorts by."""
+
+    balance_id: int
+    sku: str
+    location: str
+    on_hand: int
+    reserved: int
+    inbound: int
+    available: int
+    next_expected: date | None
+    demand: int
+    reorder_point: int
+    days_of_cover: float | None
+    below_reorder: bool
 
 
 def positions(
@@ -289,61 +276,113 @@ def positions(
     below_reorder: bool = False,
     sort: str = "sku",
     now: datetime | None = None,
-) -> QuerySet[Balance]:
-    """Balances with available, inbound's next expected date, demand, days of cover and the reorder flag.
+) -> list[Position]:
+    """Every balance matching the filters with available, next expected date, days of cover and the
+    reorder flag, sorted by `sort` (a POSITION_SORTS key, "-" for descending; empty values last).
 
-    Demand, reorder point and position follow `inventory.selectors.replenishment_suggestions`
-    exactly (same window, same rule), so a row is flagged below its reorder point exactly when the
-    replenishment page suggests reordering it. Days of cover is available units over daily demand
-    (empty when nothing shipped in the window). Sort by a key of POSITION_SORTS, "-" for descending.
+    Three queries whatever the size: the balances, the shipped demand per balance over the
+    window, and the next expected date per balance; the figures are computed here, so each is
+    worked out once per row. Demand, reorder point and position follow
+    `inventory.selectors.replenishment_suggestions` exactly (same window, same rule), so a row is
+    flagged below its reorder point exactly when the replenishment page suggests reordering it.
+    Days of cover is available units over daily demand (None when nothing shipped in the window).
     """
     now = now or timezone.now()
     window = DEMAND_WINDOW_DAYS
     rows = stock.balances(location=location or None)
     if search:
         rows = rows.filter(Q(item__sku__icontains=search) | Q(item__name__icontains=search))
-    next_expected = (
-        InboundSupply.objects.filter(item=OuterRef("item_id"), location=OuterRef("location_id"), quantity__gt=0)
-        .order_by("expected_date")
-        .values("expected_date")[:1]
-    )
-    daily = ExpressionWrapper(Cast("demand", FloatField()) / Value(float(window)), output_field=FloatField())
-    computed_point = Ceil(daily * F("item__lead_time_days")) + F("item__safety_stock")
-    rows = rows.annotate(
-        available_qty=ExpressionWrapper(F("on_hand") - F("reserved"), output_field=IntegerField()),
-        next_expected=Subquery(next_expected, output_field=DateField()),
-        demand=Coalesce(_demand_subquery(now - timedelta(days=window), now), 0),
-    ).annotate(
-        daily_demand=daily,
-        position=ExpressionWrapper(F("on_hand") - F("reserved") + F("inbound"), output_field=IntegerField()),
-        reorder_point=Case(
-            When(item__reorder_point__isnull=False, then=Cast("item__reorder_point", IntegerField())),
-            default=Cast(computed_point, IntegerField()),
-            output_field=IntegerField(),
-        ),
-        days_of_cover=Case(
-            When(demand__gt=0, then=Cast(F("on_hand") - F("reserved"), FloatField()) / daily),
-            default=None,
-            output_field=FloatField(),
-        ),
-    )
-    rows = rows.annotate(
-        below_reorder=Case(
-            When(
-                Q(item__active=True, location__active=True, location__kind__in=SELLABLE)
-                & ~Q(reorder_point__lte=0, demand=0)
-                & Q(position__lte=F("reorder_point")),
-                then=Value(True),
-            ),
-            default=Value(False),
+    wanted = rows.values("item_id")
+    shipped = {
+        (row["item_id"], row["location_id"]): -row["total"]
+        for row in LedgerEntry.objects.filter(
+            item_id__in=wanted,
+            reason=Reason.SHIPMENT,
+            bucket=Bucket.ON_HAND,
+            effective_at__gte=now - timedelta(days=window),
+            effective_at__lte=now,
         )
-    )
-    if below_reorder:
-        rows = rows.filter(below_reorder=True)
-    descending = sort.startswith("-")
-    keys = POSITION_SORTS.get(sort.lstrip("-"), POSITION_SORTS["sku"])
-    ordering = [F(keys[0]).desc(nulls_last=True) if descending else F(keys[0]).asc(nulls_last=True), *keys[1:]]
-    return rows.order_by(*ordering, "pk")
+        .values("item_id", "location_id")
+        .annotate(total=Sum("quantity"))
+        .order_by()
+    }
+    next_dates = {
+        (row["item_id"], row["location_id"]): row["first"]
+        for row in InboundSupply.objects.filter(item_id__in=wanted, quantity__gt=0)
+        .values("item_id", "location_id")
+        .annotate(first=Min("expected_date"))
+        .order_by()
+    }
+    found = []
+    for row in rows.values(
+        "pk",
+        "item_id",
+        "location_id",
+        "item__sku",
+        "location__code",
+        "on_hand",
+        "reserved",
+        "inbound",
+        "item__reorder_point",
+        "item__lead_time_days",
+        "item__safety_stock",
+        "item__active",
+        "location__active",
+        "location__kind",
+    ).order_by():
+        key = (row["item_id"], row["location_id"])
+        demand = shipped.get(key, 0)
+        daily = demand / window
+        point = row["item__reorder_point"]
+        if point is None:
+            point = math.ceil(daily * row["item__lead_time_days"]) + row["item__safety_stock"]
+        available = row["on_hand"] - row["reserved"]
+        flagged = (
+            row["item__active"]
+            and row["location__active"]
+            and row["location__kind"] in SELLABLE
+            and not (point <= 0 and daily == 0)
+            and available + row["inbound"] <= point
+        )
+        if below_reorder and not flagged:
+            continue
+        found.append(
+            Position(
+                balance_id=row["pk"],
+                sku=row["item__sku"],
+                location=row["location__code"],
+                on_hand=row["on_hand"],
+                reserved=row["reserved"],
+                inbound=row["inbound"],
+                available=available,
+                next_expected=next_dates.get(key),
+                demand=demand,
+                reorder_point=point,
+                days_of_cover=available / daily if daily else None,
+                below_reorder=bool(flagged),
+            )
+        )
+    key_name = sort.lstrip("-") if sort.lstrip("-") in POSITION_SORTS else "sku"
+    found.sort(key=lambda p: (p.sku, p.location))
+    if key_name != "sku":
+        present = [p for p in found if getattr(p, key_name) is not None]
+        missing = [p for p in found if getattr(p, key_name) is None]
+        present.sort(key=lambda p: getattr(p, key_name), reverse=sort.startswith("-"))
+        return present + missing
+    return found[::-1] if sort.startswith("-") else found
+
+
+def hydrate_positions(listing: Listing) -> Listing:
+    """Give the page's rows their item and location (one query for the page), for the template."""
+    page_rows: list[Position] = list(listing.page.object_list)
+    balances = Balance.objects.select_related("item", "location").in_bulk([p.balance_id for p in page_rows])
+    shown = []
+    for position in page_rows:
+        balance = balances[position.balance_id]
+        balance.position = position
+        shown.append(balance)
+    listing.page.object_list = shown
+    return listing
 
 
 @dataclass

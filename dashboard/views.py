@@ -67,7 +67,7 @@ def positions(request: HttpRequest) -> HttpResponse:
     rows = selectors.positions(
         search=values["q"] or "", location=location, below_reorder=values["below"] == "1", sort=sort
     )
-    listing = selectors.paginate(rows, values["page"])
+    listing = selectors.hydrate_positions(selectors.paginate(rows, values["page"]))
     _warn(request, problems + listing.problems)
     return render(
         request,

@@ -278,30 +278,27 @@ def test_positions_show_available_inbound_next_date_cover_and_the_reorder_flag(p
     inventory.consume_reservation(sku=a, location=w1, holder="h-1", qty=2, reference="shipped")
     response = planner.get(f"/inventory/?q={net['unique']}&sort=sku")
     rows = [
-        (
-            r.item.sku,
-            r.location.code,
-            r.on_hand,
-            r.reserved,
-            r.available_qty,
-            r.inbound,
-            r.next_expected,
-            r.below_reorder,
-        )
-        for r in response.context["listing"].rows
+        (p.sku, p.location, p.on_hand, p.reserved, p.available, p.inbound, p.next_expected, p.below_reorder)
+        for p in (r.position for r in response.context["listing"].rows)
     ]
     assert rows == [
         (a, w1, 3, 0, 3, 0, None, False),
         (b, w2, 4, 0, 4, 5, date(2031, 4, 1), True),
     ]
-    cover = {r.item.sku: r.days_of_cover for r in response.context["listing"].rows}
+    cover = {r.item.sku: r.position.days_of_cover for r in response.context["listing"].rows}
     assert cover[a] == pytest.approx(3 / (2 / 28))
     assert cover[b] is None
+    html = response.content.decode()
+    assert html.count('data-testid="below-reorder"') == 1 and ">42.0</td>" in html
     flagged = planner.get(f"/inventory/?q={net['unique']}&below=1").context["listing"].rows
     suggested = {(s.sku, s.location) for s in stock_selectors.replenishment_suggestions() if net["unique"] in s.sku}
     assert {(r.item.sku, r.location.code) for r in flagged} == suggested == {(b, w2)}
     by_available = planner.get(f"/inventory/?q={net['unique']}&sort=-available").context["listing"].rows
     assert [r.item.sku for r in by_available] == [b, a]
+    by_cover = planner.get(f"/inventory/?q={net['unique']}&sort=-days_of_cover").context["listing"].rows
+    assert [r.item.sku for r in by_cover] == [a, b]  # no cover figure sorts last either way
+    by_date = planner.get(f"/inventory/?q={net['unique']}&sort=next_expected").context["listing"].rows
+    assert [r.item.sku for r in by_date] == [b, a]
 
 
 def test_sku_page_as_of_a_past_day_shows_that_days_balance_and_ledger(planner, net):
