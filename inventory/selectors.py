@@ -332,6 +332,11 @@ def check_balances(*, progress=None) -> list[Discrepancy]:
     return found
 
 
+def locations() -> QuerySet[Location]:
+    """Every location, active or not, by code (master data screens and the API)."""
+    return Location.objects.order_by("code")
+
+
 def active_locations() -> QuerySet[Location]:
     return (
         Location.objects.filter(active=True).exclude(kind=LocationKind.IN_TRANSIT).order_by("allocation_rank", "code")

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from django.db.models import Prefetch, QuerySet
 
-from orders.models import Allocation, OrderLine, SalesOrder
+from orders.models import Allocation, Customer, OrderLine, SalesOrder
 from scm.events.store import RecordedEvent, read_stream
+
+
+def customers() -> QuerySet[Customer]:
+    """Every customer by code."""
+    return Customer.objects.order_by("code")
 
 
 def orders(*, status: str | None = None, customer: str | None = None) -> QuerySet[SalesOrder]:

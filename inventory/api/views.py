@@ -192,8 +192,7 @@ class ItemDetailView(_Json, APIView):
 
 
 def _locations() -> QuerySet[Location]:
-    """All locations (inventory.selectors.active_locations leaves out inactive and in-transit ones)."""
-    return Location.objects.order_by("code")
+    return selectors.locations()
 
 
 def _location(code: str) -> Location:

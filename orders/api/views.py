@@ -70,8 +70,7 @@ def _actor(request) -> str:
 
 
 def _customers() -> QuerySet[Customer]:
-    """Every customer by code (orders.selectors has no customer read yet)."""
-    return Customer.objects.order_by("code")
+    return selectors.customers()
 
 
 def _customer(code: str) -> Customer:
