@@ -53,7 +53,7 @@ from suppliers.models import (
     SupplierInvoice,
     SupplierItem,
 )
-from suppliers.services import lock_stock, open_inbound, supplier_stream
+from suppliers.services import lock_stock, open_inbound, open_shipments, supplier_stream
 
 #: Units that are base units ("each"); pack units are multiplied by the supplier item's pack size.
 EACH_UNITS = frozenset({"EA", "UN", "PC", "PCS", "EACH"})
@@ -322,7 +322,8 @@ class AckPlan(Plan):
         order = PurchaseOrder.objects.get(pk=self.order.pk)
         changes = []
         fresh = {line.pk: line for line in order.lines.all()}
-        refs = _open_refs(order, fresh.values())
+        shipments = open_shipments(list(fresh.values()))
+        refs = open_inbound(order, fresh.values(), shipments)
         for doc_line, planned, confirmed, expected, price in self.lines:
             line = fresh[planned.pk]
             status = doc_line.status
@@ -336,7 +337,7 @@ class AckPlan(Plan):
             line.confirmed_price = price
             line.expected_date = expected if status != "rejected" else None
             line.save(update_fields=["ack_status", "ack_code", "qty_confirmed", "confirmed_price", "expected_date"])
-            on_asn = sum(refs.get(s.inbound_reference, 0) for s in line.shipped.all())
+            on_asn = sum(refs.get(s.inbound_reference, 0) for s in shipments.get(line.pk, []))
             desired = max(confirmed - line.qty_received - on_asn, 0)
             _set_inbound(order, line, refs, desired, expected)
             changes.append(
@@ -395,7 +396,11 @@ class ShipNoticePlan(Plan):
         }
         refs: dict[str, int] = {}
         for order in orders.values():
-            refs.update(_open_refs(order, [line for line in fresh.values() if line.purchase_order_id == order.pk]))
+            # Only a confirmed line can have supply of its own to move onto the ship notice.
+            confirmed = [
+                line for line in fresh.values() if line.purchase_order_id == order.pk and line.qty_confirmed is not None
+            ]
+            refs.update(open_inbound(order, confirmed))
         by_order: dict[int, list[dict]] = defaultdict(list)
         for number, (doc_line, planned, sku, qty, expected_on) in enumerate(self.lines, start=1):
             line = fresh[planned.pk]
@@ -866,10 +871,6 @@ def apply_plans(plans: list[Plan], ctx: Context) -> list[dict[str, Any]]:
 
 
 # --- Inbound supply helpers --------------------------------------------------------------------
-
-
-def _open_refs(order: PurchaseOrder, lines) -> dict[str, int]:
-    return open_inbound(order, lines)
 
 
 def _set_inbound(

@@ -12,6 +12,7 @@ Applying inbound documents (855, 856, 810, 846, 997 and their JSON/CSV twins) li
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -457,19 +458,32 @@ def purchase_order_send(*, po_id: int, created_at: datetime | None = None) -> Ou
     return outbound
 
 
-def open_inbound(order: PurchaseOrder, lines: Iterable[PurchaseOrderLine]) -> dict[str, int]:
-    """Inbound supply still expected per reference (PO line refs and ASN line refs) for these lines."""
-    refs: dict[str, str] = {}
-    for line in lines:
-        refs[line.inbound_reference] = line.sku
-        for shipped in line.shipped.all():
-            refs[shipped.inbound_reference] = line.sku
-    if not refs:
-        return {}
+def open_shipments(lines: Iterable[PurchaseOrderLine]) -> dict[int, list[ShipNoticeLine]]:
+    """Ship notice lines of these PO lines not yet received in full, oldest first, by PO line id (one query)."""
+    found: dict[int, list[ShipNoticeLine]] = defaultdict(list)
+    rows = (
+        ShipNoticeLine.objects.filter(po_line__in=[line.pk for line in lines], qty_received__lt=F("qty"))
+        .select_related("notice__supplier")
+        .order_by("notice_id", "line_no")
+    )
+    for shipped in rows:
+        found[shipped.po_line_id].append(shipped)
+    return found
+
+
+def open_inbound(
+    order: PurchaseOrder,
+    lines: Iterable[PurchaseOrderLine],
+    shipments: dict[int, list[ShipNoticeLine]] | None = None,
+) -> dict[str, int]:
+    """Inbound supply still expected per reference: the PO lines' own, and their open ship notice lines'."""
+    refs: dict[str, str] = {line.inbound_reference: line.sku for line in lines}
+    for shipped_lines in (shipments or {}).values():
+        refs.update({shipped.inbound_reference: shipped.sku for shipped in shipped_lines})
     found: dict[str, int] = {}
-    for sku in set(refs.values()):
+    for sku in sorted(set(refs.values())):
         for supply in inventory_selectors.inbound_for(sku=sku, location=order.destination).filter(
-            reference__in=list(refs)
+            reference__in=[ref for ref, of in refs.items() if of == sku]
         ):
             found[supply.reference] = supply.quantity
     return found
@@ -477,17 +491,14 @@ def open_inbound(order: PurchaseOrder, lines: Iterable[PurchaseOrderLine]) -> di
 
 def _withdraw_inbound(order: PurchaseOrder, reason: str) -> list[dict]:
     """Stop expecting whatever is still inbound for the order (cancel/close)."""
-    lines = list(
-        order.lines.prefetch_related("shipped__notice__supplier").select_related("purchase_order").order_by("line_no")
-    )
-    open_refs = open_inbound(order, lines)
-    removed = []
-    sku_of = {}
-    for line in lines:
-        sku_of[line.inbound_reference] = line.sku
-        for shipped in line.shipped.all():
-            sku_of[shipped.inbound_reference] = line.sku
+    lines = list(order.lines.order_by("line_no"))
+    shipments = open_shipments(lines)
+    open_refs = open_inbound(order, lines, shipments)
+    sku_of = {line.inbound_reference: line.sku for line in lines}
+    for shipped_lines in shipments.values():
+        sku_of.update({shipped.inbound_reference: shipped.sku for shipped in shipped_lines})
     lock_stock({sku_of[ref] for ref in open_refs}, order.destination)
+    removed = []
     for ref, qty in sorted(open_refs.items()):
         if qty > 0:
             inventory.remove_inbound(sku=sku_of[ref], location=order.destination, reference=ref, reason=reason)
@@ -577,7 +588,8 @@ def _receive(
     the ship notice lines named, then the PO line's own supply, then its other open ship notice lines."""
     _require(order, order.mark_partially_received, "received")
     lines = [receipt.line for receipt in receipts]
-    open_refs = open_inbound(order, lines)
+    shipments = open_shipments(lines)
+    open_refs = open_inbound(order, lines, shipments)
     lock_stock([line.sku for line in lines], order.destination)
     done = []
     for receipt in receipts:
@@ -587,7 +599,7 @@ def _receive(
         sources: list[tuple[str, ShipNoticeLine | None]] = [(s.inbound_reference, s) for s, _ in receipt.shipped]
         sources += [
             (s.inbound_reference, s)
-            for s in line.shipped.all().order_by("notice_id", "line_no")
+            for s in shipments.get(line.pk, [])
             if s.inbound_reference not in {ref for ref, _ in sources}
         ]
         sources.append((line.inbound_reference, None))
