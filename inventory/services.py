@@ -69,6 +69,16 @@ def get_item(sku: str) -> Item:
         raise UnknownSku(sku) from None
 
 
+def get_items(skus: Iterable[str]) -> dict[str, Item]:
+    """Items by SKU in one query; the first unknown SKU (in the order given) raises UnknownSku."""
+    wanted = list(dict.fromkeys(skus))
+    found = {item.sku: item for item in Item.objects.filter(sku__in=wanted)}
+    for sku in wanted:
+        if sku not in found:
+            raise UnknownSku(sku)
+    return found
+
+
 def get_location(code: str) -> Location:
     try:
         return Location.objects.get(code=code)

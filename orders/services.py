@@ -125,8 +125,8 @@ def _validated_lines(lines: Sequence[LineInput | dict]) -> list[LineInput]:
                 lines=[seen[line.sku], index],
             )
         seen[line.sku] = index
-        inventory.get_item(line.sku)
         parsed.append(line)
+    inventory.get_items(line.sku for line in parsed)
     return parsed
 
 
@@ -232,7 +232,7 @@ class AllocationOutcome:
 
 
 def _stock_snapshot(skus: list[str]) -> dict[str, list[Candidate]]:
-    items = [inventory.get_item(sku) for sku in sorted(set(skus))]
+    items = list(inventory.get_items(sorted(set(skus))).values())
     locked = inventory.lock_balances_for_skus(items)
     sku_by_id = {item.pk: item.sku for item in items}
     stock: dict[str, list[Candidate]] = {}
