@@ -145,7 +145,7 @@ def main() -> None:
     slowest = max(rows, key=lambda row: row[3])
     markdown = f"""## Dashboard: every page with the demo month loaded
 
-{connection.vendor} database loaded by `seed_demo` ({sizes}); {requests} requests per page after 2
+{ {"postgresql": "PostgreSQL", "sqlite": "SQLite"}.get(connection.vendor, connection.vendor) } database loaded by `seed_demo` ({sizes}); {requests} requests per page after 2
 warm-ups, in-process through Django's full request handler (middleware, session, auth, view, template;
 no socket), DEBUG off, logged in as ops. Query counts are per request and do not grow with the data
 (tests/unit/test_dashboard_queries.py holds each page to that).

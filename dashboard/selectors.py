@@ -230,7 +230,7 @@ def activity_chart(*, now: datetime | None = None, days: int = CHART_DAYS) -> di
         )
         return [found.get(day, 0) for day in labels]
 
-    series = {"orders": per_day(SalesOrder.objects.all(), "created_at")}
+    series = {"orders": per_day(order_selectors.orders().select_related(None), "created_at")}
     shipping = shipment_selectors()
     if shipping is not None:
         base = shipping.shipments().prefetch_related(None).select_related(None)
@@ -570,11 +570,12 @@ def dead_webhook_deliveries() -> QuerySet:
 def suppliers_for_skus(skus: list[str]) -> dict[str, tuple[str, str]]:
     """SKU → (supplier code, supplier part) for the SKUs some active supplier lists; the first
     supplier by code wins when several list it. One query."""
-    from suppliers.models import SupplierItem
+    from suppliers import selectors as supplier_reads
 
     found: dict[str, tuple[str, str]] = {}
     rows = (
-        SupplierItem.objects.filter(sku__in=skus, supplier__active=True)
+        supplier_reads.supplier_items()
+        .filter(sku__in=skus, supplier__active=True)
         .order_by("sku", "supplier__code", "supplier_part")
         .values_list("sku", "supplier__code", "supplier_part")
     )

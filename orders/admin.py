@@ -240,3 +240,13 @@ class FulfillmentWorkflowAdmin(ReadOnlyAdmin):
     @admin.display(description="last error")
     def short_error(self, workflow):
         return (workflow.last_error[:120] + "…") if len(workflow.last_error) > 120 else workflow.last_error
+
+
+@admin.register(OrderShipment)
+class OrderShipmentAdmin(ReadOnlyAdmin):
+    """Shipments as the orders app knows them (fed by shipment events); the shipments app owns the rest."""
+
+    list_display = ("order", "shipment_id", "from_location", "status", "departed", "delivered")
+    list_filter = ("status", "departed", "delivered")
+    search_fields = ("=order__id", "=shipment_id", "from_location")
+    list_select_related = ("order",)
