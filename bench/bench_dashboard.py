@@ -143,9 +143,10 @@ def main() -> None:
         for name, path, median, p95, worst, queries in rows
     )
     slowest = max(rows, key=lambda row: row[3])
+    vendor = {"postgresql": "PostgreSQL", "sqlite": "SQLite"}.get(connection.vendor, connection.vendor)
     markdown = f"""## Dashboard: every page with the demo month loaded
 
-{ {"postgresql": "PostgreSQL", "sqlite": "SQLite"}.get(connection.vendor, connection.vendor) } database loaded by `seed_demo` ({sizes}); {requests} requests per page after 2
+{vendor} database loaded by `seed_demo` ({sizes}); {requests} requests per page after 2
 warm-ups, in-process through Django's full request handler (middleware, session, auth, view, template;
 no socket), DEBUG off, logged in as ops. Query counts are per request and do not grow with the data
 (tests/unit/test_dashboard_queries.py holds each page to that).
