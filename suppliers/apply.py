@@ -27,6 +27,7 @@ from inventory import selectors as inventory_selectors
 from inventory import services as inventory
 from scm.events.store import NewEvent, append
 from suppliers.documents import (
+    AckLineDoc,
     Document,
     FunctionalAckDoc,
     InventoryAdviceDoc,
@@ -641,7 +642,24 @@ def _plan_ack(doc: PoAckDoc, r: Resolver, problems: list[Problem]) -> Plan | Non
         return None
     plan = AckPlan(doc=doc, order=order, orders=[order])
     seen: set[int] = set()
-    for doc_line in doc.lines:
+    doc_lines = list(doc.lines)
+    if doc.rejected and not doc_lines:
+        # "Rejected, no detail" (BAK02 RJ): every line of the order is rejected.
+        doc_lines = [
+            AckLineDoc(
+                line_no=line.line_no,
+                product=Product(),
+                status="rejected",
+                code="RJ",
+                qty=None,
+                unit=None,
+                unit_price=None,
+                expected_date=None,
+                origin=doc.origin,
+            )
+            for line in r.lines.get(order.pk, [])
+        ]
+    for doc_line in doc_lines:
         line = _ack_line(doc_line, order, r)
         if isinstance(line, Problem):
             problems.append(line)

@@ -27,6 +27,7 @@ from rest_framework.views import APIView
 
 from inventory.api.serializers import key_is_plausible
 from inventory.api.views import AlreadyExists, errors
+from scm.api.idempotency import idempotent
 from scm.api.pagination import CursorPagination
 from scm.api.permissions import RolePermission
 from scm.api.supplier_scope import bound_supplier_code, may_act_for_supplier, scope_to_bound_supplier
@@ -322,6 +323,7 @@ class PurchaseOrderListView(_Json, generics.ListAPIView):
 
     @extend_schema(
         summary="Create a purchase order (DRAFT)",
+        description="Honours `Idempotency-Key`: a retry with the same key and body gets the first answer.",
         request=PurchaseOrderCreateSerializer,
         responses={
             201: PurchaseOrderSerializer,
@@ -331,6 +333,7 @@ class PurchaseOrderListView(_Json, generics.ListAPIView):
             ),
         },
     )
+    @idempotent
     def post(self, request):
         data = PurchaseOrderCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)

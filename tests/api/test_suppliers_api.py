@@ -226,3 +226,17 @@ def test_a_supplier_bound_token_sees_only_its_supplier(ops, net, unique):
     assert [row["code"] for row in bound.get("/api/v1/suppliers/").json()["results"]] == [net["supplier"]]
     assert_error(bound.get(f"/api/v1/suppliers/{other.code}/"), 404, "supplier_not_found")
     assert_error(bound.post(f"/api/v1/purchase-orders/{mine.pk}/send/"), 403, "permission_denied")
+
+
+def test_purchase_order_create_honours_idempotency_key(planner, net, unique):
+    body = {
+        "number": f"IK-{unique}",
+        "supplier": net["supplier"],
+        "destination": net["dc"],
+        "lines": [{"sku": net["sku"], "qty": 2, "unit_price": "1"}],
+    }
+    first = planner.post("/api/v1/purchase-orders/", body, format="json", HTTP_IDEMPOTENCY_KEY=f"k-{unique}")
+    again = planner.post("/api/v1/purchase-orders/", body, format="json", HTTP_IDEMPOTENCY_KEY=f"k-{unique}")
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.json() == first.json()
+    assert again["Idempotent-Replayed"] == "true"

@@ -238,3 +238,17 @@ def test_create_draft_for_the_replenishment_page(po):
     assert draft.source == "replenishment"
     assert draft.number.startswith("R")
     assert [(line.sku, line.qty, line.unit_price) for line in draft.lines.all()] == [(po["a"], 30, Decimal("0.0000"))]
+
+
+def test_an_order_rejected_without_detail_rejects_every_line(po, unique):
+    from tests.integration.test_suppliers_setup import interchange as build
+
+    services.purchase_order_send(po_id=po["order"].pk)
+    body = build(po["supplier"].isa_id, 3, [("855", [f"BAK*00*RJ*{po['order'].number}*20260110"])])
+    message = inbound.inbound_message_store(body=body, source="api")
+    assert inbound.inbound_message_process(message_id=message.pk).status == "APPLIED"
+    assert [(line.ack_status, line.ack_code, line.qty_confirmed) for line in po["order"].lines.all()] == [
+        (AckStatus.REJECTED, "RJ", 0),
+        (AckStatus.REJECTED, "RJ", 0),
+    ]
+    assert inbound_of(po["a"]) == {} and inbound_of(po["b"]) == {}
