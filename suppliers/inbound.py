@@ -24,10 +24,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import DatabaseError, OperationalError, transaction
 from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerError
 
 from scm.errors import DomainError
 from scm.events.context import event_context
@@ -124,7 +126,26 @@ def enqueue_processing(message_id: int) -> None:
     """
     from suppliers.tasks import process_inbound_message
 
-    process_inbound_message.delay(message_id)
+    try:
+        process_inbound_message.delay(message_id)
+    except BrokerError as exc:
+        # The message is stored; the sweeper (`sweep_received_messages`) processes it once the broker is back.
+        log.warning("inbound message %s stored, but queueing its processing failed: %s", message_id, exc)
+
+
+def sweep_received_messages(*, older_than_seconds: int = 120, limit: int = 500) -> list[int]:
+    """Queue processing again for messages still RECEIVED a while after they were stored (the broker was
+    down when they arrived, or a worker died with the task). Processing is idempotent, so a message that
+    is being processed right now is simply left as it is by the second task."""
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    ids = list(
+        InboundMessage.objects.filter(status=IN.RECEIVED, received_at__lt=cutoff)
+        .order_by("received_at", "pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+    for message_id in ids:
+        enqueue_processing(message_id)
+    return ids
 
 
 # --- Process -------------------------------------------------------------------------------------

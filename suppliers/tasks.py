@@ -40,10 +40,12 @@ def process_inbound_message(self, message_id: int) -> str:
 
 @shared_task
 def poll_suppliers() -> list[int]:
-    """Beat: start a poll for every supplier whose interval has passed."""
+    """Beat: start a poll for every supplier whose interval has passed, and requeue stored messages
+    whose processing never ran (see `inbound.sweep_received_messages`)."""
     due = polling.suppliers_due()
     for supplier_id in due:
         poll_supplier.delay(supplier_id)
+    inbound.sweep_received_messages()
     return due
 
 

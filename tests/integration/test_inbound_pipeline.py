@@ -372,3 +372,21 @@ def test_the_raw_body_cannot_be_changed_or_deleted(trade):
         with connection.cursor() as cursor:
             cursor.execute("DELETE FROM suppliers_inboundmessage WHERE id = %s", [message.pk])
     assert bytes(InboundMessage.objects.get(pk=message.pk).body) == b"ISA garbage"
+
+
+def test_messages_left_received_are_swept_into_processing(trade, unique):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    body = interchange(
+        trade["supplier"].isa_id, 61, [("856", asn_body(f"W-{unique}", trade["order"].number, [("1", trade["pa"], 2)]))]
+    )
+    stuck = inbound.inbound_message_store(body=body, source="api")  # as if the broker had been down
+    fresh = inbound.inbound_message_store(body=b"too new to sweep", source="api")
+    InboundMessage.objects.filter(pk=stuck.pk).update(received_at=timezone.now() - timedelta(minutes=5))
+    swept = inbound.sweep_received_messages(older_than_seconds=120)
+    assert stuck.pk in swept and fresh.pk not in swept
+    stuck.refresh_from_db()
+    fresh.refresh_from_db()
+    assert (stuck.status, fresh.status) == ("APPLIED", "RECEIVED")
