@@ -191,6 +191,7 @@ class Simulation:
         self.inbound: list[dict] = []
         self.po_counter = 0
         self.asn_counter = 0
+        self.delayed: set[int] = set()
         self.shipping = _provides("shipments.services", "carrier_upsert", "shipment_depart", "tracking_update_ingest")
         self.shipment_reads = _provides("shipments.selectors", "shipments")
         self.supplying = _provides(
@@ -626,15 +627,16 @@ class Simulation:
             transit = self.transit_days.get(shipment.carrier.code, 2)
             silent = shipment.pk % 17 == 0
             slow = shipment.pk % 11 == 0
-            if silent and age >= 1:
-                continue  # the carrier's feed went quiet for this one: it will show as late
+            if silent and 1 <= age <= 4:
+                continue  # the carrier's feed goes quiet for a few days: late until it speaks again
             update: dict[str, Any] | None = None
             if shipment.status == "DEPARTED" and age >= 1:
                 update = {"status": "IN_TRANSIT", "note": "arrived at hub"}
-                if slow:
+                if slow and shipment.pk not in self.delayed:
+                    self.delayed.add(shipment.pk)
                     eta = (shipment.promised_date or day) + timedelta(days=rng.randint(1, 3))
                     update = {"status": "DELAYED", "note": "missed the linehaul", "estimated_arrival": eta.isoformat()}
-            elif age >= transit + (2 if slow else 0):
+            elif shipment.status == "IN_TRANSIT" and age >= transit + (2 if slow else 0):
                 update = {"status": "DELIVERED", "note": "signed for at goods-in"}
             if update is None:
                 continue

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from dashboard.selectors import positions
 from orders import selectors as order_selectors
@@ -84,34 +86,71 @@ def test_ops_cancel_an_order_from_its_page(page, demo):
     )
 
 
+def quarantined_ship_notice(prefix: str):
+    """A supplier ships against an acknowledged order but names a part number nobody mapped yet:
+    the 856 is stored and quarantined. Returns (message, supplier code, the unknown part, its SKU)."""
+    import json
+
+    from dashboard.demo import x12_856
+    from suppliers import inbound
+
+    supplier = supplier_selectors.suppliers().filter(code__startswith=prefix).order_by("code").first()
+    mapped = supplier_selectors.supplier_items(supplier=supplier.code).first()
+    order = supplier_services.purchase_order_create(
+        number=f"{prefix}PO-BROWSER",
+        supplier=supplier.code,
+        destination=f"{prefix}WH-EAST",
+        lines=[{"sku": mapped.sku, "qty": 6, "unit_price": "2.50"}],
+    )
+    supplier_services.purchase_order_send(po_id=order.pk)
+    today = timezone.localdate()
+    ack = {
+        "document": "po_ack",
+        "version": 1,
+        "po_number": order.number,
+        "lines": [{"line_number": 1, "status": "accepted", "expected_date": (today + timedelta(days=2)).isoformat()}],
+    }
+    stored = inbound.inbound_message_store(body=json.dumps(ack).encode(), source="api", supplier=supplier)
+    assert inbound.inbound_message_process(message_id=stored.pk).status == "APPLIED"
+    part = f"NEW-{mapped.supplier_part}"
+    body = x12_856(
+        sender=supplier.isa_id,
+        control=990001,
+        shipment_id=f"{prefix}ASN-BROWSER",
+        po_number=order.number,
+        items=[("1", part, "6")],
+        shipped=today,
+        delivery=(today + timedelta(days=2)).strftime("%Y%m%d"),
+    )
+    stored = inbound.inbound_message_store(body=body, source="api")
+    message = inbound.inbound_message_process(message_id=stored.pk)
+    assert message.status == "QUARANTINED"
+    return message, supplier.code, part, mapped.sku
+
+
 def test_ops_fix_the_mapping_and_reprocess_a_quarantined_ship_notice(page, demo):
     prefix = demo["prefix"]
-    candidates = supplier_selectors.quarantined_messages().filter(supplier__code__startswith=prefix)
-    message = next(m for m in candidates if m.errors[0]["code"] == "unknown_supplier_part")
-    part = message.errors[0]["value"]
+    message, supplier, part, sku = quarantined_ship_notice(prefix)
+    assert [e["code"] for e in message.errors] == ["unknown_supplier_part"]
 
     log_in(page, f"{prefix}ops", "ops")
     page.goto("/supplier-exceptions/")
     listed = min(supplier_selectors.quarantined_messages().count(), 50)
     assert page.locator('[data-testid="quarantined-row"]').count() == listed
-    page.click(f'[data-testid="message-link"]:text-is("#{message.pk}")')
+    shot(page, "05-supplier-exceptions")
+    page.goto(f"/supplier-exceptions/messages/{message.pk}/")
     raw = page.locator('[data-testid="raw"]')
     assert raw.locator("mark.bad").count() == 1
-    assert re.fullmatch(rf"LIN\*\d+\*VP\*{re.escape(part)}~", raw.locator("mark.bad").inner_text())
+    assert re.fullmatch(rf"LIN\*1\*VP\*{re.escape(part)}~", raw.locator("mark.bad").inner_text())
     assert f"supplier part '{part}'" in page.inner_text('[data-testid="errors"]')
-    shot(page, "05-quarantined-message")
+    shot(page, "06-quarantined-message")
 
-    sku = next(
-        i.sku
-        for i in supplier_selectors.supplier_items(supplier=message.supplier.code)
-        if i.supplier_part == part.removeprefix("NEW-")
-    )
-    supplier_services.supplier_item_upsert(supplier=message.supplier.code, supplier_part=part, sku=sku)
+    supplier_services.supplier_item_upsert(supplier=supplier, supplier_part=part, sku=sku)
     page.click('[data-testid="reprocess-button"]')
     page.wait_for_selector('[data-testid="messages"]')
-    assert page.inner_text('[data-testid="message-status"]') == "Applied"
     assert f"Message {message.pk} reprocessed: now APPLIED." in page.inner_text('[data-testid="messages"]')
-    shot(page, "06-message-reprocessed")
+    assert page.inner_text('[data-testid="message-status"]') == "Applied"
+    shot(page, "07-message-reprocessed")
     message.refresh_from_db()
     assert message.status == "APPLIED"
 
@@ -129,4 +168,4 @@ def test_inventory_filters_and_a_sku_history_chart(page, demo):
     page.locator('[data-testid="positions"] tbody tr a').first.click()
     page.wait_for_selector('[data-testid="balance-chart"][data-drawn="1"]')
     assert page.locator('[data-testid="ledger"] tbody tr').count() >= 1
-    shot(page, "07-sku-history")
+    shot(page, "08-sku-history")
