@@ -472,6 +472,7 @@ def _read_body(request) -> bytes:
     )
 )
 class InboundMessageListView(generics.ListAPIView):
+    max_body_bytes = "SUPPLIER_MESSAGE_MAX_BYTES"  # read by scm.api.middleware instead of API_MAX_BODY_BYTES
     permission_classes = [RolePermission]
     role_grants = {"post": (INTEGRATION,)}
     parser_classes = [RawBodyParser]

@@ -284,7 +284,7 @@ def test_the_supplier_message_limit_is_its_own_setting(trade, settings):
     assert response.status_code == 413
     assert response.json()["error"] == {
         "code": "payload_too_large",
-        "message": "The message has 101 bytes; the limit is 100 bytes.",
+        "message": "The request body has 101 bytes; the limit is 100.",
         "fields": {"content_length": 101, "max_bytes": 100},
     }
     assert InboundMessage.objects.count() == before
@@ -339,3 +339,11 @@ def test_list_filters_and_roles(trade, unique):
     assert planner.post(URL, data=b"x", content_type="text/plain").status_code == 403
     assert APIClient().post(URL, data=b"x", content_type="text/plain").status_code == 401
     assert trade["ops"].get(f"{URL}999999999999/").status_code == 404
+
+
+def test_a_message_above_the_general_api_limit_but_within_the_supplier_limit_is_stored(trade, settings):
+    settings.API_MAX_BODY_BYTES = 1024 * 1024
+    body = b"x" * (3 * 1024 * 1024)  # above 1 MiB and above Django's 2.5 MiB in-memory default
+    created = post(trade["client"], body, "text/plain")
+    assert created["status"] == "QUARANTINED"
+    assert_kept(trade["client"], created["id"], body)
