@@ -323,14 +323,11 @@ class Simulation:
                 code=full,
                 name=name,
                 transit_days=transit,
-                is_default=default and not self.c.prefix,
+                is_default=default,
                 service_levels=["standard", "express"],
                 tracking_url_template=f"https://track.example/{code.lower()}/{{tracking_number}}",
             )
             self.transit_days[full] = transit
-        if self.c.prefix and not self.shipment_reads.carriers().filter(is_default=True).exists():
-            first = f"{self.c.prefix}{CARRIERS[0][0]}"
-            self.shipping.carrier_upsert(code=first, is_default=True)
         self.report.add("carriers", len(CARRIERS))
 
     def opening_stock(self) -> None:
@@ -682,6 +679,8 @@ class Simulation:
     # --- the end of the month ----------------------------------------------------------------
 
     def finish(self) -> None:
+        self.resume_workflows()  # leave no step due behind (backorders filled by the last receipts)
+        self.drain()
         if self.shipping is not None and hasattr(self.shipping, "shipments_detect_late"):
             marked = self.shipping.shipments_detect_late()
             self.report.add("delays_detected", len(marked))

@@ -107,3 +107,11 @@ def test_bad_arguments_are_refused():
 
     with pytest.raises(CommandError, match="--days must be at least 1"):
         call_command("seed_demo", "--days", "0", stdout=io.StringIO())
+
+
+def test_no_workflow_step_is_left_due(seeded):
+    from orders import workflow
+
+    prefix, _ = seeded
+    mine = set(order_selectors.orders().filter(customer__code__startswith=prefix).values_list("id", flat=True))
+    assert mine and not mine.intersection(workflow.due_workflows(limit=100000))
