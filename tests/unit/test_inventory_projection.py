@@ -57,3 +57,16 @@ def test_rebuild_restores_the_projection_from_its_source(unique, source):
 
     assert snapshot(sku) == expected
     call_command("check_balances", stdout=StringIO(), stderr=StringIO())
+
+
+def test_check_against_the_replayed_event_log(unique):
+    sku, loc, _ = make_history(unique)
+    out = StringIO()
+    call_command("check_balances", events=True, stdout=out, stderr=StringIO())
+    assert "and the event log" in out.getvalue()
+
+    Balance.objects.filter(item__sku=sku, location__code=loc).update(on_hand=99, reserved=0)
+    out = StringIO()
+    with pytest.raises(SystemExit):
+        call_command("check_balances", events=True, stdout=out, stderr=StringIO())
+    assert f"{sku}@{loc} on_hand: projection 99, event log says 17" in out.getvalue()
