@@ -1,9 +1,11 @@
 """Reservations per second on one hot SKU, beside PostgreSQL's own ceiling for the same work.
 
-Each reservation is a full service call (`inventory.services.reserve`): resolve the SKU and
-location, lock the balance row, update it, write the reservation record, the ledger row and the
-event (with the log's append lock). The ceiling is pgbench running, per transaction, one
-conditional UPDATE of a balance row plus one INSERT of an event row, at the same client counts.
+Each reservation is a full service call (`inventory.services.reserve`): validate, resolve the SKU
+and location, lock the balance row, update it, write the reservation record, the event (with the
+log's append lock) and the ledger row. Each client is its own process with its own connection, as
+web and worker processes are in production (threads in one process would measure the GIL).
+The ceiling is pgbench running, per transaction, one conditional UPDATE of a balance row plus one
+INSERT of an event row, at the same client counts.
 
     .venv/bin/python bench/bench_reservations.py [--seconds 10] [--clients 1 8 32] [--no-write]
 
@@ -14,7 +16,7 @@ creates and drops its own database `scm_bench_reservations`. Safe to interrupt a
 from __future__ import annotations
 
 import argparse
-import threading
+import multiprocessing
 import time
 from pathlib import Path
 
@@ -34,42 +36,52 @@ END;
 """
 
 
-def run_service_load(clients: int, seconds: float, sku: str, location: str) -> tuple[int, float]:
+def _client(index: int, clients: int, seconds: float, sku: str, location: str, barrier, results) -> None:
+    """One client process: reserve one unit at a time until the shared deadline."""
     from django.db import connection
 
     from inventory import services as inventory
 
-    counts = [0] * clients
-    errors: list[BaseException] = []
-    stop_at = [0.0]
-    barrier = threading.Barrier(clients + 1)
+    try:
+        connection.ensure_connection()
+        barrier.wait()
+        deadline = time.time() + seconds
+        done = 0
+        while time.time() < deadline:
+            inventory.reserve(sku=sku, location=location, qty=1, holder=f"bench-{clients}-{index}-{done}")
+            done += 1
+        results.put((done, ""))
+    except BaseException as exc:  # noqa: BLE001 - reported by the parent
+        results.put((0, repr(exc)))
+    finally:
+        connection.close()
 
-    def client(index: int) -> None:
-        try:
-            inventory.get_item(sku)  # open the connection before the clock starts
-            barrier.wait()
-            n = 0
-            while time.perf_counter() < stop_at[0]:
-                inventory.reserve(sku=sku, location=location, qty=1, holder=f"bench-{clients}-{index}-{n}")
-                n += 1
-            counts[index] = n
-        except BaseException as exc:  # noqa: BLE001 - reported after the run
-            errors.append(exc)
-        finally:
-            connection.close()
 
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
-    for thread in threads:
-        thread.start()
-    stop_at[0] = time.perf_counter() + seconds
-    started = time.perf_counter()
+def run_service_load(clients: int, seconds: float, sku: str, location: str) -> tuple[int, float]:
+    """`clients` separate processes (as web or worker processes are in production), each its own
+    connection; returns reservations made and the wall time."""
+    from django.db import connections
+
+    connections.close_all()  # never share a connection across fork
+    context = multiprocessing.get_context("fork")
+    barrier = context.Barrier(clients + 1)
+    results = context.Queue()
+    processes = [
+        context.Process(target=_client, args=(i, clients, seconds, sku, location, barrier, results))
+        for i in range(clients)
+    ]
+    for process in processes:
+        process.start()
     barrier.wait()
-    for thread in threads:
-        thread.join()
+    started = time.perf_counter()
+    outcomes = [results.get(timeout=seconds + 120) for _ in processes]
     elapsed = time.perf_counter() - started
+    for process in processes:
+        process.join(timeout=30)
+    errors = [error for _, error in outcomes if error]
     if errors:
-        raise RuntimeError(f"{len(errors)} client(s) failed: {errors[0]!r}")
-    return sum(counts), elapsed
+        raise RuntimeError(f"{len(errors)} client(s) failed: {errors[0]}")
+    return sum(done for done, _ in outcomes), elapsed
 
 
 def main() -> None:
@@ -127,9 +139,12 @@ def main() -> None:
     )
     section = f"""## Reservations on one hot SKU (issue 3)
 
-Each reservation is a full `inventory.services.reserve` call (row lock, balance update, reservation
-record, ledger row, event append). Ceiling: `pgbench` with one conditional UPDATE plus one event INSERT
-per transaction, same client count, same run, same database. {args.seconds:g} s per measurement.
+Each reservation is a full `inventory.services.reserve` call (validation, row lock, balance update,
+reservation record, event append, ledger row), each client a separate process with its own
+connection. On PostgreSQL the service runs it as one call of the `scm_reserve` database function, so
+the hot row is locked for one statement and the commit. Ceiling: `pgbench` with one conditional
+UPDATE plus one event INSERT per transaction, same client count, same run, same database.
+{args.seconds:g} s per measurement.
 
 | clients | reservations/s | pgbench tps (ceiling) | ratio |
 |---:|---:|---:|---:|

@@ -1,7 +1,8 @@
 """Appending to and reading from the event log.
 
 Ordering guarantee: on PostgreSQL every append takes one transaction-scoped advisory lock before
-its rows get their positions, and keeps it until the transaction ends. So transactions that append
+its rows get their positions, and keeps it until the transaction ends (the database function
+`scm_append_events`, migration 0003, does lock, version check and insert in one round trip). So transactions that append
 commit in position order, and a reader that has seen position N can never later find a committed
 event below N: following the log by `after=<position>` never skips an event. (SQLite serialises
 all writers, which gives the same guarantee.)
@@ -14,6 +15,7 @@ PostgreSQL breaks that by aborting one of them.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import nullcontext
@@ -21,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -92,16 +95,11 @@ def append(
     validated = [(event, schemas.validate_payload(event.type, event.payload)) for event in events]
     # Inside the caller's transaction no savepoint is needed: errors are raised before any write.
     with nullcontext() if connection.in_atomic_block else transaction.atomic():
-        _take_append_lock()
-        current = stream_version(stream)
-        if expected_version is not None and current != expected_version:
-            raise ConcurrencyError(stream=stream, expected_version=expected_version, actual_version=current)
         now = timezone.now()
         context_metadata = current_metadata()
         rows = [
             Event(
                 stream=stream,
-                version=current + offset,
                 type=event.type,
                 schema_version=schema_version,
                 payload=event.payload,
@@ -109,10 +107,18 @@ def append(
                 occurred_at=event.occurred_at or now,
                 recorded_at=now,
             )
-            for offset, (event, schema_version) in enumerate(validated, start=1)
+            for event, schema_version in validated
         ]
-        Event.objects.bulk_create(rows)
-        _dispatch_after_commit()
+        if connection.vendor == "postgresql":
+            _insert_in_one_round_trip(stream, rows, expected_version)
+        else:
+            current = stream_version(stream)
+            if expected_version is not None and current != expected_version:
+                raise ConcurrencyError(stream=stream, expected_version=expected_version, actual_version=current)
+            for offset, row in enumerate(rows, start=1):
+                row.version = current + offset
+            Event.objects.bulk_create(rows)
+        dispatch_after_commit()
     return [RecordedEvent.from_row(row) for row in rows]
 
 
@@ -131,13 +137,34 @@ def append_one(
     )[0]
 
 
-def _take_append_lock() -> None:
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [APPEND_LOCK_KEY])
+def _insert_in_one_round_trip(stream: str, rows: list[Event], expected_version: int | None) -> None:
+    """Lock, check the version and insert with the `scm_append_events` database function."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT event_position, event_version, current_version FROM scm_append_events("
+            "%s, %s, %s, %s::uuid[], %s::text[], %s::integer[], %s::jsonb[], %s::jsonb[], %s::timestamptz[], %s)",
+            [
+                stream,
+                expected_version,
+                APPEND_LOCK_KEY,
+                [str(row.event_id) for row in rows],
+                [row.type for row in rows],
+                [row.schema_version for row in rows],
+                [json.dumps(row.payload, cls=DjangoJSONEncoder) for row in rows],
+                [json.dumps(row.metadata, cls=DjangoJSONEncoder) for row in rows],
+                [row.occurred_at for row in rows],
+                rows[0].recorded_at,
+            ],
+        )
+        result = cursor.fetchall()
+    if result and result[0][0] is None:
+        raise ConcurrencyError(stream=stream, expected_version=expected_version, actual_version=result[0][2])
+    for row, (position, version, _) in zip(rows, result, strict=True):
+        row.position, row.version = position, version
+        row._state.adding, row._state.db = False, connection.alias
 
 
-def _dispatch_after_commit() -> None:
+def dispatch_after_commit() -> None:
     """Once per transaction, wake the subscription processor when the transaction commits."""
     if not getattr(settings, "EVENT_DISPATCH_ON_COMMIT", True):
         return
