@@ -66,7 +66,7 @@ class Location(models.Model):
 class Balance(models.Model):
     """Projection of the ledger per item and location, updated in the same transaction as each ledger row."""
 
-    item = models.ForeignKey(Item, on_delete=models.PROTECT, related_name="balances")
+    item = models.ForeignKey(Item, on_delete=models.PROTECT, related_name="balances", db_index=False)
     location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="balances")
     on_hand = models.BigIntegerField(default=0)
     reserved = models.BigIntegerField(default=0)
@@ -122,7 +122,8 @@ class LedgerQuerySet(models.QuerySet):
 class LedgerEntry(models.Model):
     """One signed movement of one bucket. Never changed: a correction is another row."""
 
-    item = models.ForeignKey(Item, on_delete=models.PROTECT, related_name="+")
+    # Lookups by item use the (item, location, effective_at) index; a separate one would only slow writes.
+    item = models.ForeignKey(Item, on_delete=models.PROTECT, related_name="+", db_index=False)
     location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="+")
     bucket = models.CharField(max_length=16, choices=Bucket.choices)
     quantity = models.BigIntegerField()
@@ -163,7 +164,7 @@ class Reservation(models.Model):
     `quantity` over a balance's reservations always equals the balance's `reserved`.
     """
 
-    item = models.ForeignKey(Item, on_delete=models.PROTECT, related_name="reservations")
+    item = models.ForeignKey(Item, on_delete=models.PROTECT, related_name="reservations", db_index=False)
     location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="reservations")
     holder = models.CharField(max_length=200, help_text="Who holds it, e.g. order-42/line-1.")
     quantity = models.BigIntegerField(default=0)

@@ -40,7 +40,6 @@ class Event(models.Model):
             models.UniqueConstraint(fields=["stream", "version"], name="event_stream_version_unique"),
             models.CheckConstraint(condition=models.Q(version__gte=1), name="event_version_positive"),
         ]
-        indexes = [models.Index(fields=["stream", "version"], name="event_stream_idx")]
 
     def __str__(self) -> str:
         return f"#{self.position} {self.type} {self.stream}@{self.version}"

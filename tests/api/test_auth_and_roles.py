@@ -19,6 +19,7 @@ from scm.api.permissions import RolePermission
 from scm.api.services import integration_user_create
 from scm.api.supplier_scope import bound_supplier_code, may_act_for_supplier, scope_to_bound_supplier
 from scm.roles import INTEGRATION, OPS, PLANNER
+from tests.api.helpers import client_for
 
 pytestmark = pytest.mark.django_db
 
@@ -43,13 +44,6 @@ urlpatterns = [
     path("api/v1/test-roles/", OrderLikeView.as_view()),
     path("api/v1/", include("scm.api.urls")),
 ]
-
-
-def client_for(username: str, role: str, supplier: str = "") -> APIClient:
-    client = APIClient()
-    token = integration_user_create(username=username, role=role, supplier_code=supplier).token
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
-    return client
 
 
 def assert_error(response, status: int, code: str) -> dict:
@@ -194,8 +188,10 @@ def test_scope_to_bound_supplier_narrows_a_queryset_to_the_bound_supplier_only(u
     scoped = scope_to_bound_supplier(rows, mine, field="supplier_code")
     assert list(scoped.values_list("supplier_code", flat=True)) == [f"S1-{unique}"]
     assert scoped.filter(supplier_code=f"S2-{unique}").first() is None  # what a detail view turns into 404
-    assert sorted(scope_to_bound_supplier(rows, everyone, field="supplier_code").values_list(
-        "supplier_code", flat=True)) == codes
+    assert (
+        sorted(scope_to_bound_supplier(rows, everyone, field="supplier_code").values_list("supplier_code", flat=True))
+        == codes
+    )
 
 
 def test_a_supplier_bound_token_may_not_read_the_global_event_log(unique):

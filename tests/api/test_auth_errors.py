@@ -91,8 +91,9 @@ def test_malformed_json_answers_400_and_nothing_is_created(ops_client):
 def test_a_body_over_the_limit_answers_413_before_anything_reads_it(ops_client, settings):
     settings.API_MAX_BODY_BYTES = 100
     body = b'{"url": "http://x.test/", "secret": "' + b"s" * 200 + b'"}'
-    error = error_of(ops_client.post("/api/v1/webhooks/", data=body, content_type="application/json"), 413,
-                     "payload_too_large")
+    error = error_of(
+        ops_client.post("/api/v1/webhooks/", data=body, content_type="application/json"), 413, "payload_too_large"
+    )
     assert error["fields"] == {"content_length": len(body), "max_bytes": 100}
 
 
@@ -136,12 +137,16 @@ def test_a_view_may_declare_a_larger_body_limit_by_setting_name(ops_client, sett
     assert error_of(refused, 413, "payload_too_large")["fields"] == {"content_length": len(body), "max_bytes": 50}
 
     too_big = b'{"blob": "' + b"x" * 300 + b'"}'
-    error = error_of(ops_client.post("/api/v1/test-big-body/", data=too_big, content_type="application/json"), 413,
-                     "payload_too_large")
+    error = error_of(
+        ops_client.post("/api/v1/test-big-body/", data=too_big, content_type="application/json"),
+        413,
+        "payload_too_large",
+    )
     assert error["fields"] == {"content_length": len(too_big), "max_bytes": 200}
 
 
 def test_a_content_length_that_is_not_a_number_answers_400(ops_client):
-    response = ops_client.generic("POST", "/api/v1/webhooks/", b"{}", content_type="application/json",
-                                  CONTENT_LENGTH="abc")
+    response = ops_client.generic(
+        "POST", "/api/v1/webhooks/", b"{}", content_type="application/json", CONTENT_LENGTH="abc"
+    )
     error_of(response, 400, "malformed_request")

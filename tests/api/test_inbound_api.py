@@ -11,22 +11,15 @@ import pytest
 from rest_framework.test import APIClient
 
 from inventory import selectors as inventory_selectors
-from scm.api.services import integration_user_create
 from scm.roles import INTEGRATION, OPS, PLANNER
 from suppliers import services
 from suppliers.models import InboundMessage, OutboundMessage
+from tests.api.helpers import client_for
 from tests.integration.test_suppliers_setup import asn_body, interchange, item, make_order, make_supplier
 
 pytestmark = pytest.mark.django_db
 
 URL = "/api/v1/inbound-messages/"
-
-
-def client_for(username: str, role: str, supplier: str = "") -> APIClient:
-    client = APIClient()
-    token = integration_user_create(username=username, role=role, supplier_code=supplier).token
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
-    return client
 
 
 @pytest.fixture

@@ -11,41 +11,11 @@ from rest_framework.test import APIClient
 
 from inventory import services as inventory
 from inventory.models import Balance, LedgerEntry
-from scm.api.services import integration_user_create
-from scm.roles import INTEGRATION, OPS, PLANNER
+from scm.roles import INTEGRATION
+from tests.api.helpers import assert_error, client_for
 from tests.factories import ItemFactory, LocationFactory, stocked
 
 pytestmark = pytest.mark.django_db
-
-
-def client_for(username: str, role: str, supplier: str = "") -> APIClient:
-    client = APIClient()
-    token = integration_user_create(username=username, role=role, supplier_code=supplier).token
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
-    return client
-
-
-def assert_error(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "fields"}
-    assert body["error"]["code"] == code, body
-    return body["error"]
-
-
-@pytest.fixture
-def ops(unique):
-    return client_for(f"ops-{unique}", OPS)
-
-
-@pytest.fixture
-def planner(unique):
-    return client_for(f"planner-{unique}", PLANNER)
-
-
-@pytest.fixture
-def integration(unique):
-    return client_for(f"int-{unique}", INTEGRATION)
 
 
 def ledger_rows(sku: str) -> int:

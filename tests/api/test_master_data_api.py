@@ -18,25 +18,10 @@ from rest_framework.test import APIClient
 from inventory import services as inventory
 from inventory.models import Item, Location
 from orders.models import Customer
-from scm.api.services import integration_user_create
 from scm.events.store import read_stream
 from scm.roles import INTEGRATION, OPS, PLANNER
+from tests.api.helpers import assert_error, client_for
 from tests.factories import ItemFactory, LocationFactory
-
-
-def client_for(username: str, role: str, supplier: str = "") -> APIClient:
-    client = APIClient()
-    token = integration_user_create(username=username, role=role, supplier_code=supplier).token
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
-    return client
-
-
-def assert_error(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "fields"}
-    assert body["error"]["code"] == code, body
-    return body["error"]
 
 
 @pytest.fixture

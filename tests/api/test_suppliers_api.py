@@ -5,23 +5,15 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from rest_framework.test import APIClient
 
-from scm.api.services import integration_user_create
-from scm.roles import INTEGRATION, OPS, PLANNER
+from scm.roles import INTEGRATION
 from suppliers import services
 from suppliers.adapters.x12 import map_850, read_interchange
 from suppliers.models import OutboundMessage
+from tests.api.helpers import client_for
 from tests.factories import ItemFactory, LocationFactory
 
 pytestmark = pytest.mark.django_db
-
-
-def client_for(username: str, role: str, supplier: str = "") -> APIClient:
-    client = APIClient()
-    token = integration_user_create(username=username, role=role, supplier_code=supplier).token
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
-    return client
 
 
 def assert_error(response, status: int, code: str) -> dict:
@@ -29,16 +21,6 @@ def assert_error(response, status: int, code: str) -> dict:
     body = response.json()
     assert set(body) == {"error"} and body["error"]["code"] == code, body
     return body["error"]
-
-
-@pytest.fixture
-def ops(unique):
-    return client_for(f"ops-{unique}", OPS)
-
-
-@pytest.fixture
-def planner(unique):
-    return client_for(f"planner-{unique}", PLANNER)
 
 
 @pytest.fixture

@@ -31,8 +31,9 @@ def ops(unique) -> APIClient:
 
 
 def create(client: APIClient, **fields) -> dict:
-    response = client.post("/api/v1/webhooks/", {"url": "https://hooks.example.com/scm", "secret": SECRET, **fields},
-                           format="json")
+    response = client.post(
+        "/api/v1/webhooks/", {"url": "https://hooks.example.com/scm", "secret": SECRET, **fields}, format="json"
+    )
     assert response.status_code == 201, response.content
     return response.json()
 
@@ -145,8 +146,7 @@ def test_planners_may_not_touch_webhooks(unique, method):
 @pytest.fixture
 def endpoint_with_deliveries(ops, unique):
     endpoint = create(ops)
-    events = [store.append(f"wh-{unique}", [NewEvent(type="TestEventRecorded", payload={"n": n})])[0]
-              for n in range(3)]
+    events = [store.append(f"wh-{unique}", [NewEvent(type="TestEventRecorded", payload={"n": n})])[0] for n in range(3)]
     for event in events:
         webhook_deliveries_fan_out(event)
     deliveries = list(WebhookDelivery.objects.filter(endpoint_id=endpoint["id"]).order_by("event_position"))
@@ -267,7 +267,9 @@ def test_admin_creates_an_endpoint_through_the_service(admin_client, unique):
     assert response.status_code == 302, response.content
     endpoint = WebhookEndpoint.objects.get(url=f"https://hooks.example.com/{unique}")
     assert (endpoint.event_types, endpoint.secret, endpoint.start_position) == (
-        ["TestEventRecorded"], SECRET, store.head_position()
+        ["TestEventRecorded"],
+        SECRET,
+        store.head_position(),
     )
     assert endpoint.created_by.username == f"admin-{unique}"
 
