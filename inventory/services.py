@@ -636,6 +636,25 @@ def _reserve_in_one_round_trip(sku: str, location: str, qty: int, holder: str, r
     )
 
 
+def _add_to_supply(item: Item, location: Location, reference: str, source: str, qty: int, expected: date) -> None:
+    """Create the inbound supply record or add to it (and move its date), in one statement (an upsert)."""
+    now = timezone.now()
+    table = InboundSupply._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {table} (item_id, location_id, reference, source, quantity, expected_date, created_at,
+                                 updated_at)
+            VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+            ON CONFLICT (reference, item_id, location_id) DO UPDATE SET
+                quantity = {table}.quantity + EXCLUDED.quantity,
+                expected_date = EXCLUDED.expected_date,
+                updated_at = EXCLUDED.updated_at
+            """,
+            [item.pk, location.pk, reference, source, qty, expected, now, now],
+        )
+
+
 def _add_to_reservation(item: Item, location: Location, holder: str, qty: int) -> Reservation:
     """Create the holder's reservation record or add to it, in one statement (an upsert)."""
     now = timezone.now()
@@ -816,12 +835,7 @@ def add_inbound(
         raise ValidationFailed("Inbound supply needs a reference.", reference=reference)
     item, loc = get_item(sku), get_location(location)
     balance = lock_balances([(item, loc)])[(item.pk, loc.pk)]
-    supply, _ = InboundSupply.objects.select_for_update().get_or_create(
-        item=item, location=loc, reference=reference, defaults={"source": source, "expected_date": expected_date}
-    )
-    supply.quantity += qty
-    supply.expected_date = expected_date
-    supply.save(update_fields=["quantity", "expected_date", "updated_at"])
+    _add_to_supply(item, loc, reference, source, qty, expected_date)
     return _record(
         item=item,
         location=loc,
