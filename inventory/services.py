@@ -622,17 +622,8 @@ def _reserve_in_one_round_trip(sku: str, location: str, qty: int, holder: str, r
         metrics.reservations_failed.inc()
         raise InsufficientStock([Shortfall(sku, location, qty, available)])
     dispatch_after_commit()
-    return Reservation(
-        pk=pk,
-        item_id=item_id,
-        location_id=location_id,
-        holder=holder,
-        quantity=quantity,
-        reserved_total=reserved_total,
-        consumed_total=consumed_total,
-        released_total=released_total,
-        created_at=created_at,
-        updated_at=now,
+    return _reservation_from_row(
+        item_id, location_id, holder, now, pk, quantity, reserved_total, consumed_total, released_total, created_at
     )
 
 
@@ -673,11 +664,27 @@ def _add_to_reservation(item: Item, location: Location, holder: str, qty: int) -
             """,
             [item.pk, location.pk, holder, qty, qty, now, now],
         )
-        pk, quantity, reserved_total, consumed_total, released_total, created_at = cursor.fetchone()
+        row = cursor.fetchone()
+    return _reservation_from_row(item.pk, location.pk, holder, now, *row)
+
+
+def _reservation_from_row(
+    item_id: int,
+    location_id: int,
+    holder: str,
+    now: datetime,
+    pk: int,
+    quantity: int,
+    reserved_total: int,
+    consumed_total: int,
+    released_total: int,
+    created_at: datetime,
+) -> Reservation:
+    """The Reservation an upsert's RETURNING row describes, without reading it again."""
     return Reservation(
         pk=pk,
-        item=item,
-        location=location,
+        item_id=item_id,
+        location_id=location_id,
         holder=holder,
         quantity=quantity,
         reserved_total=reserved_total,

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import random
-import threading
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from django.db import connection
 from django.db.utils import IntegrityError, OperationalError
 
 from inventory import selectors
@@ -16,24 +13,10 @@ from inventory import services as inventory
 from inventory.exceptions import InsufficientStock
 from inventory.models import Balance, LedgerEntry, Reservation
 from scm.errors import DomainError
+from tests.concurrency import run_threads
 from tests.factories import ItemFactory, LocationFactory
 
 pytestmark = pytest.mark.postgres
-
-
-def run_threads(count: int, target) -> list:
-    """Start `count` threads on `target(index)` behind a barrier; return their results in order."""
-    barrier = threading.Barrier(count)
-
-    def wrapped(index: int):
-        try:
-            barrier.wait(timeout=30)
-            return target(index)
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(max_workers=count) as pool:
-        return list(pool.map(wrapped, range(count)))
 
 
 def test_32_clients_reserving_the_last_20_units_get_exactly_20(committed_db, unique):

@@ -2,34 +2,18 @@
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from django.db import connection
 
 from inventory import services as inventory
 from inventory.models import Balance
 from orders import services as orders
 from orders.models import SalesOrder
+from tests.concurrency import run_threads
 from tests.factories import ItemFactory, LocationFactory
 
 pytestmark = pytest.mark.postgres
-
-
-def run_threads(count: int, target) -> list:
-    barrier = threading.Barrier(count)
-
-    def wrapped(index: int):
-        try:
-            barrier.wait(timeout=30)
-            return target(index)
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(max_workers=count) as pool:
-        return list(pool.map(wrapped, range(count)))
 
 
 def test_50_concurrent_creations_with_one_idempotency_key_create_exactly_one_order(committed_db, unique):
