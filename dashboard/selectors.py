@@ -506,9 +506,9 @@ def order_page(*, order_id: int, now: datetime | None = None) -> OrderPage | Non
 
 
 def customer_known(code: str) -> bool:
-    from orders.models import Customer
+    from orders.selectors import customer_exists
 
-    return Customer.objects.filter(code=code).exists()
+    return customer_exists(code=code)
 
 
 def location_codes() -> list[str]:
@@ -557,14 +557,10 @@ def order_id_of(order_ref: str) -> int | None:
 
 
 def dead_webhook_deliveries() -> QuerySet:
-    """Deliveries that gave up, across all endpoints, newest first.
+    """Deliveries that gave up, across all endpoints, newest first."""
+    from scm.webhooks.selectors import webhook_dead_deliveries
 
-    scm.webhooks' selectors list deliveries per endpoint only; this is the same read-only query
-    across endpoints, one query per page whatever the number of endpoints.
-    """
-    from scm.webhooks.models import DeliveryStatus, WebhookDelivery
-
-    return WebhookDelivery.objects.filter(status=DeliveryStatus.DEAD).select_related("endpoint").order_by("-pk")
+    return webhook_dead_deliveries()
 
 
 def suppliers_for_skus(skus: list[str]) -> dict[str, tuple[str, str]]:

@@ -13,6 +13,10 @@ def customers() -> QuerySet[Customer]:
     return Customer.objects.order_by("code")
 
 
+def customer_exists(*, code: str) -> bool:
+    return Customer.objects.filter(code=code).exists()
+
+
 def orders(*, status: str | None = None, customer: str | None = None) -> QuerySet[SalesOrder]:
     rows = SalesOrder.objects.select_related("customer", "workflow").order_by("-created_at", "-id")
     if status:

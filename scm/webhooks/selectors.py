@@ -40,3 +40,8 @@ def webhook_delivery_get(*, delivery_id: int) -> WebhookDelivery:
     if delivery is None:
         raise WebhookDeliveryNotFound(f"No webhook delivery {delivery_id}.", delivery_id=delivery_id)
     return delivery
+
+
+def webhook_dead_deliveries() -> QuerySet[WebhookDelivery]:
+    """Deliveries that gave up, across all endpoints, newest first (one query whatever the endpoints)."""
+    return WebhookDelivery.objects.filter(status=DeliveryStatus.DEAD).select_related("endpoint").order_by("-pk")
