@@ -23,6 +23,7 @@ INVENTORY_EVENT_TYPES = (
     "ReservationConsumed",
     "InboundSupplyAdded",
     "InboundSupplyRemoved",
+    "InboundSupplyMoved",
 )
 
 Progress = Callable[[int], None]

@@ -888,6 +888,60 @@ def remove_inbound(
 
 
 @transaction.atomic
+def move_inbound(
+    *,
+    sku: str,
+    location: str,
+    from_reference: str,
+    from_qty: int,
+    to_reference: str,
+    qty: int,
+    expected_date: date,
+    source: str = "asn",
+) -> RecordedEvent:
+    """Expected units move from one supply document to another (a PO line's units now travel on a
+    ship notice): `from_qty` stop being expected under `from_reference` (0 for none) and `qty` are
+    expected under `to_reference` by `expected_date`. One lock, one event, up to two ledger rows."""
+    qty = _positive(qty)
+    expected_date = _as_date(expected_date)
+    if not to_reference:
+        raise ValidationFailed("Inbound supply needs a reference.", reference=to_reference)
+    if isinstance(from_qty, bool) or not isinstance(from_qty, int) or from_qty < 0:
+        raise InvalidQuantity(from_qty, "the quantity moved off a supply is a whole number of zero or more")
+    item, loc = get_item(sku), get_location(location)
+    balance = lock_balances([(item, loc)])[(item.pk, loc.pk)]
+    moved = from_qty
+    if moved:
+        source_supply = _locked_supply(item, loc, from_reference)
+        if moved > source_supply.quantity:
+            raise InboundSupplyTooSmall(reference=from_reference, requested=moved, expected=source_supply.quantity)
+        source_supply.quantity -= moved
+        source_supply.save(update_fields=["quantity", "updated_at"])
+    _add_to_supply(item, loc, to_reference, source, qty, expected_date)
+    movements = [Movement(balance, item, loc, Bucket.INBOUND, qty, Reason.INBOUND_ADDED)]
+    if moved:
+        movements.insert(0, Movement(balance, item, loc, Bucket.INBOUND, -moved, Reason.INBOUND_REMOVED))
+    return _record(
+        item=item,
+        location=loc,
+        event_type="InboundSupplyMoved",
+        payload={
+            "sku": sku,
+            "location": location,
+            "qty": qty,
+            "from_reference": from_reference,
+            "moved": moved,
+            "to_reference": to_reference,
+            "source": source,
+            "expected_date": expected_date.isoformat(),
+        },
+        movements=movements,
+        reference=to_reference,
+        effective_at=timezone.now(),
+    )
+
+
+@transaction.atomic
 def reschedule_inbound(*, sku: str, location: str, reference: str, expected_date: date) -> RecordedEvent:
     """Move the expected date of inbound supply (a supplier confirmed a new date, an ASN gave one)."""
     expected_date = _as_date(expected_date)

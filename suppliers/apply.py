@@ -413,19 +413,18 @@ class ShipNoticePlan(Plan):
             line.qty_shipped += qty
             line.save(update_fields=["qty_shipped"])
             moved = min(qty, refs.get(line.inbound_reference, 0))
-            if moved:
-                inventory.remove_inbound(
-                    sku=sku, location=order.destination, reference=line.inbound_reference, qty=moved, reason="shipped"
-                )
-                refs[line.inbound_reference] -= moved
-            inventory.add_inbound(
+            inventory.move_inbound(
                 sku=sku,
                 location=order.destination,
+                from_reference=line.inbound_reference,
+                from_qty=moved,
+                to_reference=shipped.inbound_reference,
                 qty=qty,
-                reference=shipped.inbound_reference,
                 expected_date=expected_on,
                 source="asn",
             )
+            if moved:
+                refs[line.inbound_reference] -= moved
             by_order[order.pk].append(
                 {
                     "asn_line_no": number,

@@ -5,25 +5,36 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('inventory', '0003_reserve_function'),
+        ("inventory", "0003_reserve_function"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='balance',
-            name='item',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='balances', to='inventory.item'),
+            model_name="balance",
+            name="item",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="balances",
+                to="inventory.item",
+            ),
         ),
         migrations.AlterField(
-            model_name='ledgerentry',
-            name='item',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='inventory.item'),
+            model_name="ledgerentry",
+            name="item",
+            field=models.ForeignKey(
+                db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name="+", to="inventory.item"
+            ),
         ),
         migrations.AlterField(
-            model_name='reservation',
-            name='item',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='reservations', to='inventory.item'),
+            model_name="reservation",
+            name="item",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="reservations",
+                to="inventory.item",
+            ),
         ),
     ]

@@ -11,6 +11,7 @@ from inventory import selectors
 from inventory import services as inventory
 from inventory.exceptions import (
     BelowReserved,
+    InboundSupplyTooSmall,
     InsufficientStock,
     InvalidQuantity,
     ReservationTooSmall,
@@ -284,3 +285,37 @@ def test_ledger_rows_cannot_be_changed(unique):
         row.save()
     with pytest.raises(AppendOnlyViolation):
         LedgerEntry.objects.filter(item__sku=sku).delete()
+
+
+def test_moving_inbound_supply_onto_a_ship_notice(unique):
+    sku, loc = stocked(unique)
+    inventory.add_inbound(sku=sku, location=loc, qty=10, reference="PO-5/1", expected_date=date(2030, 2, 1))
+
+    event = inventory.move_inbound(
+        sku=sku,
+        location=loc,
+        from_reference="PO-5/1",
+        from_qty=6,
+        to_reference="ASN-9/1",
+        qty=7,
+        expected_date=date(2030, 1, 20),
+    )
+
+    supplies = {s.reference: (s.quantity, s.expected_date) for s in InboundSupply.objects.filter(item__sku=sku)}
+    assert supplies == {"PO-5/1": (4, date(2030, 2, 1)), "ASN-9/1": (7, date(2030, 1, 20))}
+    assert balance(sku, loc) == (0, 0, 11)
+    assert [(m["qty"], m["reason"]) for m in event.payload["movements"]] == [
+        (-6, "inbound_removed"),
+        (7, "inbound_added"),
+    ]
+    with pytest.raises(InboundSupplyTooSmall):
+        inventory.move_inbound(
+            sku=sku,
+            location=loc,
+            from_reference="PO-5/1",
+            from_qty=5,
+            to_reference="ASN-9/2",
+            qty=5,
+            expected_date=date(2030, 1, 20),
+        )
+    assert balance(sku, loc) == (0, 0, 11)
