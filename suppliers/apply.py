@@ -526,13 +526,23 @@ class InvoicePlan(Plan):
             line.invoiced_amount = F("invoiced_amount") + entry["amount"]
             line.save(update_fields=["qty_invoiced", "invoiced_amount"])
         findings += [f"SKU {u['sku']} is not on purchase order {order.number}" for u in unmatched]
-        if doc.total is not None and (doc.total - computed_total).copy_abs() > Decimal("0.01"):
-            findings.append(f"invoice total {doc.total} differs from the lines' {computed_total.quantize(MONEY)}")
+        expected_total = computed_total + doc.charges
+        if doc.total is not None and (doc.total - expected_total).copy_abs() > Decimal("0.01"):
+            stated = f"the lines' {computed_total.quantize(MONEY)}"
+            if doc.charges:
+                stated += f" plus charges {doc.charges.quantize(MONEY)}"
+            findings.append(f"invoice total {doc.total} differs from {stated}")
         if order.status in (PO.DRAFT, PO.CANCELLED):
             findings.append(f"purchase order {order.number} is {order.status}")
         status = MatchStatus.MATCHED if not findings else MatchStatus.MISMATCH
-        match = {"status": status, "lines": match_lines, "unmatched": unmatched, "findings": findings}
-        total = doc.total if doc.total is not None else computed_total
+        match = {
+            "status": status,
+            "lines": match_lines,
+            "unmatched": unmatched,
+            "findings": findings,
+            "charges": str(doc.charges.quantize(MONEY)),
+        }
+        total = doc.total if doc.total is not None else expected_total
         invoice = SupplierInvoice.objects.create(
             supplier=ctx.supplier,
             number=doc.number,

@@ -130,6 +130,7 @@ class InvoiceDoc:
     lines: tuple[InvoiceLineDoc, ...]
     origin: Origin
     kind: str = "invoice"
+    charges: Decimal = Decimal(0)  # charges minus allowances, part of `total`
 
 
 @dataclass(frozen=True)

@@ -283,6 +283,7 @@ def _from_810(tset: TransactionSet, origin: Origin) -> Converted:
             total=invoice.total_amount,
             lines=lines,
             origin=origin,
+            charges=invoice.net_charges,
         ),
         [],
     )

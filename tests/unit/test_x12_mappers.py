@@ -342,6 +342,32 @@ def test_810_invoice_with_lines_and_implied_decimal_total():
     assert [line.ordinal for line in invoice.lines] == [7, 10]
 
 
+def test_810_charges_come_from_summary_sacs_or_else_from_line_sacs():
+    with_line_charges = [
+        *INVOICE[:6],
+        "SAC*C*G830***150",  # freight on line 1: 1.50
+        "SAC*N*B840*AB*NOTE*999",  # no charge: ignored
+        *INVOICE[6:9],
+        "SAC*A*C310***50",  # discount on line 2: 0.50
+        "TDS*4600",
+        "CTT*2",
+    ]
+    invoice = map_810(first_set("810", with_line_charges, functional_id="IN"))
+    assert [(c.indicator, c.code, c.amount) for c in invoice.charges] == [
+        ("C", "G830", Decimal("1.50")),
+        ("A", "C310", Decimal("0.50")),
+    ]
+    assert invoice.net_charges == Decimal("1.00")
+
+    restated = [*with_line_charges[:-1], "SAC*C*G830***150", "SAC*A*C310***50**********DISCOUNT", "CTT*2"]
+    summary = map_810(first_set("810", restated, functional_id="IN"))
+    assert [(c.indicator, c.amount, c.description) for c in summary.charges] == [
+        ("C", Decimal("1.50"), None),
+        ("A", Decimal("0.50"), "DISCOUNT"),
+    ]
+    assert map_810(first_set("810", INVOICE, functional_id="IN")).charges == ()
+
+
 def test_810_total_must_be_n2_digits_and_prices_numbers():
     body = [*INVOICE]
     body[9] = "TDS*45.00"

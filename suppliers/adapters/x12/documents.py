@@ -292,8 +292,23 @@ class InvoiceLine:
 
 
 @dataclass(frozen=True)
+class InvoiceCharge:
+    """A SAC allowance (A) or charge (C) of an 810; ``amount`` is SAC05 read as N2."""
+
+    indicator: str
+    code: str | None
+    amount: Decimal
+    description: str | None
+
+
+@dataclass(frozen=True)
 class Invoice810:
-    """An 810 invoice. ``total_amount`` is TDS01 read as N2 (two implied decimals: 36596 = 365.96)."""
+    """An 810 invoice. ``total_amount`` is TDS01 read as N2 (two implied decimals: 36596 = 365.96).
+
+    ``charges`` are the invoice's allowances and charges: the summary-level SACs (after TDS) when there
+    are any, since they state the invoice's totals, otherwise the line-level ones (inside the IT1 loops).
+    SAC01 ``N`` (no allowance or charge) is left out.
+    """
 
     control_number: str
     invoice_date: date
@@ -308,6 +323,12 @@ class Invoice810:
     lines: tuple[InvoiceLine, ...]
     total_amount: Decimal | None
     line_count: int | None
+    charges: tuple[InvoiceCharge, ...] = ()
+
+    @property
+    def net_charges(self) -> Decimal:
+        """Charges minus allowances."""
+        return sum((c.amount if c.indicator == "C" else -c.amount for c in self.charges), Decimal(0))
 
 
 # 846 -------------------------------------------------------------------------------------------

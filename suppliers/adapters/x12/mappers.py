@@ -27,6 +27,7 @@ from suppliers.adapters.x12.documents import (
     InventoryItem,
     InventoryQuantity,
     Invoice810,
+    InvoiceCharge,
     InvoiceLine,
     LineAck,
     LineSchedule,
@@ -499,6 +500,8 @@ def map_810(tset: TransactionSet) -> Invoice810:
     lines: list[dict[str, Any]] = []
     total: Decimal | None = None
     line_count: int | None = None
+    line_charges: list[InvoiceCharge] = []
+    summary_charges: list[InvoiceCharge] = []
     for segment in tset.body:
         tag = segment.tag
         if tag == "BIG":
@@ -507,6 +510,10 @@ def map_810(tset: TransactionSet) -> Invoice810:
             lines.append({**_line_fields(segment, 6), "description": None})
         elif tag == "TDS":
             total = implied_decimal(segment, 1, 2, required=True)
+        elif tag == "SAC":
+            charge = _charge(segment)
+            if charge is not None:
+                (summary_charges if total is not None else line_charges).append(charge)
         elif tag == "CTT":
             line_count = integer(segment, 1)
         elif lines:
@@ -536,7 +543,17 @@ def map_810(tset: TransactionSet) -> Invoice810:
         lines=tuple(InvoiceLine(**line) for line in lines),
         total_amount=total,
         line_count=line_count,
+        charges=tuple(summary_charges or line_charges),
     )
+
+
+def _charge(segment: Segment) -> InvoiceCharge | None:
+    """A SAC allowance or charge with an amount; None for SAC01 N or no SAC05."""
+    indicator = text(segment, 1, required=True, what="an allowance or charge indicator")
+    amount = implied_decimal(segment, 5, 2)
+    if indicator not in ("A", "C") or amount is None:
+        return None
+    return InvoiceCharge(indicator=indicator, code=text(segment, 2), amount=amount, description=text(segment, 15))
 
 
 # 846 -------------------------------------------------------------------------------------------
