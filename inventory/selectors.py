@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from django.db.models import Q, QuerySet, Sum
 from django.utils import timezone
 
+from inventory.exceptions import UnknownLocation, UnknownSku
 from inventory.models import (
     Balance,
     Bucket,
@@ -21,6 +23,33 @@ from inventory.models import (
     Reason,
     Reservation,
 )
+
+# --- Items and locations by key ---------------------------------------------------------------
+
+
+def get_item(sku: str) -> Item:
+    try:
+        return Item.objects.get(sku=sku)
+    except Item.DoesNotExist:
+        raise UnknownSku(sku) from None
+
+
+def get_items(skus: Iterable[str]) -> dict[str, Item]:
+    """Items by SKU in one query; the first unknown SKU (in the order given) raises UnknownSku."""
+    wanted = list(dict.fromkeys(skus))
+    found = {item.sku: item for item in Item.objects.filter(sku__in=wanted)}
+    for sku in wanted:
+        if sku not in found:
+            raise UnknownSku(sku)
+    return found
+
+
+def get_location(code: str) -> Location:
+    try:
+        return Location.objects.get(code=code)
+    except Location.DoesNotExist:
+        raise UnknownLocation(code) from None
+
 
 # --- Current balances -------------------------------------------------------------------------
 
@@ -133,8 +162,6 @@ def available_to_promise(*, sku: str, qty: int, today: date | None = None) -> At
     expected date; supply already overdue counts from today. `promise` is the cumulative quantity
     promisable by each date, stopping once `qty` is covered.
     """
-    from inventory.services import get_item
-
     item = get_item(sku)
     today = today or timezone.localdate()
     sellable = [LocationKind.WAREHOUSE, LocationKind.STORE]
