@@ -19,7 +19,7 @@ from suppliers.apply.resolve import MONEY, PACK_UNITS, Resolved, Resolver, base_
 from suppliers.documents import AckLineDoc, PoAckDoc, Product
 from suppliers.exceptions import Problem
 from suppliers.models import PO, AckStatus, PurchaseOrder, PurchaseOrderLine
-from suppliers.services import open_inbound, open_shipments
+from suppliers.selectors import open_inbound, open_shipments
 
 ACKABLE = (PO.SENT, PO.ACKNOWLEDGED)
 

@@ -19,7 +19,7 @@ from suppliers.apply.resolve import Resolver, base_units, problem
 from suppliers.documents import ShipNoticeDoc
 from suppliers.exceptions import Problem
 from suppliers.models import PO, PurchaseOrder, PurchaseOrderLine, ShipNotice, ShipNoticeLine
-from suppliers.services import open_inbound
+from suppliers.selectors import open_inbound
 
 SHIPPABLE = (PO.SENT, PO.ACKNOWLEDGED, PO.PARTIALLY_RECEIVED)
 
