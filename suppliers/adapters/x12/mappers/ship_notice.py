@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -30,114 +31,144 @@ def map_856(tset: TransactionSet) -> ShipNotice856:
     HL parents must name an earlier HL of the same set. Item details (LIN, SN1) are only read under an
     item level; an item must have a LIN with at least one product ID and exactly one SN1.
     """
+    tree = _ShipNoticeTree()
+    for segment in tset.body:
+        tree.take(segment)
+    if tree.bsn is None:
+        raise missing(tset, "BSN", "the ship notice header")
+    return tree.build(tset, tree.bsn)
+
+
+@dataclass
+class _ShipNoticeTree:
+    """What an 856's segments say, collected level by level as they come (one `take` per segment)."""
+
     bsn: Segment | None = None
     td5: Segment | None = None
-    references: dict[str, str] = {}
-    dates: dict[str, date] = {}
-    parties = Parties()
-    levels: dict[str, HierarchyLevel] = {}
-    order_data: dict[str, dict[str, Any]] = {}
-    pack_marks: dict[str, list[Mark]] = {}
-    item_data: dict[str, dict[str, Any]] = {}
+    references: dict[str, str] = field(default_factory=dict)
+    dates: dict[str, date] = field(default_factory=dict)
+    parties: Parties = field(default_factory=Parties)
+    levels: dict[str, HierarchyLevel] = field(default_factory=dict)
+    order_data: dict[str, dict[str, Any]] = field(default_factory=dict)
+    pack_marks: dict[str, list[Mark]] = field(default_factory=dict)
+    item_data: dict[str, dict[str, Any]] = field(default_factory=dict)
     current: HierarchyLevel | None = None
     line_count: int | None = None
-    for segment in tset.body:
-        tag = segment.tag
+
+    def take(self, segment: Segment) -> None:
+        tag, current = segment.tag, self.current
+        if tag in ("LIN", "SN1") and (current is None or current.level != "I"):
+            where = "before any HL" if current is None else f"under HL {current.hl_id} (level {current.level})"
+            raise segment.error(
+                f"{tag} at byte {segment.offset} is {where}; item details belong under an item level (HL03 I)"
+            )
         if tag == "BSN":
-            bsn = only_one(bsn, segment)
+            self.bsn = only_one(self.bsn, segment)
         elif tag == "HL":
-            current = _hierarchy_level(segment, levels)
-            levels[current.hl_id] = current
-            if current.level == "O":
-                order_data[current.hl_id] = {"prf": None, "references": {}}
-            elif current.level in _PACK_LEVELS:
-                pack_marks[current.hl_id] = []
-            elif current.level == "I":
-                item_data[current.hl_id] = {"lin": None, "sn1": None, "description": None, "dates": {}}
+            self._open_level(segment)
         elif tag == "CTT":
-            line_count = integer(segment, 1)
+            self.line_count = integer(segment, 1)
         elif current is None or current.level == "S":
-            if tag == "DTM":
-                add_date(dates, segment)
-            elif tag == "TD5" and td5 is None:
-                td5 = segment
-            elif tag == "REF":
-                add_ref(references, segment)
-            else:
-                parties.take(segment)
+            self._take_shipment(segment)
         elif current.level == "O":
-            if tag == "PRF":
-                order = order_data[current.hl_id]
-                order["prf"] = only_one(order["prf"], segment)
-            elif tag == "REF":
-                add_ref(order_data[current.hl_id]["references"], segment)
+            self._take_order(segment, self.order_data[current.hl_id])
         elif current.level in _PACK_LEVELS and tag == "MAN":
-            pack_marks[current.hl_id].append(
+            self.pack_marks[current.hl_id].append(
                 Mark(
                     qualifier=required(segment, 1, "a marks and numbers qualifier"),
                     number=required(segment, 2, "marks and numbers"),
                 )
             )
         elif current.level == "I":
-            item = item_data[current.hl_id]
-            if tag == "LIN":
-                item["lin"] = only_one(item["lin"], segment)
-            elif tag == "SN1":
-                item["sn1"] = only_one(item["sn1"], segment)
-            elif tag == "PID":
-                item["description"] = description(item["description"], segment)
-            elif tag == "DTM":
-                add_date(item["dates"], segment)
-        if tag in ("LIN", "SN1") and (current is None or current.level != "I"):
-            where = "before any HL" if current is None else f"under HL {current.hl_id} (level {current.level})"
-            raise segment.error(
-                f"{tag} at byte {segment.offset} is {where}; item details belong under an item level (HL03 I)"
-            )
-    if bsn is None:
-        raise missing(tset, "BSN", "the ship notice header")
+            self._take_item(segment, self.item_data[current.hl_id])
 
-    def nearest(hl_id: str | None, wanted: tuple[str, ...]) -> HierarchyLevel | None:
+    def _open_level(self, segment: Segment) -> None:
+        current = self.current = _hierarchy_level(segment, self.levels)
+        self.levels[current.hl_id] = current
+        if current.level == "O":
+            self.order_data[current.hl_id] = {"prf": None, "references": {}}
+        elif current.level in _PACK_LEVELS:
+            self.pack_marks[current.hl_id] = []
+        elif current.level == "I":
+            self.item_data[current.hl_id] = {"lin": None, "sn1": None, "description": None, "dates": {}}
+
+    def _take_shipment(self, segment: Segment) -> None:
+        tag = segment.tag
+        if tag == "DTM":
+            add_date(self.dates, segment)
+        elif tag == "TD5" and self.td5 is None:
+            self.td5 = segment
+        elif tag == "REF":
+            add_ref(self.references, segment)
+        else:
+            self.parties.take(segment)
+
+    @staticmethod
+    def _take_order(segment: Segment, order: dict[str, Any]) -> None:
+        if segment.tag == "PRF":
+            order["prf"] = only_one(order["prf"], segment)
+        elif segment.tag == "REF":
+            add_ref(order["references"], segment)
+
+    @staticmethod
+    def _take_item(segment: Segment, item: dict[str, Any]) -> None:
+        tag = segment.tag
+        if tag == "LIN":
+            item["lin"] = only_one(item["lin"], segment)
+        elif tag == "SN1":
+            item["sn1"] = only_one(item["sn1"], segment)
+        elif tag == "PID":
+            item["description"] = description(item["description"], segment)
+        elif tag == "DTM":
+            add_date(item["dates"], segment)
+
+    def _nearest(self, hl_id: str | None, wanted: tuple[str, ...]) -> HierarchyLevel | None:
         while hl_id is not None:
-            level = levels[hl_id]
+            level = self.levels[hl_id]
             if level.level in wanted:
                 return level
             hl_id = level.parent_id
         return None
 
-    orders = tuple(_ship_order(levels[hl_id], data) for hl_id, data in order_data.items())
-    po_by_order = {order.hl_id: order.po_number for order in orders}
-    items = []
-    for hl_id, data in item_data.items():
-        level = levels[hl_id]
-        order = nearest(level.parent_id, ("O",))
-        pack = nearest(level.parent_id, _PACK_LEVELS)
-        items.append(_ship_item(tset, level, data, order, po_by_order, pack))
-    return ShipNotice856(
-        control_number=tset.control_number,
-        purpose=required(bsn, 1, "a purpose code"),
-        shipment_id=required(bsn, 2, "a shipment identification"),
-        notice_date=required_date(bsn, 3),
-        notice_time=hhmm(bsn, 4),
-        structure=text(bsn, 5),
-        shipped_on=dates.get("011"),
-        expected_delivery_on=dates.get("017"),
-        dates=dates,
-        carrier_qualifier=text(td5, 2) if td5 else None,
-        carrier_code=text(td5, 3) if td5 else None,
-        transport_method=text(td5, 4) if td5 else None,
-        routing=text(td5, 5) if td5 else None,
-        bill_of_lading=references.get("BM"),
-        references=references,
-        parties=parties.freeze(),
-        hierarchy=tuple(levels.values()),
-        orders=orders,
-        packs=tuple(
-            ShipPack(hl_id=hl_id, parent_id=levels[hl_id].parent_id, level=levels[hl_id].level, marks=tuple(marks))
-            for hl_id, marks in pack_marks.items()
-        ),
-        items=tuple(items),
-        line_count=line_count,
-    )
+    def _items(self, tset: TransactionSet, orders: tuple[ShipOrder, ...]) -> tuple[ShipItem, ...]:
+        po_by_order = {order.hl_id: order.po_number for order in orders}
+        items = []
+        for hl_id, data in self.item_data.items():
+            level = self.levels[hl_id]
+            order = self._nearest(level.parent_id, ("O",))
+            pack = self._nearest(level.parent_id, _PACK_LEVELS)
+            items.append(_ship_item(tset, level, data, order, po_by_order, pack))
+        return tuple(items)
+
+    def build(self, tset: TransactionSet, bsn: Segment) -> ShipNotice856:
+        orders = tuple(_ship_order(self.levels[hl_id], data) for hl_id, data in self.order_data.items())
+        td5, levels = self.td5, self.levels
+        return ShipNotice856(
+            control_number=tset.control_number,
+            purpose=required(bsn, 1, "a purpose code"),
+            shipment_id=required(bsn, 2, "a shipment identification"),
+            notice_date=required_date(bsn, 3),
+            notice_time=hhmm(bsn, 4),
+            structure=text(bsn, 5),
+            shipped_on=self.dates.get("011"),
+            expected_delivery_on=self.dates.get("017"),
+            dates=self.dates,
+            carrier_qualifier=text(td5, 2) if td5 else None,
+            carrier_code=text(td5, 3) if td5 else None,
+            transport_method=text(td5, 4) if td5 else None,
+            routing=text(td5, 5) if td5 else None,
+            bill_of_lading=self.references.get("BM"),
+            references=self.references,
+            parties=self.parties.freeze(),
+            hierarchy=tuple(levels.values()),
+            orders=orders,
+            packs=tuple(
+                ShipPack(hl_id=hl_id, parent_id=levels[hl_id].parent_id, level=levels[hl_id].level, marks=tuple(marks))
+                for hl_id, marks in self.pack_marks.items()
+            ),
+            items=self._items(tset, orders),
+            line_count=self.line_count,
+        )
 
 
 def _hierarchy_level(segment: Segment, levels: dict[str, HierarchyLevel]) -> HierarchyLevel:
