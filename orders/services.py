@@ -21,7 +21,7 @@ from django_fsm import TransitionNotAllowed
 
 from inventory import selectors as stock_selectors
 from inventory import services as inventory
-from inventory.models import LocationKind
+from inventory.models import SELLABLE_KINDS
 from orders.allocation import Candidate, LinePlan, plan_lines
 from orders.exceptions import (
     DuplicateExternalId,
@@ -44,8 +44,6 @@ from orders.models import (
 from scm.errors import ValidationFailed
 from scm.events.store import NewEvent, append
 from scm.observability import metrics
-
-SELLABLE_KINDS = (LocationKind.WAREHOUSE, LocationKind.STORE)
 
 
 @dataclass(frozen=True)
