@@ -12,10 +12,11 @@ from django.db.models import F
 
 from scm.events.store import NewEvent, append
 from suppliers.apply.base import Context, Plan
+from suppliers.apply.matching import InvoicedLine, OrderedLine, three_way_match
 from suppliers.apply.resolve import MONEY, Resolver, base_units, problem
 from suppliers.documents import InvoiceDoc
 from suppliers.exceptions import Problem
-from suppliers.models import PO, MatchStatus, PurchaseOrder, PurchaseOrderLine, SupplierInvoice
+from suppliers.models import PO, PurchaseOrder, PurchaseOrderLine, SupplierInvoice
 
 
 @dataclass
@@ -28,71 +29,23 @@ class InvoicePlan(Plan):
         doc = self.doc
         order = PurchaseOrder.objects.get(pk=self.order.pk)
         fresh = {line.pk: line for line in order.lines.all()}
-        per_line: dict[int, dict[str, Any]] = {}
-        unmatched = []
-        computed_total = Decimal(0)
-        for _doc_line, planned, sku, qty, price in self.lines:
-            computed_total += qty * price
-            if planned is None:
-                unmatched.append({"sku": sku, "qty": qty, "unit_price": str(price)})
-                continue
-            entry = per_line.setdefault(planned.pk, {"qty": 0, "amount": Decimal(0), "prices": set()})
-            entry["qty"] += qty
-            entry["amount"] += qty * price
-            entry["prices"].add(price)
-        findings: list[str] = []
-        match_lines = []
-        for pk, entry in per_line.items():
+        match = three_way_match(
+            invoiced=[
+                InvoicedLine(po_line_id=planned.pk if planned else None, sku=sku, qty=qty, unit_price=price)
+                for _doc_line, planned, sku, qty, price in self.lines
+            ],
+            ordered={pk: _ordered(line) for pk, line in fresh.items()},
+            stated_total=doc.total,
+            charges=doc.charges,
+            order_number=order.number,
+            order_status=order.status,
+        )
+        for pk, added in match.invoiced.items():
             line = fresh[pk]
-            ordered = line.qty if line.qty_confirmed is None else line.qty_confirmed
-            agreed_price = line.confirmed_price if line.confirmed_price is not None else line.unit_price
-            invoiced_total = line.qty_invoiced + entry["qty"]
-            line_findings = []
-            if invoiced_total > line.qty_received:
-                line_findings.append(f"invoiced {invoiced_total} but received {line.qty_received}")
-            if invoiced_total > ordered:
-                line_findings.append(f"invoiced {invoiced_total} but ordered {ordered}")
-            off_price = sorted(p for p in entry["prices"] if p.quantize(MONEY) != agreed_price.quantize(MONEY))
-            if off_price:
-                line_findings.append(
-                    f"price {', '.join(str(p) for p in off_price)} differs from PO price {agreed_price}"
-                )
-            findings += [f"line {line.line_no} ({line.sku}): {text}" for text in line_findings]
-            match_lines.append(
-                {
-                    "line_no": line.line_no,
-                    "sku": line.sku,
-                    "ordered_qty": ordered,
-                    "po_unit_price": str(agreed_price),
-                    "received_qty": line.qty_received,
-                    "invoiced_qty": entry["qty"],
-                    "invoiced_qty_total": invoiced_total,
-                    "invoiced_unit_prices": [str(p) for p in sorted(entry["prices"])],
-                    "matched": not line_findings,
-                    "findings": line_findings,
-                }
-            )
-            line.qty_invoiced = invoiced_total
-            line.invoiced_amount = F("invoiced_amount") + entry["amount"]
+            line.qty_invoiced = added.qty_total
+            line.invoiced_amount = F("invoiced_amount") + added.amount
             line.save(update_fields=["qty_invoiced", "invoiced_amount"])
-        findings += [f"SKU {u['sku']} is not on purchase order {order.number}" for u in unmatched]
-        expected_total = computed_total + doc.charges
-        if doc.total is not None and (doc.total - expected_total).copy_abs() > Decimal("0.01"):
-            stated = f"the lines' {computed_total.quantize(MONEY)}"
-            if doc.charges:
-                stated += f" plus charges {doc.charges.quantize(MONEY)}"
-            findings.append(f"invoice total {doc.total} differs from {stated}")
-        if order.status in (PO.DRAFT, PO.CANCELLED):
-            findings.append(f"purchase order {order.number} is {order.status}")
-        status = MatchStatus.MATCHED if not findings else MatchStatus.MISMATCH
-        match = {
-            "status": status,
-            "lines": match_lines,
-            "unmatched": unmatched,
-            "findings": findings,
-            "charges": str(doc.charges.quantize(MONEY)),
-        }
-        total = doc.total if doc.total is not None else expected_total
+        total = doc.total if doc.total is not None else match.expected_total
         invoice = SupplierInvoice.objects.create(
             supplier=ctx.supplier,
             number=doc.number,
@@ -100,29 +53,33 @@ class InvoicePlan(Plan):
             message=ctx.message,
             invoice_date=doc.invoice_date,
             total=total,
-            match_status=status,
-            match=match,
+            match_status=match.status,
+            match=match.payload(),
         )
-        append(
-            order.stream,
-            [
-                NewEvent(
-                    type="SupplierInvoiced",
-                    payload={
-                        "supplier": ctx.supplier.code,
-                        "invoice_number": doc.number,
-                        "invoice_id": invoice.pk,
-                        "purchase_order": order.number,
-                        "invoice_date": doc.invoice_date.isoformat(),
-                        "currency": doc.currency,
-                        "total": str(total),
-                        "message_id": ctx.message_id,
-                        "match": match,
-                    },
-                )
-            ],
-        )
-        return {"document": "invoice", "invoice": doc.number, "purchase_order": order.number, "match": status}
+        payload = {
+            "supplier": ctx.supplier.code,
+            "invoice_number": doc.number,
+            "invoice_id": invoice.pk,
+            "purchase_order": order.number,
+            "invoice_date": doc.invoice_date.isoformat(),
+            "currency": doc.currency,
+            "total": str(total),
+            "message_id": ctx.message_id,
+            "match": match.payload(),
+        }
+        append(order.stream, [NewEvent(type="SupplierInvoiced", payload=payload)])
+        return {"document": "invoice", "invoice": doc.number, "purchase_order": order.number, "match": match.status}
+
+
+def _ordered(line: PurchaseOrderLine) -> OrderedLine:
+    return OrderedLine(
+        line_no=line.line_no,
+        sku=line.sku,
+        ordered=line.qty if line.qty_confirmed is None else line.qty_confirmed,
+        agreed_price=line.confirmed_price if line.confirmed_price is not None else line.unit_price,
+        received=line.qty_received,
+        invoiced_before=line.qty_invoiced,
+    )
 
 
 def plan_invoice(doc: InvoiceDoc, r: Resolver, problems: list[Problem], numbers: set[str]) -> Plan | None:
