@@ -33,16 +33,7 @@ class ShipNoticePlan(Plan):
     lines: list[tuple[Any, PurchaseOrderLine, str, int, date]] = field(default_factory=list)
 
     def apply(self, ctx: Context) -> dict[str, Any]:
-        doc = self.doc
-        notice = ShipNotice.objects.create(
-            supplier=ctx.supplier,
-            number=doc.number,
-            message=ctx.message,
-            shipped_on=doc.shipped_on,
-            expected_on=self.expected_on,
-            carrier=(doc.carrier or "")[:64],
-            bill_of_lading=(doc.bill_of_lading or "")[:64],
-        )
+        notice = self._create_notice(ctx)
         orders = {order.pk: PurchaseOrder.objects.get(pk=order.pk) for order in self.orders}
         fresh = {
             line.pk: line
@@ -50,13 +41,7 @@ class ShipNoticePlan(Plan):
                 "purchase_order"
             )
         }
-        refs: dict[str, int] = {}
-        for order in orders.values():
-            # Only a confirmed line can have supply of its own to move onto the ship notice.
-            confirmed = [
-                line for line in fresh.values() if line.purchase_order_id == order.pk and line.qty_confirmed is not None
-            ]
-            refs.update(open_inbound(order, confirmed))
+        refs = _open_line_supply(orders, fresh)
         by_order: dict[int, list[dict]] = defaultdict(list)
         for number, (doc_line, planned, sku, qty, expected_on) in enumerate(self.lines, start=1):
             line = fresh[planned.pk]
@@ -67,19 +52,7 @@ class ShipNoticePlan(Plan):
             shipped.notice = notice
             line.qty_shipped += qty
             line.save(update_fields=["qty_shipped"])
-            moved = min(qty, refs.get(line.inbound_reference, 0))
-            inventory.move_inbound(
-                sku=sku,
-                location=order.destination,
-                from_reference=line.inbound_reference,
-                from_qty=moved,
-                to_reference=shipped.inbound_reference,
-                qty=qty,
-                expected_date=expected_on,
-                source="asn",
-            )
-            if moved:
-                refs[line.inbound_reference] -= moved
+            moved = _move_supply_onto_notice(order, line, shipped, refs, expected_on)
             by_order[order.pk].append(
                 {
                     "asn_line_no": number,
@@ -93,34 +66,76 @@ class ShipNoticePlan(Plan):
                 }
             )
         for order_id, lines in by_order.items():
-            order = orders[order_id]
-            append(
-                order.stream,
-                [
-                    NewEvent(
-                        type="ShipNoticeReceived",
-                        payload={
-                            "supplier": ctx.supplier.code,
-                            "ship_notice": doc.number,
-                            "ship_notice_id": notice.pk,
-                            "purchase_order": order.number,
-                            "message_id": ctx.message_id,
-                            "shipped_on": doc.shipped_on.isoformat() if doc.shipped_on else None,
-                            "expected_on": self.expected_on.isoformat(),
-                            "carrier": doc.carrier,
-                            "bill_of_lading": doc.bill_of_lading,
-                            "lines": lines,
-                        },
-                    )
-                ],
-            )
+            self._announce(ctx, notice, orders[order_id], lines)
         return {
             "document": "asn",
-            "ship_notice": doc.number,
+            "ship_notice": self.doc.number,
             "ship_notice_id": notice.pk,
             "purchase_orders": sorted(orders[pk].number for pk in by_order),
             "lines": len(self.lines),
         }
+
+    def _create_notice(self, ctx: Context) -> ShipNotice:
+        doc = self.doc
+        return ShipNotice.objects.create(
+            supplier=ctx.supplier,
+            number=doc.number,
+            message=ctx.message,
+            shipped_on=doc.shipped_on,
+            expected_on=self.expected_on,
+            carrier=(doc.carrier or "")[:64],
+            bill_of_lading=(doc.bill_of_lading or "")[:64],
+        )
+
+    def _announce(self, ctx: Context, notice: ShipNotice, order: PurchaseOrder, lines: list[dict]) -> None:
+        """ShipNoticeReceived on the order's stream, with the notice's lines for that order."""
+        doc = self.doc
+        payload = {
+            "supplier": ctx.supplier.code,
+            "ship_notice": doc.number,
+            "ship_notice_id": notice.pk,
+            "purchase_order": order.number,
+            "message_id": ctx.message_id,
+            "shipped_on": doc.shipped_on.isoformat() if doc.shipped_on else None,
+            "expected_on": self.expected_on.isoformat(),
+            "carrier": doc.carrier,
+            "bill_of_lading": doc.bill_of_lading,
+            "lines": lines,
+        }
+        append(order.stream, [NewEvent(type="ShipNoticeReceived", payload=payload)])
+
+
+def _open_line_supply(orders: dict[int, PurchaseOrder], lines: dict[int, PurchaseOrderLine]) -> dict[str, int]:
+    """Inbound supply still expected per PO-line reference. Only a confirmed line can have supply of its
+    own to move onto the ship notice."""
+    refs: dict[str, int] = {}
+    for order in orders.values():
+        confirmed = [
+            line for line in lines.values() if line.purchase_order_id == order.pk and line.qty_confirmed is not None
+        ]
+        refs.update(open_inbound(order, confirmed))
+    return refs
+
+
+def _move_supply_onto_notice(
+    order: PurchaseOrder, line: PurchaseOrderLine, shipped: ShipNoticeLine, refs: dict[str, int], expected_on: date
+) -> int:
+    """The shipped units are now expected under the ship notice line; as many as the PO line still
+    expected stop being expected there. Returns how many moved off the PO line."""
+    moved = min(shipped.qty, refs.get(line.inbound_reference, 0))
+    inventory.move_inbound(
+        sku=shipped.sku,
+        location=order.destination,
+        from_reference=line.inbound_reference,
+        from_qty=moved,
+        to_reference=shipped.inbound_reference,
+        qty=shipped.qty,
+        expected_date=expected_on,
+        source="asn",
+    )
+    if moved:
+        refs[line.inbound_reference] -= moved
+    return moved
 
 
 def plan_ship_notice(
