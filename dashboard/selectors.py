@@ -35,6 +35,7 @@ from inventory import selectors as stock
 from inventory.models import SELLABLE_KINDS, InboundSupply, LedgerEntry
 from orders import selectors as order_selectors
 from orders.models import OPEN_STATUSES, STATUS_COLOURS, OrderStatus, SalesOrder
+from orders.references import order_id_from_ref
 
 CHART_DAYS = 30
 
@@ -536,8 +537,7 @@ def parse_picked_rows(data) -> tuple[list[PickedRow], list[str]]:
 
 def order_id_of(order_ref: str) -> int | None:
     """42 for "order-42"; None for a transfer or anything else."""
-    number = (order_ref or "").removeprefix("order-")
-    return int(number) if order_ref.startswith("order-") and number.isdigit() else None
+    return order_id_from_ref(order_ref)
 
 
 def dead_webhook_deliveries() -> QuerySet:

@@ -41,6 +41,7 @@ from orders.models import (
     SalesOrder,
     WorkflowStep,
 )
+from orders.references import line_holder, line_id_from_holder, order_id_from_ref
 from scm.errors import ValidationFailed
 from scm.events.store import NewEvent, append
 from scm.observability import metrics
@@ -305,7 +306,7 @@ def order_allocate(*, order_id: int) -> AllocationOutcome:
         stock = _stock_snapshot([line.sku for line in needing])
         plans = plan_lines([(line.pk, line.line_no, line.sku, line.backordered) for line in needing], stock)
         requests = [
-            inventory.ReservationRequest(plan.sku, location, quantity, _holder(order.pk, plan.line_id))
+            inventory.ReservationRequest(plan.sku, location, quantity, line_holder(order.pk, plan.line_id))
             for plan in plans
             for location, quantity in plan.take.items()
         ]
@@ -361,10 +362,6 @@ def order_allocate(*, order_id: int) -> AllocationOutcome:
     return AllocationOutcome(order.pk, order.status, reserved_now, backordered, True)
 
 
-def _holder(order_id: int, line_id: int) -> str:
-    return f"order-{order_id}/line-{line_id}"
-
-
 def _advance(workflow: FulfillmentWorkflow, step: str) -> None:
     workflow.step = step
     workflow.attempts = 0
@@ -407,7 +404,7 @@ def _release_all(order: SalesOrder, reason: str) -> list[dict]:
     for line in order.lines.all():
         for allocation in line.allocations.filter(reserved__gt=0):
             inventory.release(
-                sku=line.sku, location=allocation.location, holder=_holder(order.pk, line.pk), reason=reason
+                sku=line.sku, location=allocation.location, holder=line_holder(order.pk, line.pk), reason=reason
             )
             released.append(
                 {"line_no": line.line_no, "sku": line.sku, "location": allocation.location, "qty": allocation.reserved}
@@ -509,18 +506,14 @@ def order_retry(*, order_id: int, actor: str = "") -> SalesOrder:
 
 
 def _order_from_ref(order_ref: str) -> SalesOrder | None:
-    if not order_ref.startswith("order-"):
-        return None
-    try:
-        order_id = int(order_ref.removeprefix("order-"))
-    except ValueError:
+    order_id = order_id_from_ref(order_ref)
+    if order_id is None:
         return None
     return SalesOrder.objects.select_for_update().filter(pk=order_id).first()
 
 
 def _line_for(order: SalesOrder, holder: str) -> OrderLine:
-    line_id = int(holder.rsplit("line-", 1)[1])
-    return OrderLine.objects.get(order=order, pk=line_id)
+    return OrderLine.objects.get(order=order, pk=line_id_from_holder(holder))
 
 
 @transaction.atomic
