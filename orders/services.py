@@ -44,6 +44,7 @@ from orders.models import (
 from orders.references import line_holder, line_id_from_holder, order_id_from_ref
 from scm.errors import ValidationFailed
 from scm.events.store import NewEvent, append
+from scm.master_data import master_data_upsert
 from scm.observability import metrics
 
 
@@ -92,15 +93,16 @@ def request_hash(**request) -> str:
 
 @transaction.atomic
 def customer_upsert(*, code: str, name: str, active: bool = True) -> Customer:
-    if not code or code != code.strip():
-        raise ValidationFailed("A customer code must be non-blank without surrounding spaces.", code=code)
-    if not name:
-        raise ValidationFailed("A customer needs a name.", name=name)
-    customer, _ = Customer.objects.update_or_create(code=code, defaults={"name": name, "active": active})
-    append(
-        f"customer-{code}", [NewEvent(type="CustomerDefined", payload={"code": code, "name": name, "active": active})]
+    """Create or change a customer; records CustomerDefined."""
+    return master_data_upsert(
+        Customer,
+        key_field="code",
+        key=code,
+        fields={"name": name, "active": active},
+        allowed=("name", "active"),
+        event_type="CustomerDefined",
+        stream=f"customer-{code}",
     )
-    return customer
 
 
 # --- Creation ---------------------------------------------------------------------------------

@@ -11,9 +11,10 @@ from inventory.exceptions import InboundSupplyTooSmall, InvalidQuantity
 from inventory.models import Bucket, InboundSupply, Item, Location, Reason
 from inventory.selectors import get_item, get_location
 from inventory.services.lock_objects import lock_balances, lock_supply
-from inventory.services.recording import Movement, as_date, positive_qty, record_movements
+from inventory.services.recording import Movement, positive_qty, record_movements
 from scm.errors import ValidationFailed
 from scm.events.store import RecordedEvent
+from scm.validation import as_date
 
 
 def _add_to_supply(item: Item, location: Location, reference: str, source: str, qty: int, expected: date) -> None:
@@ -42,7 +43,7 @@ def add_inbound(
     """Expect units at a location by a date (a confirmed PO line, an ASN, ...). Adding to an existing
     reference increases it and moves its expected date to the new one."""
     qty = positive_qty(qty)
-    expected_date = as_date(expected_date)
+    expected_date = as_date(expected_date, "expected_date")
     if not reference:
         raise ValidationFailed("Inbound supply needs a reference.", reference=reference)
     item, loc = get_item(sku), get_location(location)
@@ -108,7 +109,7 @@ def move_inbound(
     ship notice): `from_qty` stop being expected under `from_reference` (0 for none) and `qty` are
     expected under `to_reference` by `expected_date`. One lock, one event, up to two ledger rows."""
     qty = positive_qty(qty)
-    expected_date = as_date(expected_date)
+    expected_date = as_date(expected_date, "expected_date")
     if not to_reference:
         raise ValidationFailed("Inbound supply needs a reference.", reference=to_reference)
     if isinstance(from_qty, bool) or not isinstance(from_qty, int) or from_qty < 0:
@@ -149,7 +150,7 @@ def move_inbound(
 @transaction.atomic
 def reschedule_inbound(*, sku: str, location: str, reference: str, expected_date: date) -> RecordedEvent:
     """Move the expected date of inbound supply (a supplier confirmed a new date, an ASN gave one)."""
-    expected_date = as_date(expected_date)
+    expected_date = as_date(expected_date, "expected_date")
     item, loc = get_item(sku), get_location(location)
     lock_balances([(item, loc)])
     supply = lock_supply(item, loc, reference)

@@ -10,16 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime
 
 from django.utils import timezone
 
 from inventory.exceptions import InvalidQuantity
 from inventory.models import Balance, Bucket, Item, LedgerEntry, Location
-from scm.errors import ValidationFailed
 from scm.events.store import NewEvent, RecordedEvent, append
-
-FUTURE_TOLERANCE = timedelta(minutes=5)
+from scm.validation import past_or_now
 
 
 def stock_stream(sku: str, location: str) -> str:
@@ -35,25 +33,8 @@ def positive_qty(qty: object) -> int:
 
 
 def effective_time(effective_at: datetime | None) -> datetime:
-    now = timezone.now()
-    if effective_at is None:
-        return now
-    if timezone.is_naive(effective_at):
-        raise ValidationFailed("effective_at must carry a time zone.", effective_at=str(effective_at))
-    if effective_at > now + FUTURE_TOLERANCE:
-        raise ValidationFailed("effective_at lies in the future.", effective_at=effective_at.isoformat())
-    return effective_at
-
-
-def as_date(value: date | str, name: str = "expected_date") -> date:
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value))
-    except ValueError:
-        raise ValidationFailed(f"{name} {value!r} is not an ISO date (YYYY-MM-DD).", **{name: str(value)}) from None
+    """When a movement happened (see scm.validation.past_or_now)."""
+    return past_or_now(effective_at, "effective_at")
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,10 @@ from inventory.models import Bucket, InboundSupply, Location, LocationKind, Reas
 from inventory.selectors import get_item, get_location
 from inventory.services.lock_objects import lock_balances, lock_supply
 from inventory.services.movements import _require_available
-from inventory.services.recording import Movement, as_date, effective_time, positive_qty, record_movements
+from inventory.services.recording import Movement, effective_time, positive_qty, record_movements
 from scm.errors import ValidationFailed
 from scm.events.store import RecordedEvent
+from scm.validation import as_date
 
 TRANSIT_LOCATION_CODE = "IN-TRANSIT"
 
@@ -49,7 +50,7 @@ def dispatch_transfer(
     if not reference:
         raise ValidationFailed("A transfer needs a reference.", reference=reference)
     when = effective_time(effective_at)
-    expected_date = as_date(expected_date) if expected_date else None
+    expected_date = as_date(expected_date, "expected_date") if expected_date else None
     item, source, destination = get_item(sku), get_location(from_location), get_location(to_location)
     via = transit_location()
     balances = lock_balances([(item, source), (item, via), (item, destination)])

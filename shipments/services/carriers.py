@@ -6,12 +6,12 @@ import re
 from typing import Any
 
 import structlog
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.db.models import ProtectedError
 
 from scm.errors import ValidationFailed
 from scm.events.store import NewEvent, append
+from scm.master_data import master_data_upsert
 from shipments.exceptions import CarrierExists, CarrierInUse, CarrierNotFound
 from shipments.models import Carrier
 from shipments.selectors import could_be_code
@@ -34,22 +34,19 @@ CARRIER_FIELDS = (
 def carrier_upsert(*, code: str, **fields: Any) -> Carrier:
     """Create or change a carrier. Marking one as default unmarks the previous default (one default
     at most, also enforced by a unique index). Appends `CarrierDefined` with the resulting values."""
-    unknown = set(fields) - set(CARRIER_FIELDS)
-    if unknown:
-        raise ValidationFailed(f"Unknown carrier field(s): {', '.join(sorted(unknown))}.", fields=sorted(unknown))
     code = (code or "").strip()
-    carrier = Carrier.objects.select_for_update().filter(code=code).first() or Carrier(code=code, name=code)
-    for name, value in fields.items():
-        setattr(carrier, name, value)
-    _validate_carrier(carrier)
-    if carrier.is_default:
-        Carrier.objects.select_for_update().filter(is_default=True).exclude(code=code).update(is_default=False)
-    carrier.save()
-    append(
-        f"carrier-{carrier.code}",
-        [NewEvent("CarrierDefined", {name: getattr(carrier, name) for name in ("code", *CARRIER_FIELDS)})],
+    return master_data_upsert(
+        Carrier,
+        key_field="code",
+        key=code,
+        fields=fields,
+        allowed=CARRIER_FIELDS,
+        event_type="CarrierDefined",
+        stream=f"carrier-{code}",
+        defaults={"name": code},
+        check=_check_carrier,
+        validate_in_database=False,
     )
-    return carrier
 
 
 def carrier_create(*, code: str, **fields: Any) -> Carrier:
@@ -68,7 +65,8 @@ def carrier_update(*, code: str, **fields: Any) -> Carrier:
 CARRIER_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")
 
 
-def _validate_carrier(carrier: Carrier) -> None:
+def _check_carrier(carrier: Carrier) -> None:
+    """The carrier's own rules; a new default unmarks the previous one."""
     if not CARRIER_CODE.match(carrier.code):
         raise ValidationFailed(
             "A carrier code is 1-32 letters, digits, '.', '_' or '-', starting with a letter or digit.",
@@ -82,13 +80,8 @@ def _validate_carrier(carrier: Carrier) -> None:
     template = carrier.tracking_url_template
     if template and "{tracking_number}" not in template:
         raise ValidationFailed("tracking_url_template must contain {tracking_number}.", tracking_url_template=template)
-    try:
-        carrier.full_clean(validate_unique=False, validate_constraints=False)
-    except DjangoValidationError as exc:
-        raise ValidationFailed(
-            "Carrier is not valid: " + "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items()),
-            **{k: " ".join(v) for k, v in exc.message_dict.items()},
-        ) from None
+    if carrier.is_default:
+        Carrier.objects.select_for_update().filter(is_default=True).exclude(code=carrier.code).update(is_default=False)
 
 
 @transaction.atomic

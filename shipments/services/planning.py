@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 import structlog
@@ -12,8 +12,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from inventory import services as inventory
-from scm.errors import ValidationFailed
 from scm.events.store import NO_STREAM, NewEvent, append
+from scm.validation import as_date
 from shipments.adapters.tms import Planner, TmsLine, TmsPlan, TmsPlanRequest, planner_from_settings
 from shipments.exceptions import (
     CarrierNotFound,
@@ -67,7 +67,7 @@ def shipment_plan(
         (plan_key or "").strip(),
     )
     specs = _validate_plan(order_ref, transfer_ref, plan_key, from_location, lines)
-    promised = _as_date(promised_date, "promised_date")
+    promised = None if promised_date in (None, "") else as_date(promised_date, "promised_date")
     reference = order_ref or transfer_ref
 
     existing = _existing_plan(order_ref, transfer_ref, plan_key, from_location, specs)
@@ -242,16 +242,3 @@ def _record_plan(
         )
     log.info("shipment.planned", shipment_id=shipment.pk, reference=shipment.reference, carrier=carrier.code)
     return shipment
-
-
-def _as_date(value: date | str | None, name: str) -> date | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value))
-    except ValueError:
-        raise ValidationFailed(f"{name} {value!r} is not an ISO date (YYYY-MM-DD).", **{name: str(value)}) from None

@@ -7,23 +7,21 @@ appends the canonical event to the stream `shipment-<id>` last.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
-from django.utils import timezone
 from django_fsm import TransitionNotAllowed
 
 from inventory import services as inventory
 from inventory.exceptions import ReservationNotFound, ReservationTooSmall
 from scm.errors import ValidationFailed
 from scm.events.store import NewEvent, append
+from scm.validation import past_or_now
 from shipments.exceptions import DepartureRefused, InvalidShipmentTransition, ShipmentNotFound
 from shipments.models import Shipment, ShipmentLine, ShipmentStatus
 from shipments.selectors import could_be_id
 from shipments.services.payloads import shipment_payload
-
-FUTURE_TOLERANCE = timedelta(minutes=5)
 
 
 def locked_shipment(shipment_id: int) -> Shipment:
@@ -33,17 +31,6 @@ def locked_shipment(shipment_id: int) -> Shipment:
     if shipment is None:
         raise ShipmentNotFound(shipment_id)
     return shipment
-
-
-def _when(at: datetime | None, field: str = "occurred_at") -> datetime:
-    now = timezone.now()
-    if at is None:
-        return now
-    if timezone.is_naive(at):
-        raise ValidationFailed(f"{field} must carry a time zone.", **{field: str(at)})
-    if at > now + FUTURE_TOLERANCE:
-        raise ValidationFailed(f"{field} lies in the future.", **{field: at.isoformat()})
-    return at
 
 
 def run_transition(shipment: Shipment, action: str, *args: Any) -> None:
@@ -95,7 +82,7 @@ def shipment_depart(*, shipment_id: int, occurred_at: datetime | None = None, no
     the whole departure (DepartureRefused) and nothing is written."""
     with transaction.atomic():
         shipment = locked_shipment(shipment_id)
-        at = _when(occurred_at)
+        at = past_or_now(occurred_at, "occurred_at")
         lines = list(shipment.lines.all())
         event = depart_locked(shipment, lines, at, source="api", note=note, implied=False)
         shipment.last_note = note or shipment.last_note
@@ -112,7 +99,7 @@ def shipment_cancel(*, shipment_id: int, reason: str, occurred_at: datetime | No
         raise ValidationFailed("A cancellation needs a reason.", reason=reason)
     with transaction.atomic():
         shipment = locked_shipment(shipment_id)
-        at = _when(occurred_at)
+        at = past_or_now(occurred_at, "occurred_at")
         run_transition(shipment, "cancel", at, reason)
         shipment.save()
         lines = list(shipment.lines.all())

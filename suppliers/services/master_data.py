@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 
 from inventory import services as inventory
 from scm.errors import Conflict, ValidationFailed
-from scm.events.store import NewEvent, append
+from scm.master_data import master_data_upsert
+from scm.validation import clean_or_fail
 from suppliers.exceptions import SupplierNotFound
 from suppliers.models import Supplier, SupplierItem
 
@@ -33,15 +31,6 @@ def supplier_stream(code: str) -> str:
     return f"supplier-{code}"
 
 
-def clean(instance, exclude: Sequence[str] = ()) -> None:
-    try:
-        instance.full_clean(exclude=list(exclude), validate_unique=False, validate_constraints=False)
-    except DjangoValidationError as exc:
-        fields = {name: [str(m) for m in messages] for name, messages in exc.message_dict.items()}
-        first_name, first_messages = next(iter(fields.items()))
-        raise ValidationFailed(f"{first_name}: {first_messages[0]}", **fields) from None
-
-
 def get_supplier(code: str, *, for_update: bool = False) -> Supplier:
     rows = Supplier.objects.select_for_update() if for_update else Supplier.objects
     try:
@@ -53,25 +42,31 @@ def get_supplier(code: str, *, for_update: bool = False) -> Supplier:
 @transaction.atomic
 def supplier_upsert(*, code: str, **fields) -> Supplier:
     """Create or change a supplier; records SupplierDefined. The X12 sender id must be unique."""
-    unknown = set(fields) - set(SUPPLIER_FIELDS)
-    if unknown:
-        raise ValidationFailed(f"Unknown supplier fields: {', '.join(sorted(unknown))}.")
-    if not code or code != code.strip():
-        raise ValidationFailed("A supplier code must be non-blank without surrounding spaces.", code=code)
     formats = fields.get("formats")
     if formats is not None and (not isinstance(formats, list) or any(f not in FORMATS for f in formats)):
         raise ValidationFailed(f"formats must be a list of {', '.join(FORMATS)}.", formats=formats)
     for name in ("isa_id", "gs_id", "isa_qualifier"):
         if isinstance(fields.get(name), str):
             fields[name] = fields[name].strip()
-    supplier = Supplier.objects.select_for_update().filter(code=code).first() or Supplier(code=code)
-    for name, value in fields.items():
-        setattr(supplier, name, value)
-    if not supplier.name:
-        raise ValidationFailed("A supplier needs a name.", name="")
+    try:
+        return master_data_upsert(
+            Supplier,
+            key_field="code",
+            key=code,
+            fields=fields,
+            allowed=SUPPLIER_FIELDS,
+            event_type="SupplierDefined",
+            stream=supplier_stream(code),
+            check=_check_supplier,
+            validate_in_database=False,
+        )
+    except IntegrityError as exc:
+        raise Conflict(f"Supplier {code!r} conflicts with an existing one: {exc}", code=code) from None
+
+
+def _check_supplier(supplier: Supplier) -> None:
     if supplier.poll_interval_seconds < 10:
         raise ValidationFailed("poll_interval_seconds must be at least 10.", poll_interval_seconds=10)
-    clean(supplier)
     if supplier.isa_id:
         taken = Supplier.objects.filter(isa_id=supplier.isa_id).exclude(pk=supplier.pk).values_list("code", flat=True)
         if taken:
@@ -80,20 +75,6 @@ def supplier_upsert(*, code: str, **fields) -> Supplier:
                 isa_id=supplier.isa_id,
                 supplier=taken[0],
             )
-    try:
-        with transaction.atomic():
-            supplier.save()
-    except IntegrityError as exc:
-        raise Conflict(f"Supplier {code!r} conflicts with an existing one: {exc}", code=code) from None
-    append(
-        supplier_stream(code),
-        [
-            NewEvent(
-                type="SupplierDefined", payload={"code": code, **{f: getattr(supplier, f) for f in SUPPLIER_FIELDS}}
-            )
-        ],
-    )
-    return supplier
 
 
 @transaction.atomic
@@ -124,7 +105,7 @@ def supplier_item_upsert(
         supplier=owner, supplier_part=supplier_part
     ).first() or SupplierItem(supplier=owner, supplier_part=supplier_part)
     mapping.sku, mapping.pack_size, mapping.lead_time_days = sku, pack_size, lead_time_days
-    clean(mapping, exclude=["supplier"])
+    clean_or_fail(mapping, exclude=["supplier"], validate_unique=False, validate_constraints=False)
     mapping.save()
     return mapping
 
