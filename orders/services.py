@@ -127,7 +127,7 @@ def _validated_lines(lines: Sequence[LineInput | dict]) -> list[LineInput]:
             )
         seen[line.sku] = index
         parsed.append(line)
-    inventory.get_items(line.sku for line in parsed)
+    stock_selectors.get_items(line.sku for line in parsed)
     return parsed
 
 
@@ -233,7 +233,7 @@ class AllocationOutcome:
 
 
 def _stock_snapshot(skus: list[str]) -> dict[str, list[Candidate]]:
-    items = list(inventory.get_items(sorted(set(skus))).values())
+    items = list(stock_selectors.get_items(sorted(set(skus))).values())
     locked = inventory.lock_balances_for_skus(items)
     sku_by_id = {item.pk: item.sku for item in items}
     stock: dict[str, list[Candidate]] = {}

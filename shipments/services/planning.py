@@ -11,7 +11,7 @@ import structlog
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from inventory import services as inventory
+from inventory import selectors as inventory_selectors
 from scm.events.store import NO_STREAM, NewEvent, append
 from scm.validation import as_date
 from shipments.adapters.tms import Planner, TmsLine, TmsPlan, TmsPlanRequest, planner_from_settings
@@ -148,7 +148,7 @@ def _validate_plan(
         raise InvalidShipmentPlan("plan_key must be 1 to 128 characters.", plan_key=plan_key)
     if not lines:
         raise InvalidShipmentPlan("A shipment needs at least one line.", lines=[])
-    inventory.get_location(from_location)
+    inventory_selectors.get_location(from_location)
     seen: set[tuple[str, str]] = set()
     specs = []
     for index, line in enumerate(lines):
@@ -165,7 +165,7 @@ def _validate_plan(
                 holder=line.holder,
             )
         seen.add((line.sku, line.holder))
-        inventory.get_item(line.sku)
+        inventory_selectors.get_item(line.sku)
         specs.append(ShipmentLineSpec(sku=line.sku, qty=qty, holder=line.holder))
     return specs
 

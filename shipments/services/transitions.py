@@ -13,6 +13,7 @@ from typing import Any
 from django.db import transaction
 from django_fsm import TransitionNotAllowed
 
+from inventory import selectors as inventory_selectors
 from inventory import services as inventory
 from inventory.exceptions import ReservationNotFound, ReservationTooSmall
 from scm.errors import ValidationFailed
@@ -48,8 +49,8 @@ def depart_locked(shipment: Shipment, lines: list[ShipmentLine], at: datetime, *
     and appends the returned event after any others it has."""
     if shipment.status != ShipmentStatus.PLANNED:
         raise InvalidShipmentTransition(shipment_id=shipment.pk, status=shipment.status, action="depart")
-    location = inventory.get_location(shipment.from_location)
-    inventory.lock_balances((inventory.get_item(line.sku), location) for line in lines)
+    location = inventory_selectors.get_location(shipment.from_location)
+    inventory.lock_balances((inventory_selectors.get_item(line.sku), location) for line in lines)
     for line in lines:
         try:
             inventory.consume_reservation(

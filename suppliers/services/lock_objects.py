@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 from django_fsm import can_proceed
 
+from inventory import selectors as inventory_selectors
 from inventory import services as inventory
 from suppliers.exceptions import PurchaseOrderNotFound, PurchaseOrderStateError
 from suppliers.models import PurchaseOrder
@@ -29,5 +30,5 @@ def lock_stock(skus: Iterable[str], location: str) -> None:
     skus = sorted(set(skus))
     if not skus:
         return
-    place = inventory.get_location(location)
-    inventory.lock_balances([(inventory.get_item(sku), place) for sku in skus])
+    place = inventory_selectors.get_location(location)
+    inventory.lock_balances([(inventory_selectors.get_item(sku), place) for sku in skus])

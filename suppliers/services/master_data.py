@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import IntegrityError, transaction
 
-from inventory import services as inventory
+from inventory import selectors as inventory_selectors
 from scm.errors import Conflict, ValidationFailed
 from scm.master_data import master_data_upsert
 from scm.validation import clean_or_fail
@@ -98,7 +98,7 @@ def supplier_item_upsert(
     supplier_part = (supplier_part or "").strip()
     if not supplier_part:
         raise ValidationFailed("supplier_part must not be blank.", supplier_part=supplier_part)
-    inventory.get_item(sku)
+    inventory_selectors.get_item(sku)
     if isinstance(pack_size, bool) or not isinstance(pack_size, int) or pack_size < 1:
         raise ValidationFailed("pack_size must be a whole number of at least 1.", pack_size=pack_size)
     mapping = SupplierItem.objects.select_for_update().filter(

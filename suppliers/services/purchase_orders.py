@@ -14,6 +14,7 @@ from decimal import Decimal, InvalidOperation
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from inventory import selectors as inventory_selectors
 from inventory import services as inventory
 from scm.errors import ValidationFailed
 from scm.events.store import NewEvent, append
@@ -76,12 +77,12 @@ def purchase_order_create(
         raise ValidationFailed(f"Supplier {supplier!r} is inactive.", supplier=supplier)
     if PurchaseOrder.objects.filter(number=number).exists():
         raise DuplicatePurchaseOrder(number)
-    inventory.get_location(destination)
+    inventory_selectors.get_location(destination)
     inputs = _line_inputs(lines)
     if not inputs:
         raise ValidationFailed("A purchase order needs at least one line.", lines=[])
     for line in inputs:
-        inventory.get_item(line.sku)
+        inventory_selectors.get_item(line.sku)
     parts = dict(
         SupplierItem.objects.filter(supplier=owner, sku__in=[line.sku for line in inputs])
         .order_by("-id")
