@@ -21,6 +21,8 @@ SECRET_LABELS = {
 
 
 class PartnerConnectionForm(forms.ModelForm):
+    as2_url = forms.URLField(label="their AS2 URL", required=False, max_length=500, assume_scheme="https")
+    https_url = forms.URLField(label="their HTTPS URL", required=False, max_length=500, assume_scheme="https")
     as2_private_key = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 4}), strip=True)
     sftp_password = forms.CharField(required=False, widget=forms.PasswordInput(render_value=False), strip=False)
     sftp_private_key = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 4}), strip=True)
