@@ -118,6 +118,8 @@ def outbox_enqueue_missing(*, older_than_seconds: int = 60, limit: int = 500) ->
 
 
 def _kick(entry_id: int) -> None:
+    if not settings.PARTNER_OUTBOX_AUTORUN:
+        return
     from partners.tasks import transmit_outbox_entry
 
     try:

@@ -350,8 +350,8 @@ SUPPLIER_POLL_BACKOFF_CAP_SECONDS = float(os.environ.get("SUPPLIER_POLL_BACKOFF_
 
 # Fernet keys sealing partner secrets at rest, comma-separated, newest first (rotation: docs).
 PARTNER_SECRETS_KEY = env_list("PARTNER_SECRETS_KEY")
-# Our public base URL for AS2 (e.g. https://edi.example.com/as2/): partners post asynchronous MDNs
-# to <it>/mdn/. Needed only for connections that ask for asynchronous MDNs.
+# Our public site root as partners reach it (e.g. https://edi.example.com): they post asynchronous MDNs
+# to <it>/as2/mdn/. Needed only for connections that ask for asynchronous MDNs.
 PARTNER_AS2_BASE_URL = os.environ.get("PARTNER_AS2_BASE_URL", "")
 # Largest AS2 request we read (signed, encrypted, maybe base64: larger than the payload it carries).
 PARTNER_AS2_MAX_BYTES = env_int("PARTNER_AS2_MAX_BYTES", 16 * 1024 * 1024)
@@ -370,6 +370,8 @@ PARTNER_MDN_TIMEOUT_SECONDS = float(os.environ.get("PARTNER_MDN_TIMEOUT_SECONDS"
 # Per-partner breaker: this many failed tries in a row stop tries to that partner for the reset time.
 PARTNER_BREAKER_THRESHOLD = env_int("PARTNER_BREAKER_THRESHOLD", 5)
 PARTNER_BREAKER_RESET_SECONDS = float(os.environ.get("PARTNER_BREAKER_RESET_SECONDS", "300"))
+# Start a send right after the commit that queued a document (off: only the beat sweep sends).
+PARTNER_OUTBOX_AUTORUN = env_flag("PARTNER_OUTBOX_AUTORUN", True)
 CELERY_BEAT_SCHEDULE["send-partner-documents"] = {
     "task": "partners.tasks.send_due_documents",
     "schedule": float(os.environ.get("PARTNER_OUTBOX_SWEEP_SECONDS", "30")),

@@ -68,11 +68,9 @@ def openssl(*args: str, data: bytes = b"") -> bytes:
 
 def split_smime(smime: bytes) -> tuple[dict[str, str], bytes]:
     """OpenSSL's S/MIME output → (its top-level headers, its body)."""
-    head, _, body = (
-        smime.replace(b"\r\n", b"\n").partition(b"\n\n")
-        if b"\r\n\r\n" not in smime[:2000]
-        else (smime.partition(b"\r\n\r\n"))
-    )
+    ends = [(i, len(sep)) for sep in (b"\r\n\r\n", b"\n\n") if (i := smime.find(sep)) >= 0]
+    index, width = min(ends)
+    head, body = smime[:index], smime[index + width :]
     headers = {}
     for line in head.decode().splitlines():
         if line[:1] in (" ", "\t") and headers:
@@ -160,9 +158,8 @@ class OpenSslAs2Partner:
             "-binary",
             data=body,
         )
-        content = openssl(
-            "cms", "-verify", "-CAfile", str(self.our_cert_path), "-purpose", "any", "-binary", data=signed
-        )
+        # Text mode (no -binary): OpenSSL reads the multipart as canonical S/MIME, as a mail agent would.
+        content = openssl("cms", "-verify", "-CAfile", str(self.our_cert_path), "-purpose", "any", data=signed)
         outer, multipart = split_smime(signed)
         signed_part = first_part(multipart, boundary_of(outer["Content-Type"]))
         mic = base64.b64encode(hashlib.sha256(signed_part).digest()).decode()
@@ -351,3 +348,21 @@ class SftpServer:
         asyncio.run_coroutine_threadsafe(stop(), self.loop).result(10)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
+
+
+class DjangoServer:
+    """This project served over real HTTP on loopback (a threaded WSGI server in this process), for
+    partners that call us. Use with `committed_db`: the server's threads have their own connections."""
+
+    def __init__(self) -> None:
+        from django.core.handlers.wsgi import WSGIHandler
+        from werkzeug.serving import make_server
+
+        self.server = make_server("127.0.0.1", 0, WSGIHandler(), threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -19,6 +19,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.timeout(120)]
 @pytest.fixture(autouse=True)
 def transport_settings(settings):
     settings.PARTNER_SECRETS_KEY = [TEST_SECRETS_KEY]
+    settings.PARTNER_OUTBOX_AUTORUN = False  # tests drive the sends
     settings.PARTNER_CONNECT_TIMEOUT_SECONDS = 5
     settings.PARTNER_TIMEOUT_SECONDS = 10
     settings.PARTNER_MAX_ATTEMPTS = 3

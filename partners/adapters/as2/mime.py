@@ -60,13 +60,11 @@ def entity(headers: list[tuple[str, str]], body: bytes) -> bytes:
 
 def parse_entity(raw: bytes) -> Entity:
     """Split headers from body at the first empty line (CRLF, or bare LF from lenient senders)."""
-    for separator in (b"\r\n\r\n", b"\n\n"):
-        index = raw.find(separator)
-        if index >= 0:
-            head, body = raw[: index + len(separator)], raw[index + len(separator) :]
-            break
-    else:
+    found = [(index, len(sep)) for sep in (b"\r\n\r\n", b"\n\n") if (index := raw.find(sep)) >= 0]
+    if not found:
         raise MimeError("no blank line between MIME headers and body")
+    index, width = min(found)
+    head, body = raw[: index + width], raw[index + width :]
     headers = BytesHeaderParser(policy=compat32).parsebytes(head)
     return Entity(raw=raw, headers=headers, body=body)
 
