@@ -115,6 +115,7 @@ class OpenSslAs2Partner:
         self.answer_status = 200
         self.async_mdn_url = ""
         self.mdn_disposition = "automatic-action/MDN-sent-automatically; processed"
+        self.mic_override: str | None = None  # answer this MIC instead of the one computed
         partner = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -164,7 +165,7 @@ class OpenSslAs2Partner:
         signed_part = first_part(multipart, boundary_of(outer["Content-Type"]))
         mic = base64.b64encode(hashlib.sha256(signed_part).digest()).decode()
         self.received.append({"headers": headers, "content": content, "signed_part": signed_part, "mic": mic})
-        mdn_headers, mdn_body = self.mdn(headers["Message-ID"], mic)
+        mdn_headers, mdn_body = self.mdn(headers["Message-ID"], self.mic_override or mic)
         if "Receipt-Delivery-Option" in headers:
             self.async_mdn_url = headers["Receipt-Delivery-Option"]
             self.pending_mdn = (mdn_headers, mdn_body)

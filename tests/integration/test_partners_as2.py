@@ -100,6 +100,18 @@ def test_a_negative_mdn_dead_letters_the_document(station):
     assert (mdn.payload["good"], mdn.payload["signed"]) == (False, True)
 
 
+def test_an_mdn_with_another_mic_does_not_count_as_delivery(station):
+    trade, partner = station
+    partner.mic_override = "bm90IG91ciBtaWM="
+    entry = send_order(trade)
+
+    assert transmit.outbox_entry_transmit(entry_id=entry.pk) == OUT.DEAD
+
+    entry.refresh_from_db()
+    assert "the MIC in the MDN (bm90IG91ciBtaWM=, sha-256) is not ours" in entry.last_error
+    assert As2Message.objects.get(outbox_entry=entry).status == As2Status.REFUSED
+
+
 def test_an_asynchronous_mdn_posted_to_our_endpoint_delivers_it(station, us):
     trade, partner = station
     partner_connection_save(supplier=trade.supplier.code, as2_mdn_mode="async")
