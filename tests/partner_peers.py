@@ -112,6 +112,7 @@ class OpenSslAs2Partner:
         self.our_cert_path = folder / "us.crt"
         self.our_cert_path.write_text(our_cert_pem)
         self.received: list[dict] = []
+        self.mdns: list[tuple[dict, bytes]] = []
         self.answer_status = 200
         self.async_mdn_url = ""
         self.mdn_disposition = "automatic-action/MDN-sent-automatically; processed"
@@ -122,7 +123,11 @@ class OpenSslAs2Partner:
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 headers = {k: v for k, v in self.headers.items()}
-                status, reply_headers, reply = partner.handle(headers, body)
+                if self.path.endswith("/mdn"):  # an asynchronous MDN for a message the partner sent
+                    partner.mdns.append((headers, body))
+                    status, reply_headers, reply = 200, {}, b""
+                else:
+                    status, reply_headers, reply = partner.handle(headers, body)
                 self.send_response(status)
                 for name, value in reply_headers.items():
                     self.send_header(name, value)

@@ -153,6 +153,26 @@ def test_their_856_is_verified_decrypted_stored_byte_exact_applied_and_answered(
     assert InboundMessage.objects.filter(supplier=trade.supplier, source="as2").count() == 1
 
 
+def test_a_partner_asking_for_an_asynchronous_mdn_gets_it_posted(station, us, unique):
+    trade, partner = station
+    send_order(trade)
+    headers, body = partner.build(
+        asn_for(trade, f"S-{unique}", 903),
+        message_id=f"<async-{unique}@partner>",
+        mdn="async",
+        receipt_url=partner.url + "/mdn",
+    )
+
+    answer = requests.post(f"{us.url}/as2/", data=body, headers=headers, timeout=30)
+
+    assert (answer.status_code, answer.content) == (200, b"")
+    [(mdn_headers, mdn_body)] = partner.mdns
+    assert mdn_headers["AS2-From"] == f"US-{unique}" and mdn_headers["AS2-To"] == f"PARTNER-{unique}"
+    report = partner.verify_mdn(mdn_headers, mdn_body)
+    assert f"Original-Message-ID: <async-{unique}@partner>".encode() in report
+    assert f"Received-Content-MIC: {partner.sent_mic}, sha-256".encode() in report
+
+
 @pytest.mark.parametrize(
     ("how", "disposition"),
     [("tampered", "integrity-check-failed"), ("wrong_recipient", "decryption-failed")],
