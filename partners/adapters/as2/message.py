@@ -127,12 +127,18 @@ def build_message(
         mic = smime.mic(entity, options.digest)
     else:
         mic = smime.mic(payload, options.digest)
+    entity_headers: dict[str, str] = {}
     if options.encrypt:
         content_type_header = 'application/pkcs7-mime; smime-type=enveloped-data; name="smime.p7m"'
         body = smime.encrypt(entity, certificate=station.partner_certificate, algorithm=options.encryption)
     else:
         parsed = mime.parse_entity(entity)
         content_type_header, body = parsed.headers["Content-Type"], parsed.body
+        entity_headers = {
+            name: parsed.headers[name]
+            for name in ("Content-Transfer-Encoding", "Content-Disposition")
+            if parsed.headers[name]
+        }
     headers = {
         "AS2-Version": AS2_VERSION,
         "AS2-From": quote_id(station.our_id),
@@ -147,6 +153,8 @@ def build_message(
     if options.encrypt:
         headers["Content-Transfer-Encoding"] = "binary"
         headers["Content-Disposition"] = 'attachment; filename="smime.p7m"'
+    else:
+        headers.update(entity_headers)  # the payload's own transfer encoding travels as HTTP headers
     headers.update(_mdn_request_headers(station, options, micalg))
     return Outgoing(message_id=message_id, headers=headers, body=body, mic=mic, micalg=micalg)
 
@@ -254,6 +262,7 @@ def open_message(
             _get(headers, "Content-Type") or "application/octet-stream",
             body,
             Content_Transfer_Encoding=_get(headers, "Content-Transfer-Encoding"),
+            Content_Disposition=_get(headers, "Content-Disposition"),
         )
     except mime.MimeError as exc:
         raise As2Refused("unexpected-processing-error", f"unreadable message: {exc}") from None
