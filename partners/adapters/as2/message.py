@@ -96,17 +96,8 @@ def new_message_id(our_id: str) -> str:
 # --- Outbound messages ---------------------------------------------------------------------------
 
 
-def build_message(
-    payload: bytes,
-    *,
-    station: Station,
-    options: SendOptions,
-    message_id: str,
-    filename: str,
-    content_type: str = "application/edi-x12",
-    subject: str = "EDI",
-) -> Outgoing:
-    """Wrap `payload` as AS2: payload entity → multipart/signed (sign) → EnvelopedData (encrypt)."""
+def payload_entity(payload: bytes, *, content_type: str, filename: str) -> bytes:
+    """The payload as a MIME entity."""
     # Receivers canonicalise signed text to CRLF (OpenSSL does), so a payload that is not already
     # canonical ASCII travels base64-encoded: the signature then holds, and the bytes stay exact.
     canonical = payload.isascii() and mime.canonical_crlf(payload) == payload and b"\0" not in payload
@@ -118,6 +109,21 @@ def build_message(
         ],
         payload if canonical else base64_lines(payload),
     )
+    return entity
+
+
+def build_message(
+    payload: bytes,
+    *,
+    station: Station,
+    options: SendOptions,
+    message_id: str,
+    filename: str,
+    content_type: str = "application/edi-x12",
+    subject: str = "EDI",
+) -> Outgoing:
+    """Wrap `payload` as AS2: payload entity → multipart/signed (sign) → EnvelopedData (encrypt)."""
+    entity = payload_entity(payload, content_type=content_type, filename=filename)
     micalg = smime.MICALG_NAMES[options.digest]
     if options.sign:
         mic = smime.mic(entity, options.digest)
