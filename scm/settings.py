@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "orders",
     "shipments",
     "suppliers",
+    "partners",
     "dashboard",
 ]
 
@@ -344,6 +345,37 @@ SUPPLIER_HTTP_TIMEOUT_SECONDS = float(os.environ.get("SUPPLIER_HTTP_TIMEOUT_SECO
 SUPPLIER_POLL_RETRIES = env_int("SUPPLIER_POLL_RETRIES", 4)
 SUPPLIER_POLL_BACKOFF_BASE_SECONDS = float(os.environ.get("SUPPLIER_POLL_BACKOFF_BASE_SECONDS", "2"))
 SUPPLIER_POLL_BACKOFF_CAP_SECONDS = float(os.environ.get("SUPPLIER_POLL_BACKOFF_CAP_SECONDS", "300"))
+
+# --- Partner transport (docs/SUPPLIERS.md "Transport") ----------------------------------------
+
+# Fernet keys sealing partner secrets at rest, comma-separated, newest first (rotation: docs).
+PARTNER_SECRETS_KEY = env_list("PARTNER_SECRETS_KEY")
+# Our public site root as partners reach it (e.g. https://edi.example.com): they post asynchronous MDNs
+# to <it>/as2/mdn/. Needed only for connections that ask for asynchronous MDNs.
+PARTNER_AS2_BASE_URL = os.environ.get("PARTNER_AS2_BASE_URL", "")
+# Largest AS2 request we read (signed, encrypted, maybe base64: larger than the payload it carries).
+PARTNER_AS2_MAX_BYTES = env_int("PARTNER_AS2_MAX_BYTES", 16 * 1024 * 1024)
+# Budget of one try: connect (TCP + TLS/SSH handshake + login), then the whole exchange.
+PARTNER_CONNECT_TIMEOUT_SECONDS = float(os.environ.get("PARTNER_CONNECT_TIMEOUT_SECONDS", "10"))
+PARTNER_TIMEOUT_SECONDS = float(os.environ.get("PARTNER_TIMEOUT_SECONDS", "60"))
+PARTNER_MAX_RESPONSE_BYTES = env_int("PARTNER_MAX_RESPONSE_BYTES", 1024 * 1024)
+# Outbox retries: try n that fails waits uniform [d/2, d], d = min(cap, base * 2**(n-1)); DEAD after the last.
+PARTNER_MAX_ATTEMPTS = env_int("PARTNER_MAX_ATTEMPTS", 8)
+PARTNER_BACKOFF_BASE_SECONDS = float(os.environ.get("PARTNER_BACKOFF_BASE_SECONDS", "30"))
+PARTNER_BACKOFF_CAP_SECONDS = float(os.environ.get("PARTNER_BACKOFF_CAP_SECONDS", "3600"))
+# A claimed try not recorded within this long (its worker died) is taken over.
+PARTNER_LEASE_SECONDS = float(os.environ.get("PARTNER_LEASE_SECONDS", "300"))
+# An asynchronous MDN not received within this long counts the try as failed (the message is resent).
+PARTNER_MDN_TIMEOUT_SECONDS = float(os.environ.get("PARTNER_MDN_TIMEOUT_SECONDS", "3600"))
+# Per-partner breaker: this many failed tries in a row stop tries to that partner for the reset time.
+PARTNER_BREAKER_THRESHOLD = env_int("PARTNER_BREAKER_THRESHOLD", 5)
+PARTNER_BREAKER_RESET_SECONDS = float(os.environ.get("PARTNER_BREAKER_RESET_SECONDS", "300"))
+# Start a send right after the commit that queued a document (off: only the beat sweep sends).
+PARTNER_OUTBOX_AUTORUN = env_flag("PARTNER_OUTBOX_AUTORUN", True)
+CELERY_BEAT_SCHEDULE["send-partner-documents"] = {
+    "task": "partners.tasks.send_due_documents",
+    "schedule": float(os.environ.get("PARTNER_OUTBOX_SWEEP_SECONDS", "30")),
+}
 
 from scm.observability.logging import configure as _configure_logging  # noqa: E402
 

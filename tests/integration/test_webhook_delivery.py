@@ -267,9 +267,12 @@ def test_fan_out_respects_types_activity_and_creation_time_and_is_idempotent(end
     typed = endpoints("http://127.0.0.1:1/typed", event_types=["TestSampleUpcast"])
     paused = endpoints("http://127.0.0.1:1/paused", active=False)
     [counted] = append(f"wh-{unique}", 1)
-    [upcast] = [e.position for e in store.append(
-        f"wh-{unique}", [NewEvent(type="TestSampleUpcast", payload={"first_name": "A", "last_name": "B"})]
-    )]
+    [upcast] = [
+        e.position
+        for e in store.append(
+            f"wh-{unique}", [NewEvent(type="TestSampleUpcast", payload={"first_name": "A", "last_name": "B"})]
+        )
+    ]
     fan_out()
 
     def positions(endpoint) -> list[int]:
