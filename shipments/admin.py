@@ -10,8 +10,6 @@ from scm.errors import DomainError
 from shipments import services
 from shipments.models import (
     Carrier,
-    CircuitBreaker,
-    CircuitState,
     PlanningAttempt,
     Shipment,
     ShipmentDelay,
@@ -168,22 +166,3 @@ class PlanningAttemptAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = ("id", "created_at", "order_ref", "transfer_ref", "plan_key", "planner", "outcome", "error_code")
     list_filter = ("outcome", "planner")
     search_fields = ("order_ref", "transfer_ref", "plan_key")
-
-
-@admin.register(CircuitBreaker)
-class CircuitBreakerAdmin(ReadOnlyMixin, admin.ModelAdmin):
-    list_display = ("name", "state", "consecutive_failures", "opened_until", "updated_at", "last_error")
-    actions = ("close_circuit",)
-
-    def has_change_permission(self, request, obj=None):
-        return request.user.has_perm("shipments.change_circuitbreaker")
-
-    def get_readonly_fields(self, request, obj=None):
-        return [field.name for field in self.model._meta.fields]
-
-    @admin.action(description="Close the circuit (let calls through again)")
-    def close_circuit(self, request, queryset):
-        from shipments.adapters.tms import DbCircuitBreaker
-
-        for row in queryset.exclude(state=CircuitState.CLOSED):
-            DbCircuitBreaker(name=row.name).record_success()

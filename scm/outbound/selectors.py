@@ -1,0 +1,73 @@
+"""Reads of the breaker state, for readiness, metrics, the API, the admin and the dashboard."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from django.db.models import CharField, OuterRef, QuerySet, Subquery, Value
+from django.db.models.functions import Cast, Concat
+
+from scm.outbound.breaker import partner_kind
+from scm.outbound.models import Breaker, BreakerState
+
+
+@dataclass(frozen=True)
+class BreakerView:
+    name: str
+    kind: str
+    state: str
+    consecutive_failures: int
+    opened_until: datetime | None
+    last_error: str
+    last_failure_at: datetime | None
+    times_opened: int
+
+    @classmethod
+    def of(cls, row: Breaker) -> BreakerView:
+        return cls(
+            name=row.name,
+            kind=partner_kind(row.name),
+            state=row.state,
+            consecutive_failures=row.consecutive_failures,
+            opened_until=row.opened_until,
+            last_error=row.last_error,
+            last_failure_at=row.last_failure_at,
+            times_opened=row.times_opened,
+        )
+
+
+CLOSED = BreakerView("", "", BreakerState.CLOSED, 0, None, "", None, 0)
+
+
+def breakers_open() -> list[BreakerView]:
+    """Every breaker that is not closed (open, or half open with a probe out), by name.
+
+    An open breaker whose `opened_until` has passed is still listed: no probe has closed it yet.
+    """
+    rows = Breaker.objects.exclude(state=BreakerState.CLOSED).order_by("name")
+    return [BreakerView.of(row) for row in rows]
+
+
+def breaker_get(*, name: str) -> BreakerView:
+    """The breaker of one partner; a partner that never failed reads as closed."""
+    row = Breaker.objects.filter(name=name).first()
+    return BreakerView.of(row) if row else replace(CLOSED, name=name, kind=partner_kind(name))
+
+
+def breaker_counts() -> dict[tuple[str, str], int]:
+    """(partner kind, state) -> how many breakers are in that state, for states other than closed."""
+    names = Breaker.objects.exclude(state=BreakerState.CLOSED).values_list("name", "state")
+    return dict(Counter((partner_kind(name), state) for name, state in names))
+
+
+def with_breaker(queryset: QuerySet, *, prefix: str) -> QuerySet:
+    """Annotate rows of a partner table with their breaker (named `<prefix><pk>`): `breaker_state`
+    (null when the partner never failed), `breaker_opened_until`, `breaker_last_error`, in the same query."""
+    breaker = Breaker.objects.filter(name=Concat(Value(prefix), Cast(OuterRef("pk"), CharField())))
+    return queryset.annotate(
+        breaker_state=Subquery(breaker.values("state")[:1]),
+        breaker_opened_until=Subquery(breaker.values("opened_until")[:1]),
+        breaker_last_error=Subquery(breaker.values("last_error")[:1]),
+    )
