@@ -64,8 +64,8 @@ def refusal_reason(address: IPAddress) -> str | None:
         (address.is_multicast, "multicast"),
         (address in _CGNAT, "shared address space (CGNAT)"),
         (any(address in net for net in _RFC1918_AND_ULA), "private (RFC 1918 / ULA)"),
-        (address.is_reserved, "reserved"),
         (any(address in net for net in _TRANSLATION), "an IPv4/IPv6 translation prefix"),
+        (address.is_reserved, "reserved"),
         (not address.is_global, "not globally routable"),
     )
     return next((reason for matched, reason in checks if matched), None)

@@ -199,7 +199,8 @@ def send(method: str, url: str, *, budget: Budget, **kwargs) -> requests.Respons
                 method,
                 url,
                 headers=headers,
-                timeout=(budget.connect, budget.total),
+                # The deadline timer is what ends a slow attempt; the read timeout is only a backstop.
+                timeout=(budget.connect, budget.total + 1),
                 allow_redirects=False,
                 stream=True,
                 proxies={},
@@ -208,7 +209,7 @@ def send(method: str, url: str, *, budget: Budget, **kwargs) -> requests.Respons
             with response:
                 body = _read_capped(response, budget.max_bytes)
         except requests.RequestException as exc:
-            if attempt.expired:
+            if attempt.expired or attempt.remaining() <= 0:
                 raise attempt.deadline_error() from None
             raise _call_failed(exc, attempt) from None
         finally:
