@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from django.db.models import CharField, OuterRef, QuerySet, Subquery, Value
+from django.conf import settings
+from django.db.models import CharField, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Cast, Concat
 
 from scm.outbound.breaker import partner_kind
@@ -64,10 +65,26 @@ def breaker_counts() -> dict[tuple[str, str], int]:
 
 def with_breaker(queryset: QuerySet, *, prefix: str) -> QuerySet:
     """Annotate rows of a partner table with their breaker (named `<prefix><pk>`): `breaker_state`
-    (null when the partner never failed), `breaker_opened_until`, `breaker_last_error`, in the same query."""
+    (null when the partner never failed), `breaker_opened_until`, `breaker_probe_started_at`,
+    `breaker_consecutive_failures`, `breaker_last_error`, in the same query."""
     breaker = Breaker.objects.filter(name=Concat(Value(prefix), Cast(OuterRef("pk"), CharField())))
     return queryset.annotate(
         breaker_state=Subquery(breaker.values("state")[:1]),
         breaker_opened_until=Subquery(breaker.values("opened_until")[:1]),
+        breaker_probe_started_at=Subquery(breaker.values("probe_started_at")[:1]),
+        breaker_consecutive_failures=Subquery(breaker.values("consecutive_failures")[:1]),
         breaker_last_error=Subquery(breaker.values("last_error")[:1]),
+    )
+
+
+def breaker_lets_calls(*, now: datetime) -> Q:
+    """A filter for rows annotated by `with_breaker`: partners a call may go to at `now` (never
+    failed, closed, open past its time so a probe is due, or half open with a probe that never
+    reported). Written as a positive condition: the annotations are null for partners without a row."""
+    stuck_before = now - timedelta(seconds=settings.OUTBOUND_BREAKER_PROBE_TIMEOUT_SECONDS)
+    return (
+        Q(breaker_state__isnull=True)
+        | Q(breaker_state=BreakerState.CLOSED)
+        | Q(breaker_state=BreakerState.OPEN, breaker_opened_until__lte=now)
+        | Q(breaker_state=BreakerState.HALF_OPEN, breaker_probe_started_at__lte=stuck_before)
     )
