@@ -25,6 +25,18 @@ class BreakerView:
     last_failure_at: datetime | None
     times_opened: int
 
+    probe_started_at: datetime | None = None
+
+    def calls_allowed(self, *, now: datetime) -> int | None:
+        """How many calls may go out now: None (no limit: closed), 1 (a probe is due: open past its
+        time, or half open with a probe that never reported) or 0 (open, or a probe is out)."""
+        if self.state == BreakerState.CLOSED:
+            return None
+        if self.state == BreakerState.OPEN:
+            return 1 if self.opened_until is None or self.opened_until <= now else 0
+        stuck_before = now - timedelta(seconds=settings.OUTBOUND_BREAKER_PROBE_TIMEOUT_SECONDS)
+        return 1 if self.probe_started_at is None or self.probe_started_at <= stuck_before else 0
+
     @classmethod
     def of(cls, row: Breaker) -> BreakerView:
         return cls(
@@ -36,6 +48,7 @@ class BreakerView:
             last_error=row.last_error,
             last_failure_at=row.last_failure_at,
             times_opened=row.times_opened,
+            probe_started_at=row.probe_started_at,
         )
 
 

@@ -46,7 +46,6 @@ from scm.api.serializers import EventSerializer
 from scm.events import schemas
 from scm.events.models import Event
 from scm.events.store import RecordedEvent, head_position
-from scm.outbound.models import BreakerState
 from scm.outbound.selectors import breaker_get
 from scm.webhooks.adapters.http import SendOutcome, breaker_name, post_signed
 from scm.webhooks.exceptions import DeliveryNotDead, UnknownEventTypes, WebhookDeliveryNotFound
@@ -281,7 +280,7 @@ def _send(claim: _Claim) -> SendOutcome:
 
 def _claim_due(*, now: datetime, limit: int, endpoint_id: int) -> list[_Claim]:
     """Reserve up to `limit` due deliveries of one endpoint for this worker, never more than its
-    in-flight limit leaves room for (one at a time while its breaker is not closed: the probe).
+    in-flight limit leaves room for; none while its breaker is open, one when a probe is due.
 
     The endpoint row is locked first (then its deliveries), so concurrent claimers of one endpoint
     count its in-flight claims one after the other.
@@ -294,8 +293,9 @@ def _claim_due(*, now: datetime, limit: int, endpoint_id: int) -> list[_Claim]:
             endpoint_id=endpoint_id, status=DeliveryStatus.PENDING, claimed_until__gt=now
         ).count()
         room = min(limit, settings.WEBHOOK_CLAIM_SLICE, settings.WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT - in_flight)
-        if breaker_get(name=breaker_name(endpoint_id)).state != BreakerState.CLOSED:
-            room = min(room, 1)
+        breaker_allows = breaker_get(name=breaker_name(endpoint_id)).calls_allowed(now=timezone.now())
+        if breaker_allows is not None:
+            room = min(room, breaker_allows)
         if room <= 0:
             return []
         rows = list(

@@ -208,39 +208,16 @@ class TmsClient:
         body = request.as_json()
         failure = ""
         for attempt in range(1, self.retry.max_attempts + 1):
+            response, error = self._attempt(url, headers, body, attempt=attempt, failure=failure)
             retry_after: float | None = None
-            try:
-                response = outbound.request(
-                    "POST", url, partner=self.breaker_name, budget=self.budget, breaker=self.breaker,
-                    headers=headers, json=body,
-                )
-            except outbound.CircuitOpen as exc:
-                raise TmsUnavailable(
-                    f"TMS circuit is open after repeated failures; not calling it ({failure or 'earlier failures'}).",
-                    attempts=attempt - 1,
-                    circuit="open",
-                    retry_at=exc.fields.get("until"),
-                ) from None
-            except outbound.AddressRefused as exc:
-                raise TmsAddressRefused(exc.message, attempts=attempt) from None
-            except outbound.OutboundError as exc:
-                if not exc.retryable:
-                    raise TmsBadResponse(f"TMS answer unusable: {exc.message}", attempts=attempt) from None
-                failure = exc.message
-            else:
+            if response is not None:
                 if 200 <= response.status_code < 300:
                     return self._parse(response, attempts=attempt)
                 if not partner_failed(response):
-                    reason = _reason(response)
-                    log.warning("tms.rejected", status=response.status_code, reason=reason, reference=request.reference)
-                    raise TmsRejected(
-                        f"TMS refused the shipment (HTTP {response.status_code}): {reason}",
-                        attempts=attempt,
-                        http_status=response.status_code,
-                        reason=reason,
-                    )
-                failure = f"HTTP {response.status_code}: {_reason(response)}"
+                    raise self._rejected(response, request, attempts=attempt)
+                error = f"HTTP {response.status_code}: {_reason(response)}"
                 retry_after = _retry_after(response)
+            failure = error
             log.warning("tms.attempt_failed", attempt=attempt, error=failure, reference=request.reference)
             if attempt < self.retry.max_attempts:
                 self.sleep(self.retry.delay(attempt, self.rng, retry_after))
@@ -248,6 +225,42 @@ class TmsClient:
             f"TMS unavailable after {self.retry.max_attempts} attempt(s): {failure}",
             attempts=self.retry.max_attempts,
             last_error=failure,
+        )
+
+    def _attempt(
+        self, url: str, headers: dict[str, str], body: dict[str, Any], *, attempt: int, failure: str
+    ) -> tuple[requests.Response | None, str]:
+        """One call through the outbound policy: the answer, or None and why it failed (transient).
+        Raises what must not be retried: an open circuit, a refused address, an unusable answer."""
+        try:
+            response = outbound.request(
+                "POST", url, partner=self.breaker_name, budget=self.budget, breaker=self.breaker,
+                headers=headers, json=body,
+            )
+        except outbound.CircuitOpen as exc:
+            raise TmsUnavailable(
+                f"TMS circuit is open after repeated failures; not calling it ({failure or 'earlier failures'}).",
+                attempts=attempt - 1,
+                circuit="open",
+                retry_at=exc.fields.get("until"),
+            ) from None
+        except outbound.AddressRefused as exc:
+            raise TmsAddressRefused(exc.message, attempts=attempt) from None
+        except outbound.OutboundError as exc:
+            if not exc.retryable:
+                raise TmsBadResponse(f"TMS answer unusable: {exc.message}", attempts=attempt) from None
+            return None, exc.message
+        return response, ""
+
+    @staticmethod
+    def _rejected(response: requests.Response, request: TmsPlanRequest, *, attempts: int) -> TmsRejected:
+        reason = _reason(response)
+        log.warning("tms.rejected", status=response.status_code, reason=reason, reference=request.reference)
+        return TmsRejected(
+            f"TMS refused the shipment (HTTP {response.status_code}): {reason}",
+            attempts=attempts,
+            http_status=response.status_code,
+            reason=reason,
         )
 
     def _parse(self, response: requests.Response, *, attempts: int) -> TmsPlan:
