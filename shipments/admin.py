@@ -4,10 +4,13 @@ through the actions below, which call the services."""
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
 
+from scm import outbound
 from scm.errors import DomainError
 from shipments import services
+from shipments.adapters.carrier_urls import tracking_url_template_check
 from shipments.models import (
     Carrier,
     PlanningAttempt,
@@ -31,8 +34,37 @@ class ReadOnlyMixin:
         return False
 
 
+class CarrierAdminForm(forms.ModelForm):
+    """The carrier's URLs as form errors: the feed URL obeys the outbound policy (names resolved),
+    the tracking page template is http(s) only (the service checks both again when saving)."""
+
+    tracking_feed_url = forms.URLField(required=False, assume_scheme="https")
+
+    class Meta:
+        model = Carrier
+        fields = ("code", *services.CARRIER_FIELDS)
+
+    def clean_tracking_url_template(self):
+        value = self.cleaned_data.get("tracking_url_template") or ""
+        try:
+            tracking_url_template_check(value)
+        except DomainError as exc:
+            raise forms.ValidationError(exc.message) from None
+        return value
+
+    def clean_tracking_feed_url(self):
+        value = self.cleaned_data.get("tracking_feed_url") or ""
+        if value:
+            try:
+                outbound.check_url(value, what="tracking_feed_url")
+            except outbound.AddressRefused as exc:
+                raise forms.ValidationError(exc.message) from None
+        return value
+
+
 @admin.register(Carrier)
 class CarrierAdmin(admin.ModelAdmin):
+    form = CarrierAdminForm
     list_display = ("code", "name", "is_default", "active", "service_levels", "tracking_feed_url", "feed_polled_at")
     list_filter = ("active", "is_default")
     search_fields = ("code", "name")

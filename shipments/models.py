@@ -17,6 +17,7 @@ lock, saves, and appends the event in one transaction.
 from __future__ import annotations
 
 from datetime import datetime
+from urllib.parse import quote
 
 from django.db import models
 from django.db.models import Q
@@ -56,9 +57,14 @@ class Carrier(models.Model):
         return self.code
 
     def tracking_url(self, tracking_number: str | None) -> str:
+        """The public tracking page, or "" when there is none or it would not be an http(s) URL (a
+        template saved before that rule, or one a tracking number could turn into something else)."""
+        from scm.outbound import is_http_url
+
         if not tracking_number or "{tracking_number}" not in self.tracking_url_template:
             return ""
-        return self.tracking_url_template.replace("{tracking_number}", tracking_number)
+        url = self.tracking_url_template.replace("{tracking_number}", quote(tracking_number, safe=""))
+        return url if is_http_url(url) else ""
 
 
 class ShipmentStatus(models.TextChoices):

@@ -32,6 +32,7 @@ from inventory import services as inventory
 from inventory.exceptions import ReservationNotFound, ReservationTooSmall
 from scm.errors import DomainError, ValidationFailed
 from scm.events.store import NO_STREAM, NewEvent, append
+from shipments.adapters.carrier_urls import carrier_urls_check
 from shipments.adapters.tms import Planner, TmsLine, TmsPlan, TmsPlanRequest, planner_from_settings
 from shipments.adapters.tracking import CarrierUpdate, MalformedUpdate, fetch_feed, parse_update, storable
 from shipments.exceptions import (
@@ -141,6 +142,7 @@ def _validate_carrier(carrier: Carrier) -> None:
     template = carrier.tracking_url_template
     if template and "{tracking_number}" not in template:
         raise ValidationFailed("tracking_url_template must contain {tracking_number}.", tracking_url_template=template)
+    carrier_urls_check(carrier, resolve_names=False)  # no DNS inside the transaction: forms resolve before
     try:
         carrier.full_clean(validate_unique=False, validate_constraints=False)
     except DjangoValidationError as exc:

@@ -27,9 +27,11 @@ from django_fsm import can_proceed
 
 from inventory import selectors as inventory_selectors
 from inventory import services as inventory
+from scm import outbound
 from scm.errors import Conflict, ValidationFailed
 from scm.events.store import NewEvent, append
 from suppliers.adapters.x12 import Outbound850, Outbound850Line, build_850
+from suppliers.drop_folders import drop_folder_resolve
 from suppliers.exceptions import (
     ControlNumbersExhausted,
     DuplicatePurchaseOrder,
@@ -93,9 +95,22 @@ def get_supplier(code: str, *, for_update: bool = False) -> Supplier:
         raise SupplierNotFound(code) from None
 
 
+def _check_endpoints(fields: dict) -> None:
+    """The feed URL and drop folder being saved obey the outbound policy and the drop folder root.
+    No DNS here (this runs in the transaction): names are judged by the API and admin forms before,
+    and by the connect-time check at every poll."""
+    if fields.get("feed_url"):
+        outbound.check_url(fields["feed_url"], what="feed_url", resolve_names=False)
+    if fields.get("drop_folder"):
+        drop_folder_resolve(fields["drop_folder"])
+
+
 @transaction.atomic
 def supplier_upsert(*, code: str, **fields) -> Supplier:
-    """Create or change a supplier; records SupplierDefined. The X12 sender id must be unique."""
+    """Create or change a supplier; records SupplierDefined. The X12 sender id must be unique.
+
+    Raises AddressRefused (feed_url not http(s) or an internal address), DropFolderRefused (a drop
+    folder outside SUPPLIER_DROP_FOLDER_ROOT), ValidationFailed, Conflict."""
     unknown = set(fields) - set(SUPPLIER_FIELDS)
     if unknown:
         raise ValidationFailed(f"Unknown supplier fields: {', '.join(sorted(unknown))}.")
@@ -107,6 +122,7 @@ def supplier_upsert(*, code: str, **fields) -> Supplier:
     for name in ("isa_id", "gs_id", "isa_qualifier"):
         if isinstance(fields.get(name), str):
             fields[name] = fields[name].strip()
+    _check_endpoints(fields)
     supplier = Supplier.objects.select_for_update().filter(code=code).first() or Supplier(code=code)
     for name, value in fields.items():
         setattr(supplier, name, value)

@@ -51,6 +51,12 @@ def _loopback_partners(request, settings):
     settings.OUTBOUND_ALLOWED_NETWORKS = [] if "strict_outbound" in request.fixturenames else LOOPBACK_NETWORKS
 
 
+@pytest.fixture(autouse=True)
+def _drop_folder_root(settings, tmp_path_factory):
+    """Drop folders in tests are `tmp_path`s: all of them lie inside pytest's base temporary folder."""
+    settings.SUPPLIER_DROP_FOLDER_ROOT = str(tmp_path_factory.getbasetemp())
+
+
 @pytest.fixture
 def strict_outbound():
     """Request it to run with the outbound policy's real allow-list (empty): nothing on loopback."""

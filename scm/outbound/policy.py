@@ -214,10 +214,11 @@ def require_http_url(url: str, *, what: str = "URL") -> Target:
     return Target(scheme, parts.hostname, port or (443 if scheme == "https" else 80))
 
 
-def check_url(url: str, *, what: str = "URL", resolve_names: bool = True, timeout: float = 2.0) -> None:
+def check_url(url: str, *, what: str | None = "URL", resolve_names: bool = True, timeout: float = 2.0) -> None:
     """Raise AddressRefused (400) unless `url` is one the policy lets us call, as far as can be
-    told now. The connect-time check is the one that counts; this one answers the person saving it."""
-    target = require_http_url(url, what=what)
+    told now. The connect-time check is the one that counts; this one answers the person saving it.
+    `what` names the setting or field in the message; None words it as a refused call."""
+    target = require_http_url(url, what=what or "URL")
     host = target.host.rstrip(".").lower()
     literal = _literal_address(host)
     if literal is not None:
@@ -235,9 +236,9 @@ def check_url(url: str, *, what: str = "URL", resolve_names: bool = True, timeou
     _judge_all(addresses, target, what)
 
 
-def _judge_all(addresses: Iterable[IPAddress], target: Target, what: str) -> None:
+def _judge_all(addresses: Iterable[IPAddress], target: Target, what: str | None) -> None:
     for address in addresses:
-        judge_address(address, target.port, host=target.host, what=what)
+        judge_address(address, target.port, host=target.host, what=what or "")
 
 
 def is_http_url(url: str) -> bool:
