@@ -47,10 +47,13 @@ def request(
     json: Any = None,
     auth: Any = None,
     cert: str | tuple[str, str] | None = None,
+    ca_bundle: str | None = None,
     failed: Callable[[requests.Response], bool] = partner_failed,
 ) -> requests.Response:
     """Call `url` for `partner` (the breaker's name) within `budget`, through its circuit breaker.
 
+    `cert` is our client certificate (path, or (cert, key)); `ca_bundle` a CA file to verify the
+    partner's certificate with instead of the system's (verification is never switched off).
     Returns the response with its body read (redirects are returned, never followed); any HTTP
     status is returned, and `failed(response)` decides whether it counts against the breaker.
     Raises AddressRefused (the policy refused the URL or the address it resolves to), CircuitOpen
@@ -69,7 +72,8 @@ def request(
     budget = budget or default_budget()
     try:
         response = transport.send(
-            method, url, budget=budget, headers=headers, params=params, data=data, json=json, auth=auth, cert=cert
+            method, url, budget=budget, headers=headers, params=params, data=data, json=json, auth=auth, cert=cert,
+            verify=ca_bundle or True,
         )
     except AddressRefused:
         metrics.outbound_calls_refused.labels(kind=kind, reason="address").inc()

@@ -20,6 +20,7 @@ accepted (partners' DNS may not be visible from where ops edit); the connect-tim
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -159,7 +160,16 @@ def system_resolve(host: str, port: int) -> list[IPAddress]:
 
 # Tests replace this to emulate names that public DNS would answer (there is none here).
 resolver: Resolver = system_resolve
-_resolving = ThreadPoolExecutor(max_workers=8, thread_name_prefix="outbound-dns")
+_pool: ThreadPoolExecutor | None = None
+_pool_pid = 0
+
+
+def _resolving() -> ThreadPoolExecutor:
+    """The lookup threads of this process (made again after a fork: threads do not survive one)."""
+    global _pool, _pool_pid
+    if _pool is None or _pool_pid != os.getpid():
+        _pool, _pool_pid = ThreadPoolExecutor(max_workers=8, thread_name_prefix="outbound-dns"), os.getpid()
+    return _pool
 
 
 def resolve(host: str, port: int, *, timeout: float) -> list[IPAddress]:
@@ -168,7 +178,7 @@ def resolve(host: str, port: int, *, timeout: float) -> list[IPAddress]:
     literal = _literal_address(host)
     if literal is not None:
         return [literal]
-    future = _resolving.submit(resolver, host, port)
+    future = _resolving().submit(resolver, host, port)
     try:
         addresses = future.result(timeout=max(timeout, 0.001))
     except FutureTimeout:

@@ -216,3 +216,48 @@ def test_the_system_check_reports_a_refused_tms_url(settings):
     assert problem.id == "outbound.E001" and "cloud metadata" in problem.msg
     settings.TMS_BASE_URL = "https://tms.example.com/"
     assert outbound_urls() == []
+
+
+@pytest.fixture
+def tls_partner(tmp_path):
+    """An HTTPS server on loopback with a self-signed certificate for the name `partner.test`."""
+    import shutil
+    import ssl
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command to make a test certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-keyout", str(key),
+         "-out", str(cert), "-subj", "/CN=partner.test", "-addext", "subjectAltName=DNS:partner.test"],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    with HTTPServer(host="127.0.0.1", port=0, ssl_context=context) as server:
+        server.expect_request("/hook").respond_with_data("secure")
+        server.ca_bundle = str(cert)
+        yield server
+
+
+def test_https_connects_to_the_judged_address_and_verifies_the_certificate_for_the_name(
+    tls_partner, names, settings
+):
+    names["partner.test"] = ["127.0.0.1"]
+    names["impostor.test"] = ["127.0.0.1"]
+    allow(settings, f"127.0.0.1:{tls_partner.port}")
+    url = f"https://partner.test:{tls_partner.port}/hook"
+
+    response = outbound.request("GET", url, partner="test:tls", budget=FAST, ca_bundle=tls_partner.ca_bundle)
+    assert response.text == "secure"
+    assert tls_partner.log[0][0].headers["Host"] == f"partner.test:{tls_partner.port}"
+
+    with pytest.raises(outbound.CallFailed, match="CERTIFICATE_VERIFY_FAILED|certificate"):
+        outbound.request("GET", url, partner="test:tls", budget=FAST)  # not our CA: verification stays on
+    with pytest.raises(outbound.CallFailed, match="(?i)hostname|match"):
+        outbound.request(
+            "GET", f"https://impostor.test:{tls_partner.port}/hook", partner="test:tls", budget=FAST,
+            ca_bundle=tls_partner.ca_bundle,
+        )
+    assert len(tls_partner.log) == 1
