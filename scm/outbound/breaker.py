@@ -59,10 +59,12 @@ class DbBreaker:
     name: str
     policy: BreakerPolicy = field(default_factory=BreakerPolicy)
     now: Callable[[], datetime] = field(default=timezone.now)
+    _clean: bool = field(default=False, init=False, repr=False)  # allow() saw no failure to reset
 
     def allow(self) -> bool:
         """Return whether this call is the half-open probe; raise CircuitOpen when it must not go out."""
-        row = Breaker.objects.filter(name=self.name).only("state", "opened_until").first()
+        row = Breaker.objects.filter(name=self.name).only("state", "opened_until", "consecutive_failures").first()
+        self._clean = row is None or (row.state == BreakerState.CLOSED and row.consecutive_failures == 0)
         if row is None or row.state == BreakerState.CLOSED:
             return False
         now = self.now()
@@ -84,6 +86,8 @@ class DbBreaker:
         return True
 
     def record_success(self) -> None:
+        if self._clean:
+            return  # nothing to reset (a failure recorded meanwhile by another call is its own news)
         closed = (
             Breaker.objects.filter(name=self.name)
             .exclude(state=BreakerState.CLOSED, consecutive_failures=0)
