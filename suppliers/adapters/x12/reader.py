@@ -11,8 +11,15 @@ import re
 from dataclasses import dataclass, field
 
 from suppliers.adapters.x12.errors import X12Error, X12Warning
-from suppliers.adapters.x12.model import Delimiters, FunctionalGroup, Interchange, Segment, TransactionSet
-from suppliers.adapters.x12.values import group_date, interchange_date
+from suppliers.adapters.x12.model import (
+    Delimiters,
+    FunctionalGroup,
+    Interchange,
+    IsaHeader,
+    Segment,
+    TransactionSet,
+)
+from suppliers.adapters.x12.values import control_number, envelope_id, group_date, interchange_date
 
 #: A fixed-width ISA is 106 bytes; one with unpadded fields is shorter, never longer.
 ISA_LENGTH = 106
@@ -23,6 +30,8 @@ _TAG = re.compile(r"[A-Z][A-Z0-9]{1,2}")
 _CONTROL_BYTES = {*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F}
 _ENVELOPE_TAGS = frozenset({"ISA", "GS", "ST", "SE", "GE", "IEA"})
 _EDIFACT_HEADERS = (b"UNA", b"UNB")
+USAGE_CODES = frozenset({"P", "T", "I"})
+_DIGITS = re.compile(r"[0-9]+")
 
 
 def _plural(count: int, word: str) -> str:
@@ -32,9 +41,14 @@ def _plural(count: int, word: str) -> str:
 def _same_control(left: str, right: str) -> bool:
     """Control numbers are numeric in GS/GE and ISA/IEA: ``000000001`` equals ``1``."""
     left, right = left.strip(), right.strip()
-    if left.isdigit() and right.isdigit():
-        return int(left) == int(right)
+    if _DIGITS.fullmatch(left) and _DIGITS.fullmatch(right):
+        return left.lstrip("0") == right.lstrip("0")
     return left == right
+
+
+def _count_matches(declared: str, counted: int) -> bool:
+    """SE01/GE01/IEA01 equal the count (compared without turning thousands of digits into an int)."""
+    return bool(_DIGITS.fullmatch(declared)) and len(declared) <= 10 and int(declared) == counted
 
 
 def _preview(text: str, limit: int = 20) -> str:
@@ -73,78 +87,144 @@ class _Isa:
     end: int  # offset just after the ISA's segment terminator
 
 
-def _read_isa(text: str, start: int, encoding: str, warnings: list[X12Warning]) -> _Isa:
-    """Find the delimiters: element separator = byte 3, ISA16 = component, the next byte = terminator.
+def _isa_error(message: str, position: int, note: str, **facts) -> X12Error:
+    return X12Error(message, segment="ISA", position=position, reason="bad_isa", interchange_note=note, **facts)
+
+
+def _split_isa(text: str, start: int) -> tuple[str, int]:
+    """The element separator (byte 3) and the offset of the 16th separator, found within the first 106 bytes.
 
     ISA is split by its element separator rather than by fixed columns, so an ISA whose fields are not
     padded to width (as some real senders write it) is read the same way.
     """
     if len(text) < start + 4:
-        raise X12Error("the ISA header is truncated", segment="ISA", position=start, reason="bad_isa")
+        raise _isa_error("the ISA header is truncated", start, "023")
     separator = text[start + 3]
     if separator.isalnum() or separator in _WHITESPACE:
-        raise X12Error(
-            f"ISA byte 4 {separator!r} cannot be the element separator",
-            segment="ISA",
-            value=separator,
-            position=start + 3,
-            reason="bad_isa",
-        )
+        raise _isa_error(f"ISA byte 4 {separator!r} cannot be the element separator", start + 3, "026", value=separator)
     limit = min(len(text), start + ISA_LENGTH)
     last = start + 3
     for found in range(2, 17):
         last = text.find(separator, last + 1, limit)
         if last == -1:
-            raise X12Error(
+            raise _isa_error(
                 f"the ISA header is incomplete: found {found - 1} of 16 elements separated by {separator!r} "
                 f"in its first {ISA_LENGTH} bytes",
-                segment="ISA",
-                position=start,
-                reason="bad_isa",
+                start,
+                "023" if limit == len(text) else "026",
             )
+    return separator, last
+
+
+def _isa_delimiters(text: str, separator: str, last: int) -> tuple[str, str]:
+    """ISA16 is the sub-element separator and the byte after it the segment terminator."""
     if last + 2 >= len(text):
-        raise X12Error(
+        raise _isa_error(
             "the ISA header is truncated: ISA16 and the segment terminator are missing",
-            segment="ISA",
+            last + 1,
+            "023",
             element="ISA16",
-            position=last + 1,
-            reason="bad_isa",
         )
     component, terminator = text[last + 1], text[last + 2]
-    if terminator.isalnum() or terminator == " " or component.isalnum() or component in _WHITESPACE:
-        raise X12Error(
-            f"ISA16 must be one sub-element separator followed by the segment terminator, found "
-            f"{text[last + 1 : last + 3]!r}",
-            segment="ISA",
+    found = text[last + 1 : last + 3]
+    if component.isalnum() or component in _WHITESPACE or component == separator:
+        raise _isa_error(
+            f"ISA16 {component!r} cannot be the sub-element separator (found {found!r} after the 16th {separator!r})",
+            last + 1,
+            "027",
             element="ISA16",
-            value=text[last + 1 : last + 3],
-            position=last + 1,
-            reason="bad_isa",
+            value=component,
         )
-    if len({separator, component, terminator}) != 3:
-        raise X12Error(
-            f"the ISA delimiters must differ: element {separator!r}, sub-element {component!r}, segment {terminator!r}",
-            segment="ISA",
-            position=last + 1,
-            reason="bad_isa",
+    if terminator.isalnum() or terminator == " " or terminator in (separator, component):
+        raise _isa_error(
+            f"the byte after ISA16, {terminator!r}, cannot be the segment terminator (found {found!r})",
+            last + 2,
+            "004",
+            element="ISA16",
+            value=found,
         )
+    return component, terminator
+
+
+def _isa_segment(text: str, start: int, encoding: str) -> tuple[Segment, int]:
+    """The ISA split into its 16 elements (delimiters checked), and the offset just after its terminator."""
+    separator, last = _split_isa(text, start)
+    component, terminator = _isa_delimiters(text, separator, last)
     elements = text[start + 4 : last + 2].split(separator)
-    if last + 3 != start + ISA_LENGTH:
+    if encoding == "utf-8" and all(char.isascii() for char in (separator, component, terminator)):
+        elements = [value.encode("latin-1").decode("utf-8", "replace") for value in elements]
+    delimiters = Delimiters(element=separator, component=component, segment=terminator)
+    return Segment("ISA", tuple(elements), 0, start, delimiters, encoding), last + 3
+
+
+def _check_isa(isa: Segment) -> None:
+    """The ISA elements a reply echoes or relies on, in element order, each named when it is wrong."""
+    for index, what in ((5, "the sender's id qualifier"), (6, "the interchange sender id")):
+        _isa_value(isa, index, what)
+    for index, what in ((7, "the receiver's id qualifier"), (8, "the interchange receiver id")):
+        _isa_value(isa, index, what)
+    interchange_date(isa)
+    moment = isa.get(10).strip()
+    if not (re.fullmatch(r"[0-9]{4}", moment) and int(moment[:2]) < 24 and int(moment[2:]) < 60):
+        raise isa.error(f"ISA10 {isa.get(10)!r} is not an HHMM time", 10, reason="invalid_time")
+    if not re.fullmatch(r"[0-9]{5}", isa.get(12).strip()):
+        raise isa.error(f"ISA12 {isa.get(12)!r} is not an interchange control version number (5 digits)", 12)
+    control_number(isa, 13, what="an interchange control number")
+    if isa.get(14).strip() not in ("0", "1"):
+        raise isa.error(f"ISA14 {isa.get(14)!r} is not an acknowledgment request (0 or 1)", 14)
+    if isa.get(15).strip() not in USAGE_CODES:
+        raise isa.error(f"ISA15 {isa.get(15)!r} is not a usage indicator (P, T or I)", 15)
+
+
+def _isa_value(isa: Segment, index: int, what: str) -> None:
+    if index in (5, 7):
+        value = envelope_id(isa, index, what=what, limit=2)
+        if len(value) != 2:
+            raise isa.error(f"ISA{index:02d} {isa.get(index)!r} is not {what} (2 characters)", index)
+    else:
+        envelope_id(isa, index, what=what, limit=15)
+
+
+def _read_isa(text: str, start: int, encoding: str, warnings: list[X12Warning]) -> _Isa:
+    """Split and check the ISA; its delimiters are the interchange's (never assumed)."""
+    isa, end = _isa_segment(text, start, encoding)
+    if end != start + ISA_LENGTH:
         warnings.append(
             X12Warning(
-                f"the ISA header is {last + 3 - start} bytes, not the fixed 106; it was read by its element separators",
+                f"the ISA header is {end - start} bytes, not the fixed 106; it was read by its element separators",
                 segment="ISA",
                 position=start,
             )
         )
-    repetition = _repetition_separator(elements, separator, component, terminator, warnings, start)
-    delimiters = Delimiters(element=separator, component=component, segment=terminator, repetition=repetition)
-    isa = Segment("ISA", tuple(elements), 0, start, delimiters, encoding)
-    control = isa.get(13).strip()
-    if not control.isdigit() or len(control) > 9:
-        raise isa.error(f"ISA13 {isa.get(13)!r} is not an interchange control number (up to 9 digits)", 13)
-    interchange_date(isa)
-    return _Isa(segment=isa, delimiters=delimiters, end=last + 3)
+    plain = isa.delimiters
+    repetition = _repetition_separator(
+        list(isa.elements), plain.element, plain.component, plain.segment, warnings, start
+    )
+    delimiters = Delimiters(
+        element=plain.element, component=plain.component, segment=plain.segment, repetition=repetition
+    )
+    isa = Segment("ISA", isa.elements, 0, start, delimiters, encoding)
+    _check_isa(isa)
+    return _Isa(segment=isa, delimiters=delimiters, end=end)
+
+
+def read_isa(raw: bytes) -> IsaHeader | None:
+    """The ISA of a message as far as it can be split (None when it cannot), so that a TA1 can still answer
+    an interchange whose header or body is broken. Nothing is checked beyond the delimiters."""
+    data = bytes(raw)
+    start = _start_of_data(data)
+    if data[start : start + 3] != b"ISA":
+        return None
+    text = data.decode("latin-1")
+    try:
+        separator, last = _split_isa(text, start)
+    except X12Error:
+        return None
+    component = text[last + 1] if last + 1 < len(text) else ">"
+    terminator = text[last + 2] if last + 2 < len(text) else "~"
+    elements = tuple(text[start + 4 : last + 2].split(separator))
+    delimiters = Delimiters(element=separator, component=component, segment=terminator)
+    return IsaHeader(Segment("ISA", elements, 0, start, delimiters, "latin-1"), delimiters)
 
 
 def _repetition_separator(
@@ -180,6 +260,19 @@ def _check_control_bytes(data: bytes, start: int, delimiters: Delimiters) -> Non
             position=match.start(),
             reason="bad_character",
         )
+
+
+def _check_gs(gs: Segment) -> None:
+    """GS01 (echoed in AK1), GS02/GS03 (echoed in our replies' GS), GS04/GS05 (echoed in 824s), GS06."""
+    if not re.fullmatch(r"[A-Z]{2}", gs.get(1)):
+        raise gs.error(f"GS01 {gs.get(1)!r} is not a functional identifier code (2 capitals)", 1)
+    envelope_id(gs, 2, what="an application sender's code", limit=15, required=False)
+    envelope_id(gs, 3, what="an application receiver's code", limit=15, required=False)
+    group_date(gs)
+    moment = gs.get(5)
+    if not (re.fullmatch(r"[0-9]{4,8}", moment) and int(moment[:2]) < 24 and int(moment[2:4]) < 60):
+        raise gs.error(f"GS05 {moment!r} is not an HHMM time", 5, reason="invalid_time")
+    control_number(gs, 6, what="a group control number")
 
 
 @dataclass
@@ -283,18 +376,22 @@ class _Builder:
             self.set_segments.append(seg)
 
     def _open_group(self, gs: Segment) -> None:
-        control = gs.get(6)
-        if not control.isdigit() or len(control) > 9:
-            raise gs.error(f"GS06 {control!r} is not a group control number (up to 9 digits)", 6, reason="missing")
-        group_date(gs)
+        try:
+            _check_gs(gs)
+        except X12Error as error:
+            raise error.in_set(group_control=gs.get(6)) from None
         self.gs, self.sets = gs, []
 
     def _open_set(self, st: Segment) -> None:
         assert self.gs is not None
-        if not re.fullmatch(r"\d{3}", st.get(1)):
-            raise st.error(f"ST01 {st.get(1)!r} is not a transaction set identifier (3 digits)", 1)
-        if not st.get(2):
-            raise st.error("ST02 is missing; expected a transaction set control number", 2, reason="missing")
+        if not re.fullmatch(r"[0-9]{3}", st.get(1)):
+            raise st.error(f"ST01 {st.get(1)!r} is not a transaction set identifier (3 digits)", 1).in_set(
+                group_control=self.gs.get(6)
+            )
+        try:
+            envelope_id(st, 2, what="a transaction set control number", limit=9)
+        except X12Error as error:
+            raise error.in_set(group_control=self.gs.get(6)) from None
         if any(tset.control_number == st.get(2) for tset in self.sets):
             self.warnings.append(
                 X12Warning(
@@ -310,7 +407,7 @@ class _Builder:
         st, se = self.set_segments[0], self.set_segments[-1]
         control, group_control, counted = st.get(2), self.gs.get(6), len(self.set_segments)
         declared = se.get(1)
-        if not declared.isdigit() or int(declared) != counted:
+        if not _count_matches(declared, counted):
             error = se.error(
                 f"SE01 {declared!r} does not match the {_plural(counted, 'segment')} counted in set {control}",
                 1,
@@ -327,7 +424,7 @@ class _Builder:
         assert self.gs is not None
         control, counted = self.gs.get(6), len(self.sets)
         declared = ge.get(1)
-        if not declared.isdigit() or int(declared) != counted:
+        if not _count_matches(declared, counted):
             error = ge.error(
                 f"GE01 {declared!r} does not match the {_plural(counted, 'transaction set')} counted in group "
                 f"{control}",
@@ -344,7 +441,7 @@ class _Builder:
     def _close_interchange(self, iea: Segment) -> None:
         control, counted = self.isa.get(13), len(self.groups)
         declared = iea.get(1)
-        if not declared.isdigit() or int(declared) != counted:
+        if not _count_matches(declared, counted):
             self.fail(
                 iea.error(
                     f"IEA01 {declared!r} does not match the {_plural(counted, 'functional group')} counted in "
