@@ -118,7 +118,7 @@ def number(
             component,
             reason="too_long",
         )
-    return Decimal(f"{'-' if value.startswith('-') else ''}{whole}.{fraction or '0'}")
+    return Decimal(("-" if value.startswith("-") else "") + whole + (f".{fraction}" if fraction else ""))
 
 
 def line_number(value: str | None) -> int | None:
