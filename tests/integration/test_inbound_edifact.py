@@ -274,3 +274,14 @@ def test_unknown_sender_and_unsupported_messages_are_quarantined_precisely(trade
     old = interchange(trade["gln"], "70011", [("DESADV", desadv_body("O", "PO-X", [("1", "P", "1")]))], release="93A")
     answer = post(trade, old)
     assert [(e["code"], e["value"]) for e in answer["errors"]] == [("unsupported_version", "D:93A")]
+
+
+def test_the_edifact_id_is_set_over_the_api_and_is_unique(trade, unique):
+    url = f"/api/v1/suppliers/{trade['supplier'].code}/"
+    changed = trade["ops"].patch(url, {"edifact_id": f"GLN{unique}", "formats": ["edifact", "x12"]}, format="json")
+    assert changed.status_code == 200, changed.content
+    assert (changed.json()["edifact_id"], changed.json()["formats"]) == (f"GLN{unique}", ["edifact", "x12"])
+    other = trade["ops"].post(
+        "/api/v1/suppliers/", {"code": f"OTHER-{unique}", "name": "Other", "edifact_id": f"GLN{unique}"}, format="json"
+    )
+    assert other.status_code == 409, other.content
