@@ -37,6 +37,7 @@ class _Raw:
     elements: list[Element]
     offset: int
     end: int
+    preview: str = ""
 
     @property
     def tag(self) -> str:
@@ -111,7 +112,7 @@ class _Tokenizer:
                     self.warnings.append(
                         EdifactWarning(f"line breaks inside the segment at byte {start} were removed", position=start)
                     )
-                return _Raw(elements, start, position)
+                return _Raw(elements, start, position, _preview(text[start : position - 1]))
 
     def _release(self, buffer: list[str], at: int) -> int:
         """``?+`` is a literal ``+``; a release character that releases nothing is kept as data."""
@@ -214,10 +215,9 @@ def _decode(value: str, charset: str, warnings: list[EdifactWarning], at: int) -
 def _segment(raw: _Raw, ordinal: int, chars: ServiceChars, charset: str, warnings: list[EdifactWarning]) -> Segment:
     tag = raw.tag
     if not _TAG.fullmatch(tag):
-        body = _preview("".join(c for rep in raw.elements[0].repeats for c in rep)) if raw.elements else ""
         raise EdifactError(
-            f"{body!r} at byte {raw.offset} does not start with a segment tag (three capitals or digits)",
-            value=body,
+            f"{raw.preview!r} at byte {raw.offset} does not start with a segment tag (three capitals or digits)",
+            value=raw.preview,
             position=raw.offset,
             reason="bad_segment",
         )
