@@ -44,8 +44,8 @@ def test_desadv_maps_to_the_ship_notice_an_856_gives():
         (line.po_number, line.line_no, line.product, line.qty, line.unit, line.pack, line.origin.path)
         for line in notice.lines
     ] == [
-        ("PO-1", 1, Product(supplier_part="P-1"), Decimal(4), "EA", "354123450000000014", "UNH 1/LIN 1"),
-        ("PO-2", 7, Product(supplier_part="P-2"), Decimal(6), "EA", "354123450000000014", "UNH 1/LIN 2"),
+        ("PO-1", 1, Product(supplier_part="P-1"), Decimal(4), "EA", "354123450000000014", "UNH 1/LIN 1 #15"),
+        ("PO-2", 7, Product(supplier_part="P-2"), Decimal(6), "EA", "354123450000000014", "UNH 1/LIN 2 #18"),
     ]
 
 

@@ -188,7 +188,8 @@ def _function_problem(bgm: Segment, origin: Origin, what: str) -> Problem | None
 
 
 def _line_origin(origin: Origin, line: _Line, index: int) -> Origin:
-    return origin.child(f"LIN {line.lin.get(1) or index}", segment="LIN")
+    """``LIN 2 #15``: the line number as sent and the LIN's position in the message (line numbers repeat)."""
+    return origin.child(f"LIN {line.lin.get(1) or index} #{line.lin.ordinal}", segment="LIN")
 
 
 Mapped = tuple[Document | None, list[Problem]]
