@@ -31,7 +31,8 @@ def problem_from_edifact(error: EdifactError, *, kind: str = SYNTAX) -> Problem:
     """One EdifactError as a stored problem: the toolkit's message already names element, value and rule."""
     if error.message_ref:
         parts = [f"UNG {error.group_ref}" if error.group_ref else "", f"UNH {error.message_ref}"]
-        if error.segment and error.ordinal:
+        missing_segment = error.reason == "missing" and error.index is None
+        if error.segment and error.ordinal and not missing_segment:  # a missing segment has no position of its own
             parts.append(f"{error.segment} #{error.ordinal}")
         path = "/".join(part for part in parts if part)
     elif error.position is not None:

@@ -235,8 +235,21 @@ def _from_855(tset: TransactionSet, origin: Origin) -> Converted:
     )
 
 
+def _within(tset: TransactionSet, origin: Origin, tag: str, index: int, limit: int, what: str) -> None:
+    """An identifier the services store (shipment id, invoice number) may not exceed its X12 maximum."""
+    segment = next((s for s in tset.body if s.tag == tag), None)
+    if segment is not None and len(segment.get(index)) > limit:
+        error = segment.error(
+            f"{segment.ref(index)} is {len(segment.get(index))} characters long; {what} has at most {limit}",
+            index,
+            reason="too_long",
+        )
+        raise error.in_set(group_control=origin.group_control or "", set_control=origin.set_control)
+
+
 def _from_856(tset: TransactionSet, origin: Origin) -> Converted:
     notice: ShipNotice856 = map_856(tset)
+    _within(tset, origin, "BSN", 2, 30, "a shipment identification")
     if notice.purpose not in APPLIED_856_PURPOSES:
         return None, [
             Problem(
@@ -281,6 +294,7 @@ def _from_856(tset: TransactionSet, origin: Origin) -> Converted:
 
 def _from_810(tset: TransactionSet, origin: Origin) -> Converted:
     invoice: Invoice810 = map_810(tset)
+    _within(tset, origin, "BIG", 2, 22, "an invoice number")
     lines = tuple(
         InvoiceLineDoc(
             line_no=_line_no(line.line_number),

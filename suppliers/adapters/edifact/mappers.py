@@ -65,6 +65,8 @@ TOTAL_AMOUNTS = ("77", "86", "39")
 LINES_AMOUNT = "79"
 TAX_AMOUNT = "124"
 ALLOWANCE_CHARGE_AMOUNTS = ("8", "23", "204", "25")
+#: 1004 document numbers are an..35 in every directory (the services store them).
+DOCUMENT_NUMBER_LENGTH = 35
 #: Segments that end an item (LIN) group.
 LINE_ENDS = frozenset({"LIN", "CPS", "PAC", "UNS"})
 
@@ -200,7 +202,7 @@ def map_desadv(message: Message, origin: Origin) -> Mapped:
     per LIN the item ids, QTY+12 and the SSCC (GIN+BJ) of the package it travels in."""
     sections = _sections(message)
     bgm = _one(sections.header, "BGM", message, "the despatch advice number")
-    number_ = required(bgm, 2, None, "the despatch advice number (1004)")
+    number_ = required(bgm, 2, None, "the despatch advice number (1004)", limit=DOCUMENT_NUMBER_LENGTH)
     problem = _function_problem(bgm, origin, "despatch advice")
     if problem is not None:
         return None, [problem]
@@ -343,7 +345,7 @@ def map_invoic(message: Message, origin: Origin) -> Mapped:
                 path=origin.path,
             )
         ]
-    invoice_number = required(bgm, 2, None, "the invoice number (1004)")
+    invoice_number = required(bgm, 2, None, "the invoice number (1004)", limit=DOCUMENT_NUMBER_LENGTH)
     problem = _function_problem(bgm, origin, "invoice")
     if problem is not None:
         return None, [problem]

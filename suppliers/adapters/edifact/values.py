@@ -68,9 +68,17 @@ def text(
     return value
 
 
-def required(segment: Segment, index: int, component: int | None, what: str) -> str:
+def required(segment: Segment, index: int, component: int | None, what: str, *, limit: int | None = None) -> str:
+    """A mandatory element as text; with ``limit``, also no longer than its representation allows."""
     value = text(segment, index, component, required=True, what=what)
     assert value is not None
+    if limit is not None and len(value) > limit:
+        raise segment.error(
+            f"{segment.ref(index, component)} is {len(value)} characters long; {what} has at most {limit}",
+            index,
+            component,
+            reason="too_long",
+        )
     return value
 
 

@@ -138,7 +138,7 @@ def _isa_delimiters(text: str, separator: str, last: int) -> tuple[str, str]:
     if terminator.isalnum() or terminator == " " or terminator in (separator, component):
         raise _isa_error(
             f"the byte after ISA16, {terminator!r}, cannot be the segment terminator (found {found!r})",
-            last + 2,
+            last + 1,
             "004",
             element="ISA16",
             value=found,
@@ -560,8 +560,9 @@ def read_interchange(raw: bytes, *, strict: bool = True) -> Interchange:
                     raise X12Error(
                         f"no segment terminator {terminator!r} (declared after ISA16) follows the ISA header",
                         segment="ISA",
-                        position=offset,
+                        position=isa.segment.offset,
                         reason="bad_isa",
+                        interchange_note="004",
                     )
                 raise X12Error(
                     f"the interchange is truncated: it ends inside segment {_preview(body)!r} at byte {offset}, "
