@@ -185,3 +185,9 @@ def test_a_997_still_answers_every_readable_interchange_after_the_checks():
     body = build_997(interchange, True, interchange_control=1, group_control=1, created_at=STAMP)
     assert b"AK1*SH*7~" in body and read_interchange(body).receiver_id == "A1"
     assert isa(sender="A1").startswith("ISA*00*")
+
+
+def test_the_reader_refuses_exactly_the_delimiters_the_writers_use():
+    from suppliers.adapters.x12 import values, writer
+
+    assert values.REPLY_DELIMITERS == writer.ELEMENT + writer.COMPONENT + writer.TERMINATOR

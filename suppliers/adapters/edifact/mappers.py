@@ -326,31 +326,45 @@ def _allowances_and_charges(segments: list[Segment]) -> Decimal:
     return net
 
 
+def _invoice_type_problem(bgm: Segment, origin: Origin) -> Problem | None:
+    if bgm.get(1, 1) in INVOICE_TYPES:
+        return None
+    return Problem(
+        code="unsupported_document",
+        message=f"BGM01 {bgm.get(1, 1)!r} is not a commercial invoice (380); credit notes and other documents are "
+        "not applied",
+        kind=BUSINESS,
+        segment="BGM",
+        element="BGM01-1",
+        value=bgm.get(1, 1),
+        path=origin.path,
+    )
+
+
+def _total_and_charges(sections: _Sections) -> tuple[Decimal | None, Decimal]:
+    """The invoice total (MOA 77, else 86, else 39) and what it adds to the lines: total − MOA 79 when the
+    supplier states its line total, else the header/summary ALC amounts plus the tax (MOA 124)."""
+    summary = _amounts(sections.summary)
+    total = next((summary[q] for q in TOTAL_AMOUNTS if q in summary), None)
+    if total is not None and LINES_AMOUNT in summary:
+        return total, total - summary[LINES_AMOUNT]
+    charges = _allowances_and_charges(sections.header + sections.summary) + summary.get(TAX_AMOUNT, Decimal(0))
+    return total, charges
+
+
 def map_invoic(message: Message, origin: Origin) -> Mapped:
     """An invoice: BGM02 number, DTM 137 date, RFF ON order, CUX currency; per LIN the invoiced quantity
-    (QTY 47) and price (PRI AAA/AAB); the total from MOA 77 (86, 39). Charges are what the total adds to
-    the lines: total − MOA 79 when the supplier states its line total, else the ALC amounts plus tax."""
+    (QTY 47) and price (PRI AAA/AAB); the total and charges from the summary (see `_total_and_charges`)."""
     sections = _sections(message)
     bgm = _one(sections.header, "BGM", message, "the invoice number")
-    if bgm.get(1, 1) not in INVOICE_TYPES:
-        return None, [
-            Problem(
-                code="unsupported_document",
-                message=f"BGM01 {bgm.get(1, 1)!r} is not a commercial invoice (380); credit notes and other "
-                "documents are not applied",
-                kind=BUSINESS,
-                segment="BGM",
-                element="BGM01-1",
-                value=bgm.get(1, 1),
-                path=origin.path,
-            )
-        ]
+    problem = _invoice_type_problem(bgm, origin)
+    if problem is not None:
+        return None, [problem]
     invoice_number = required(bgm, 2, None, "the invoice number (1004)", limit=DOCUMENT_NUMBER_LENGTH)
     problem = _function_problem(bgm, origin, "invoice")
     if problem is not None:
         return None, [problem]
-    header_dates = dates(sections.header)
-    invoice_date = _first_date(header_dates, DOCUMENT_DATE_QUALIFIERS)
+    invoice_date = _first_date(dates(sections.header), DOCUMENT_DATE_QUALIFIERS)
     if invoice_date is None:
         raise EdifactError(
             "the INVOIC has no DTM+137 (document date) or DTM+3 (invoice date)",
@@ -361,8 +375,6 @@ def map_invoic(message: Message, origin: Origin) -> Mapped:
         )
     order = _reference(sections.header, "ON")
     line_orders = {ref.get(1, 2) for line in sections.lines if (ref := _reference(line.segments, "ON"))}
-    po_number = (order.get(1, 2) if order else None) or (line_orders.pop() if len(line_orders) == 1 else None)
-    currency = next((s.get(1, 2) for s in sections.header if s.tag == "CUX" and s.get(1, 2)), None)
     lines = []
     for index, line in enumerate(sections.lines, 1):
         qty, qty_unit = _quantity(line, INVOICED_QUANTITIES)
@@ -376,17 +388,12 @@ def map_invoic(message: Message, origin: Origin) -> Mapped:
                 origin=_line_origin(origin, line, index),
             )
         )
-    summary = _amounts(sections.summary)
-    total = next((summary[q] for q in TOTAL_AMOUNTS if q in summary), None)
-    if total is not None and LINES_AMOUNT in summary:
-        charges = total - summary[LINES_AMOUNT]
-    else:
-        charges = _allowances_and_charges(sections.header + sections.summary) + summary.get(TAX_AMOUNT, Decimal(0))
+    total, charges = _total_and_charges(sections)
     invoice = InvoiceDoc(
         number=invoice_number,
         invoice_date=invoice_date,
-        po_number=po_number,
-        currency=currency,
+        po_number=(order.get(1, 2) if order else None) or (line_orders.pop() if len(line_orders) == 1 else None),
+        currency=next((s.get(1, 2) for s in sections.header if s.tag == "CUX" and s.get(1, 2)), None),
         total=total,
         lines=tuple(lines),
         origin=origin,

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from suppliers.adapters.edifact.errors import INTERCHANGE_SEGMENTS, EdifactError
-from suppliers.adapters.edifact.model import Header, Interchange, Message
+from suppliers.adapters.edifact.model import Group, Header, Interchange, Message
 
 ACKNOWLEDGED, REJECTED = "7", "4"
 _MAX_REFERENCE = 99_999_999_999_999  # an..14
@@ -86,6 +86,29 @@ def _message_response(writer: _Writer, message: Message, errors: list[EdifactErr
             writer.add("UCD", error.syntax_code, position)
 
 
+def _interchange_response(writer: _Writer, header: Header, first: EdifactError | None) -> None:
+    """UCI: the received UNB05, sender and recipient; rejected with the first interchange-level error,
+    naming the service segment and element when it is in UNA/UNB/UNZ."""
+    uci: list = [header.control_reference, header.sender, header.recipient, REJECTED if first else ACKNOWLEDGED]
+    if first is not None:
+        in_envelope = first.segment in INTERCHANGE_SEGMENTS
+        uci += [first.syntax_code, first.segment if in_envelope else None, _position(first) if in_envelope else None]
+    writer.add("UCI", *uci)
+
+
+def _group_response(writer: _Writer, group: Group, errors: list[EdifactError]) -> None:
+    """UCF for one group (rejected when anything in it is), then a UCM for each of its messages."""
+    envelope = next((e for e in errors if e.segment in ("UNG", "UNE") and not e.message_ref), None)
+    response = [group.reference, group.ung.components(2), group.ung.components(3)]
+    if envelope is not None:
+        response += [REJECTED, envelope.syntax_code, envelope.segment, _position(envelope)]
+    else:
+        response.append(REJECTED if errors else ACKNOWLEDGED)
+    writer.add("UCF", *response)
+    for message in group.messages:
+        _message_response(writer, message, errors)
+
+
 def build_contrl(
     received: Interchange | Header,
     errors: Sequence[EdifactError] = (),
@@ -120,24 +143,10 @@ def build_contrl(
     writer = _Writer(version)
     reference = _reference(message_reference, "the CONTRL message reference")
     writer.add("UNH", reference, ("CONTRL", "4", "1", "UN") if version == "4" else ("CONTRL", "D", "3", "UN"))
-    first = overall[0] if overall else None
-    uci: list = [header.control_reference, header.sender, header.recipient, REJECTED if first else ACKNOWLEDGED]
-    if first is not None:
-        in_envelope = first.segment in INTERCHANGE_SEGMENTS
-        uci += [first.syntax_code, first.segment if in_envelope else None, _position(first) if in_envelope else None]
-    writer.add("UCI", *uci)
+    _interchange_response(writer, header, overall[0] if overall else None)
     if interchange is not None and interchange.groups:
         for group in interchange.groups:
-            group_errors = [e for e in every if e.group_ref == group.reference]
-            envelope = next((e for e in group_errors if e.segment in ("UNG", "UNE") and not e.message_ref), None)
-            response = [group.reference, group.ung.components(2), group.ung.components(3)]
-            if envelope is not None:
-                response += [REJECTED, envelope.syntax_code, envelope.segment, _position(envelope)]
-            else:
-                response.append(REJECTED if group_errors else ACKNOWLEDGED)
-            writer.add("UCF", *response)
-            for message in group.messages:
-                _message_response(writer, message, group_errors)
+            _group_response(writer, group, [e for e in every if e.group_ref == group.reference])
     else:
         for message in messages:
             _message_response(writer, message, every)

@@ -49,6 +49,7 @@ from suppliers.adapters.x12.documents import (
     ShipPack,
 )
 from suppliers.adapters.x12.errors import X12Error, X12Warning
+from suppliers.adapters.x12.isa import read_isa
 from suppliers.adapters.x12.mappers import map_810, map_824, map_846, map_850, map_855, map_856, map_997
 from suppliers.adapters.x12.model import (
     Delimiters,
@@ -58,7 +59,7 @@ from suppliers.adapters.x12.model import (
     Segment,
     TransactionSet,
 )
-from suppliers.adapters.x12.reader import read_interchange, read_isa
+from suppliers.adapters.x12.reader import read_interchange
 from suppliers.adapters.x12.ta1 import build_ta1, ta1_note
 from suppliers.adapters.x12.writer import (
     Outbound850,

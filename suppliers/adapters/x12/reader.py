@@ -11,26 +11,16 @@ import re
 from dataclasses import dataclass, field
 
 from suppliers.adapters.x12.errors import X12Error, X12Warning
-from suppliers.adapters.x12.model import (
-    Delimiters,
-    FunctionalGroup,
-    Interchange,
-    IsaHeader,
-    Segment,
-    TransactionSet,
-)
-from suppliers.adapters.x12.values import control_number, envelope_id, group_date, interchange_date
+from suppliers.adapters.x12.isa import read_isa_segment, start_of_data
+from suppliers.adapters.x12.model import Delimiters, FunctionalGroup, Interchange, Segment, TransactionSet
+from suppliers.adapters.x12.values import control_number, envelope_id, group_date
 
-#: A fixed-width ISA is 106 bytes; one with unpadded fields is shorter, never longer.
-ISA_LENGTH = 106
 _WHITESPACE = " \t\r\n"
 _LINE_BREAKS = "\r\n"
-_BOM = b"\xef\xbb\xbf"
 _TAG = re.compile(r"[A-Z][A-Z0-9]{1,2}")
 _CONTROL_BYTES = {*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F}
 _ENVELOPE_TAGS = frozenset({"ISA", "GS", "ST", "SE", "GE", "IEA"})
 _EDIFACT_HEADERS = (b"UNA", b"UNB")
-USAGE_CODES = frozenset({"P", "T", "I"})
 _DIGITS = re.compile(r"[0-9]+")
 
 
@@ -55,13 +45,6 @@ def _preview(text: str, limit: int = 20) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
-def _start_of_data(data: bytes) -> int:
-    start = len(_BOM) if data.startswith(_BOM) else 0
-    while start < len(data) and data[start] in b" \t\r\n":
-        start += 1
-    return start
-
-
 def _encoding(data: bytes, warnings: list[X12Warning]) -> str:
     """ASCII if it is; else UTF-8 if the bytes are valid UTF-8; else latin-1, which cannot fail."""
     if data.isascii():
@@ -78,173 +61,6 @@ def _encoding(data: bytes, warnings: list[X12Warning]) -> str:
         )
         return "latin-1"
     return "utf-8"
-
-
-@dataclass
-class _Isa:
-    segment: Segment
-    delimiters: Delimiters
-    end: int  # offset just after the ISA's segment terminator
-
-
-def _isa_error(message: str, position: int, note: str, **facts) -> X12Error:
-    return X12Error(message, segment="ISA", position=position, reason="bad_isa", interchange_note=note, **facts)
-
-
-def _split_isa(text: str, start: int) -> tuple[str, int]:
-    """The element separator (byte 3) and the offset of the 16th separator, found within the first 106 bytes.
-
-    ISA is split by its element separator rather than by fixed columns, so an ISA whose fields are not
-    padded to width (as some real senders write it) is read the same way.
-    """
-    if len(text) < start + 4:
-        raise _isa_error("the ISA header is truncated", start, "023")
-    separator = text[start + 3]
-    if separator.isalnum() or separator in _WHITESPACE:
-        raise _isa_error(f"ISA byte 4 {separator!r} cannot be the element separator", start + 3, "026", value=separator)
-    limit = min(len(text), start + ISA_LENGTH)
-    last = start + 3
-    for found in range(2, 17):
-        last = text.find(separator, last + 1, limit)
-        if last == -1:
-            raise _isa_error(
-                f"the ISA header is incomplete: found {found - 1} of 16 elements separated by {separator!r} "
-                f"in its first {ISA_LENGTH} bytes",
-                start,
-                "023" if limit == len(text) else "026",
-            )
-    return separator, last
-
-
-def _isa_delimiters(text: str, separator: str, last: int) -> tuple[str, str]:
-    """ISA16 is the sub-element separator and the byte after it the segment terminator."""
-    if last + 2 >= len(text):
-        raise _isa_error(
-            "the ISA header is truncated: ISA16 and the segment terminator are missing",
-            last + 1,
-            "023",
-            element="ISA16",
-        )
-    component, terminator = text[last + 1], text[last + 2]
-    found = text[last + 1 : last + 3]
-    if component.isalnum() or component in _WHITESPACE or component == separator:
-        raise _isa_error(
-            f"ISA16 {component!r} cannot be the sub-element separator (found {found!r} after the 16th {separator!r})",
-            last + 1,
-            "027",
-            element="ISA16",
-            value=component,
-        )
-    if terminator.isalnum() or terminator == " " or terminator in (separator, component):
-        raise _isa_error(
-            f"the byte after ISA16, {terminator!r}, cannot be the segment terminator (found {found!r})",
-            last + 1,
-            "004",
-            element="ISA16",
-            value=found,
-        )
-    return component, terminator
-
-
-def _isa_segment(text: str, start: int, encoding: str) -> tuple[Segment, int]:
-    """The ISA split into its 16 elements (delimiters checked), and the offset just after its terminator."""
-    separator, last = _split_isa(text, start)
-    component, terminator = _isa_delimiters(text, separator, last)
-    elements = text[start + 4 : last + 2].split(separator)
-    if encoding == "utf-8" and all(char.isascii() for char in (separator, component, terminator)):
-        elements = [value.encode("latin-1").decode("utf-8", "replace") for value in elements]
-    delimiters = Delimiters(element=separator, component=component, segment=terminator)
-    return Segment("ISA", tuple(elements), 0, start, delimiters, encoding), last + 3
-
-
-def _check_isa(isa: Segment) -> None:
-    """The ISA elements a reply echoes or relies on, in element order, each named when it is wrong."""
-    for index, what in ((5, "the sender's id qualifier"), (6, "the interchange sender id")):
-        _isa_value(isa, index, what)
-    for index, what in ((7, "the receiver's id qualifier"), (8, "the interchange receiver id")):
-        _isa_value(isa, index, what)
-    interchange_date(isa)
-    moment = isa.get(10).strip()
-    if not (re.fullmatch(r"[0-9]{4}", moment) and int(moment[:2]) < 24 and int(moment[2:]) < 60):
-        raise isa.error(f"ISA10 {isa.get(10)!r} is not an HHMM time", 10, reason="invalid_time")
-    if not re.fullmatch(r"[0-9]{5}", isa.get(12).strip()):
-        raise isa.error(f"ISA12 {isa.get(12)!r} is not an interchange control version number (5 digits)", 12)
-    control_number(isa, 13, what="an interchange control number")
-    if isa.get(14).strip() not in ("0", "1"):
-        raise isa.error(f"ISA14 {isa.get(14)!r} is not an acknowledgment request (0 or 1)", 14)
-    if isa.get(15).strip() not in USAGE_CODES:
-        raise isa.error(f"ISA15 {isa.get(15)!r} is not a usage indicator (P, T or I)", 15)
-
-
-def _isa_value(isa: Segment, index: int, what: str) -> None:
-    if index in (5, 7):
-        value = envelope_id(isa, index, what=what, limit=2)
-        if len(value) != 2:
-            raise isa.error(f"ISA{index:02d} {isa.get(index)!r} is not {what} (2 characters)", index)
-    else:
-        envelope_id(isa, index, what=what, limit=15)
-
-
-def _read_isa(text: str, start: int, encoding: str, warnings: list[X12Warning]) -> _Isa:
-    """Split and check the ISA; its delimiters are the interchange's (never assumed)."""
-    isa, end = _isa_segment(text, start, encoding)
-    if end != start + ISA_LENGTH:
-        warnings.append(
-            X12Warning(
-                f"the ISA header is {end - start} bytes, not the fixed 106; it was read by its element separators",
-                segment="ISA",
-                position=start,
-            )
-        )
-    plain = isa.delimiters
-    repetition = _repetition_separator(
-        list(isa.elements), plain.element, plain.component, plain.segment, warnings, start
-    )
-    delimiters = Delimiters(
-        element=plain.element, component=plain.component, segment=plain.segment, repetition=repetition
-    )
-    isa = Segment("ISA", isa.elements, 0, start, delimiters, encoding)
-    _check_isa(isa)
-    return _Isa(segment=isa, delimiters=delimiters, end=end)
-
-
-def read_isa(raw: bytes) -> IsaHeader | None:
-    """The ISA of a message as far as it can be split (None when it cannot), so that a TA1 can still answer
-    an interchange whose header or body is broken. Nothing is checked beyond the delimiters."""
-    data = bytes(raw)
-    start = _start_of_data(data)
-    if data[start : start + 3] != b"ISA":
-        return None
-    text = data.decode("latin-1")
-    try:
-        separator, last = _split_isa(text, start)
-    except X12Error:
-        return None
-    component = text[last + 1] if last + 1 < len(text) else ">"
-    terminator = text[last + 2] if last + 2 < len(text) else "~"
-    elements = tuple(text[start + 4 : last + 2].split(separator))
-    delimiters = Delimiters(element=separator, component=component, segment=terminator)
-    return IsaHeader(Segment("ISA", elements, 0, start, delimiters, "latin-1"), delimiters)
-
-
-def _repetition_separator(
-    elements: list[str], separator: str, component: str, terminator: str, warnings: list[X12Warning], start: int
-) -> str | None:
-    """ISA11 is the repetition separator from version 00402 on; before that it is a standards id (``U``)."""
-    version, candidate = elements[11], elements[10]
-    if not (version.isdigit() and version >= "00402"):
-        return None
-    if len(candidate) == 1 and not candidate.isalnum() and candidate not in _WHITESPACE:
-        if candidate not in (separator, component, terminator):
-            return candidate
-    warnings.append(
-        X12Warning(
-            f"ISA11 {candidate!r} cannot be a repetition separator (version {version}); repetitions are not split",
-            segment="ISA",
-            position=start,
-        )
-    )
-    return None
 
 
 def _check_control_bytes(data: bytes, start: int, delimiters: Delimiters) -> None:
@@ -489,19 +305,9 @@ class _Builder:
             )
 
 
-def read_interchange(raw: bytes, *, strict: bool = True) -> Interchange:
-    """Read one X12 interchange from its raw bytes.
-
-    Raises :class:`X12Error` for anything that is not a readable interchange: empty input, EDIFACT or
-    other non-X12 data, a broken ISA, control characters, stray or truncated envelopes, and (when
-    ``strict``) any SE/GE/IEA count or control-number mismatch. With ``strict=False`` those count and
-    control mismatches are collected in ``Interchange.errors`` instead, so that a 997 can reject the
-    affected sets precisely; structural damage still raises.
-
-    An IEA02 that differs from ISA13 is only a warning: real senders get it wrong (two of our samples).
-    """
-    data = bytes(raw)
-    start = _start_of_data(data)
+def _start(data: bytes) -> int:
+    """Where the interchange starts (after a BOM and blanks); empty and non-X12 input is refused here."""
+    start = start_of_data(data)
     if start >= len(data):
         raise X12Error("the message is empty: there is no X12 data to read", position=0, reason="empty")
     head = data[start : start + 3]
@@ -515,26 +321,15 @@ def read_interchange(raw: bytes, *, strict: bool = True) -> Interchange:
     if head != b"ISA":
         found = _preview(data[start : start + 20].decode("latin-1"))
         raise X12Error(
-            f"not an X12 interchange: it must start with ISA, found {found!r}",
-            position=start,
-            reason="not_x12",
+            f"not an X12 interchange: it must start with ISA, found {found!r}", position=start, reason="not_x12"
         )
+    return start
 
-    warnings: list[X12Warning] = []
-    encoding = _encoding(data, warnings)
-    text = data.decode("latin-1")  # one char per byte: offsets in `text` are byte offsets
-    isa = _read_isa(text, start, encoding, warnings)
-    delimiters = isa.delimiters
-    if encoding == "utf-8" and not all(
-        d.isascii() for d in (delimiters.element, delimiters.component, delimiters.segment)
-    ):
-        encoding = "latin-1"
-    _check_control_bytes(data, start, delimiters)
 
-    builder = _Builder(isa=isa.segment, delimiters=delimiters, encoding=encoding, strict=strict, warnings=warnings)
-    terminator, separator = delimiters.segment, delimiters.element
+def _pieces(text: str, position: int, delimiters: Delimiters, encoding: str, warnings: list[X12Warning]):
+    """Each segment's text, byte offset and whether a terminator ended it (the last piece may lack one)."""
+    terminator, length = delimiters.segment, len(text)
     strip_breaks = terminator not in _LINE_BREAKS
-    position, length, last_offset, seen_terminator = isa.end, len(text), isa.segment.offset, False
     while position < length:
         end = text.find(terminator, position)
         chunk = text[position:] if end == -1 else text[position:end]
@@ -552,41 +347,79 @@ def read_interchange(raw: bytes, *, strict: bool = True) -> Interchange:
             )
         if encoding == "utf-8" and not body.isascii():
             body = body.encode("latin-1").decode("utf-8")
-        parts = body.split(separator)
-        tag = parts[0]
-        if end == -1:
-            if builder.iea is None and tag != "IEA":
-                if not seen_terminator:
-                    raise X12Error(
-                        f"no segment terminator {terminator!r} (declared after ISA16) follows the ISA header",
-                        segment="ISA",
-                        position=isa.segment.offset,
-                        reason="bad_isa",
-                        interchange_note="004",
-                    )
-                raise X12Error(
-                    f"the interchange is truncated: it ends inside segment {_preview(body)!r} at byte {offset}, "
-                    "with no terminator and no IEA",
-                    position=offset,
-                    reason="truncated",
-                )
-            if tag == "IEA":
-                warnings.append(X12Warning("IEA has no segment terminator", segment="IEA", position=offset))
-        seen_terminator = seen_terminator or end != -1
-        if builder.iea is not None and tag != "ISA" and not _TAG.fullmatch(tag):
-            raise X12Error(
-                f"unexpected data after IEA at byte {offset}: {_preview(body)!r}",
-                position=offset,
-                reason="trailing_data",
-            )
-        if not _TAG.fullmatch(tag):
-            raise X12Error(
-                f"{_preview(body)!r} at byte {offset} does not start with a segment tag",
-                value=_preview(body),
-                position=offset,
-                reason="bad_segment",
-            )
-        builder.add(tag, tuple(parts[1:]), offset)
+        yield body, offset, end != -1
+
+
+def _unterminated(body: str, offset: int, builder: _Builder, seen_terminator: bool) -> None:
+    """The last piece has no terminator: tolerated for IEA (a warning), else the data ends too early."""
+    tag = body.split(builder.delimiters.element, 1)[0]
+    if builder.iea is not None or tag == "IEA":
+        if tag == "IEA":
+            builder.warnings.append(X12Warning("IEA has no segment terminator", segment="IEA", position=offset))
+        return
+    if not seen_terminator:
+        raise X12Error(
+            f"no segment terminator {builder.delimiters.segment!r} (declared after ISA16) follows the ISA header",
+            segment="ISA",
+            position=builder.isa.offset,
+            reason="bad_isa",
+            interchange_note="004",
+        )
+    raise X12Error(
+        f"the interchange is truncated: it ends inside segment {_preview(body)!r} at byte {offset}, "
+        "with no terminator and no IEA",
+        position=offset,
+        reason="truncated",
+    )
+
+
+def _tag(body: str, tag: str, offset: int, after_iea: bool) -> None:
+    if _TAG.fullmatch(tag):
+        return
+    if after_iea:
+        raise X12Error(
+            f"unexpected data after IEA at byte {offset}: {_preview(body)!r}", position=offset, reason="trailing_data"
+        )
+    raise X12Error(
+        f"{_preview(body)!r} at byte {offset} does not start with a segment tag",
+        value=_preview(body),
+        position=offset,
+        reason="bad_segment",
+    )
+
+
+def read_interchange(raw: bytes, *, strict: bool = True) -> Interchange:
+    """Read one X12 interchange from its raw bytes.
+
+    Raises :class:`X12Error` for anything that is not a readable interchange: empty input, EDIFACT or
+    other non-X12 data, a broken ISA, control characters, stray or truncated envelopes, and (when
+    ``strict``) any SE/GE/IEA count or control-number mismatch. With ``strict=False`` those count and
+    control mismatches are collected in ``Interchange.errors`` instead, so that a 997 can reject the
+    affected sets precisely; structural damage still raises.
+
+    An IEA02 that differs from ISA13 is only a warning: real senders get it wrong (two of our samples).
+    """
+    data = bytes(raw)
+    start = _start(data)
+    warnings: list[X12Warning] = []
+    encoding = _encoding(data, warnings)
+    text = data.decode("latin-1")  # one char per byte: offsets in `text` are byte offsets
+    isa = read_isa_segment(text, start, encoding, warnings)
+    delimiters = isa.delimiters
+    if encoding == "utf-8" and not all(
+        d.isascii() for d in (delimiters.element, delimiters.component, delimiters.segment)
+    ):
+        encoding = "latin-1"
+    _check_control_bytes(data, start, delimiters)
+    builder = _Builder(isa=isa.segment, delimiters=delimiters, encoding=encoding, strict=strict, warnings=warnings)
+    last_offset, seen_terminator = isa.segment.offset, False
+    for body, offset, terminated in _pieces(text, isa.end, delimiters, encoding, warnings):
+        if not terminated:
+            _unterminated(body, offset, builder, seen_terminator)
+        seen_terminator = seen_terminator or terminated
+        parts = body.split(delimiters.element)
+        _tag(body, parts[0], offset, builder.iea is not None and parts[0] != "ISA")
+        builder.add(parts[0], tuple(parts[1:]), offset)
         last_offset = offset
     builder.finish(last_offset)
     assert builder.iea is not None

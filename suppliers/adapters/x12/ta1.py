@@ -12,7 +12,8 @@ from datetime import datetime
 
 from suppliers.adapters.x12.errors import X12Error
 from suppliers.adapters.x12.model import Interchange, IsaHeader
-from suppliers.adapters.x12.writer import _FORBIDDEN, ELEMENT, TERMINATOR, USAGE_CODES, _control, _Envelope, _isa
+from suppliers.adapters.x12.values import USAGE_CODES
+from suppliers.adapters.x12.writer import _FORBIDDEN, ELEMENT, TERMINATOR, _control, _Envelope, _isa
 
 #: TA105 interchange note codes (X12 I18) for envelope faults named by their element.
 TA1_NOTES = {

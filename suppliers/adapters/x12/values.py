@@ -26,6 +26,8 @@ NUMBER_DIGITS, WHOLE_DIGITS, INTEGER_DIGITS, AMOUNT_DIGITS = 18, 9, 9, 13
 #: The delimiters our replies are written with (``writer.ELEMENT``, ``COMPONENT``, ``TERMINATOR``): an
 #: envelope value a reply echoes (ISA06, GS02, ST02, ...) may not contain them.
 REPLY_DELIMITERS = "*>~"
+#: ISA15 usage indicators: production, test, information.
+USAGE_CODES = frozenset({"P", "T", "I"})
 
 
 def text(segment: Segment, index: int, *, required: bool = False, what: str = "a value") -> str | None:

@@ -19,10 +19,10 @@ from decimal import Decimal
 from suppliers.adapters.x12.documents import Party
 from suppliers.adapters.x12.errors import X12Error
 from suppliers.adapters.x12.model import FunctionalGroup, Interchange, TransactionSet
+from suppliers.adapters.x12.values import USAGE_CODES
 
 ELEMENT, COMPONENT, TERMINATOR = "*", ">", "~"
 ISA_VERSION, GS_VERSION = "00401", "004010"
-USAGE_CODES = frozenset({"P", "T", "I"})
 _FORBIDDEN = (ELEMENT, COMPONENT, TERMINATOR, "\r", "\n")
 _MAX_CONTROL = 999_999_999
 
