@@ -226,6 +226,8 @@ def _identify_supplier(message: InboundMessage, parsed: ParsedMessage) -> tuple[
     bound = message.supplier
     if parsed.format in SENDER_IDS:
         if not parsed.sender_id:
+            if bound is None and not parsed.problems:
+                return None, [Problem(code="unknown_supplier", message="the interchange names no sender")]
             return bound, []
         field, segment, element, label = SENDER_IDS[parsed.format]
         found = Supplier.objects.filter(**{field: parsed.sender_id}).first()

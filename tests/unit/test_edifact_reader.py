@@ -160,7 +160,7 @@ def test_what_is_not_edifact_is_named(raw, message):
             "unsupported_syntax",
         ),
         (
-            "UNB+UNOC:3+:14+R+260115:1200+77",
+            "UNB+UNOC:3+ :14+R+260115:1200+77",
             "UNB02-1 is missing; expected the interchange sender id",
             "UNB02-1",
             "missing",

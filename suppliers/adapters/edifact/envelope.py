@@ -65,7 +65,7 @@ def identifier(
     stand-alone element."""
     value = segment.get(index, component or 1)
     ref = segment.ref(index, component)
-    if value == "":
+    if value.strip(" ") == "":
         if required:
             raise segment.error(f"{ref} is missing; expected {what}", index, component, reason="missing")
         return value
