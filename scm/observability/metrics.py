@@ -129,6 +129,18 @@ if not multiprocess_dir():
     # import time from the same variable, so deciding here once matches it.
     REGISTRY.register(_lag_collector)
 
+# Other database-backed scrape-time collectors (e.g. scm.bus's relay state), added by their apps.
+_scrape_collectors: list[Collector] = []
+
+
+def register_scrape_collector(collector: Collector) -> None:
+    """Serve `collector` from /metrics too (computed at scrape time, like the lag gauge). Idempotent."""
+    if collector in _scrape_collectors:
+        return
+    _scrape_collectors.append(collector)
+    if not multiprocess_dir():
+        REGISTRY.register(collector)
+
 
 def scrape_registry(*, include_lag: bool = True) -> CollectorRegistry:
     """The registry to expose: every process's values in multi-process mode, else this process's.
@@ -141,6 +153,8 @@ def scrape_registry(*, include_lag: bool = True) -> CollectorRegistry:
         multiprocess.MultiProcessCollector(registry)
         if include_lag:
             registry.register(_lag_collector)
+            for collector in _scrape_collectors:
+                registry.register(collector)
         return registry
     return REGISTRY
 
