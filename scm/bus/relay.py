@@ -40,11 +40,12 @@ from django.conf import settings
 from django.db import DatabaseError, InterfaceError, connection
 from nats.aio.client import Client
 from nats.js import JetStreamContext
-from nats.js.errors import APIError, NotFoundError
+from nats.js.errors import NotFoundError
 
 from scm.bus import services
 from scm.bus.jetstream import BusSettings, connect, ensure_stream, stream_config
 from scm.bus.messages import HEADER_POSITION, message_for
+from scm.bus.publisher import Publisher, PublishRefused
 from scm.events.store import RecordedEvent, read_all
 
 log = structlog.get_logger(__name__)
@@ -155,13 +156,18 @@ class Relay:
             client = await self._connect(stop)
             if client is not None:
                 log.info("bus.relay_started", relay=self.options.name, stream=self.bus.stream)
-                await self._publish_until(client.jetstream(publish_async_max_pending=self.options.max_in_flight), stop)
+                publisher = Publisher(client, max_in_flight=self.options.max_in_flight)
+                await self._publish_until(client.jetstream(), publisher, stop)
         finally:
             if client is not None:
                 await _close(client)
-            await asyncio.get_running_loop().run_in_executor(self._db_thread, connection.close)
-            self._db_thread.shutdown(wait=True)
+            await self.close()
             log.info("bus.relay_stopped", relay=self.options.name, checkpoint=self.checkpoint)
+
+    async def close(self) -> None:
+        """Release the database session (and with it the advisory lock) and its thread."""
+        await asyncio.get_running_loop().run_in_executor(self._db_thread, _close_connection)
+        self._db_thread.shutdown(wait=True)
 
     async def _connect(self, stop: asyncio.Event) -> Client | None:
         while not stop.is_set():
@@ -172,7 +178,7 @@ class Relay:
                 await self._failed(exc, stop=stop)
         return None
 
-    async def _publish_until(self, js: JetStreamContext, stop: asyncio.Event) -> None:
+    async def _publish_until(self, js: JetStreamContext, publisher: Publisher, stop: asyncio.Event) -> None:
         synced = False
         last_heartbeat = 0.0
         loop = asyncio.get_running_loop()
@@ -183,7 +189,7 @@ class Relay:
                 if fresh:
                     await self._resync(js)
                     synced = True
-                result = await self._round(js)
+                result = await self._round(publisher)
                 if result is None:
                     if loop.time() - last_heartbeat > HEARTBEAT_SECONDS:
                         await self._db(services.relay_heartbeat, name=self.options.name)
@@ -253,11 +259,11 @@ class Relay:
 
     # --- one round: read a batch, publish it, save the checkpoint --------------------------------
 
-    async def _round(self, js: JetStreamContext) -> RoundResult | None:
+    async def _round(self, publisher: Publisher) -> RoundResult | None:
         events = await self._db(read_all, after=self.checkpoint, limit=self.options.batch)
         if not events:
             return None
-        result, position = await self._publish(js, events)
+        result, position = await self._publish(publisher, events)
         if result.acked:
             await self._db(
                 services.relay_checkpoint_advance,
@@ -268,7 +274,7 @@ class Relay:
             self.checkpoint = position
         return result
 
-    async def _publish(self, js: JetStreamContext, events: list[RecordedEvent]) -> tuple[RoundResult, int]:
+    async def _publish(self, publisher: Publisher, events: list[RecordedEvent]) -> tuple[RoundResult, int]:
         """Publish `events` pipelined; return what was acknowledged without a gap, and its last position."""
         futures: list[asyncio.Future] = []
         error: Exception | None = None
@@ -277,8 +283,8 @@ class Relay:
             headers = {**message.headers, HEADER_EXPECTED_LAST_SEQUENCE: str(self.last_seq + offset)}
             try:
                 futures.append(
-                    await js.publish_async(
-                        message.subject, message.body, headers=headers, wait_stall=self.options.ack_timeout
+                    await publisher.publish(
+                        message.subject, message.body, headers=headers, stall=self.options.ack_timeout
                     )
                 )
             except Exception as exc:  # noqa: BLE001 - stop sending; what was sent is still collected
@@ -289,7 +295,7 @@ class Relay:
         deadline = asyncio.get_running_loop().time() + self.options.ack_timeout
         for event, future in zip(events, futures, strict=False):
             if error is not None:
-                future.cancel()
+                _discard(future)
                 continue
             try:
                 ack = await asyncio.wait_for(future, max(0.001, deadline - asyncio.get_running_loop().time()))
@@ -308,9 +314,21 @@ class Relay:
 
 
 def _is_stale_sequence(exc: Exception) -> bool:
-    return isinstance(exc, SequenceShifted) or (
-        isinstance(exc, APIError) and getattr(exc, "err_code", None) == WRONG_LAST_SEQUENCE
-    )
+    return isinstance(exc, SequenceShifted) or (isinstance(exc, PublishRefused) and exc.err_code == WRONG_LAST_SEQUENCE)
+
+
+def _close_connection() -> None:
+    """Close the calling thread's connection (looked up here: `connection` is per thread)."""
+    connection.close()
+
+
+def _discard(future: asyncio.Future) -> None:
+    """Give up on a publish after an earlier one failed (an answer already there is read, not logged)."""
+    if future.done():
+        if not future.cancelled():
+            future.exception()
+    else:
+        future.cancel()
 
 
 async def _sleep(stop: asyncio.Event, seconds: float) -> None:

@@ -10,7 +10,10 @@ import os
 import nats
 import pytest
 
+from scm.bus.jetstream import BusSettings
 from scm.bus.models import RelayCheckpoint
+from scm.bus.publisher import Publisher
+from scm.bus.relay import Relay, RelayOptions
 from scm.bus.services import relay_checkpoint_set
 from scm.events import store
 from scm.events.context import event_context
@@ -115,3 +118,55 @@ def test_jetstream_drops_a_repeated_event_id_inside_the_duplicate_window(committ
     ack = asyncio.run(republish())
     assert ack.duplicate is True
     assert stream_state(url, names.stream).messages == 1
+
+
+class LosingPublisher:
+    """A publisher whose n-th message is lost on the way (never reaches the server, never answered)."""
+
+    def __init__(self, publisher, *, lose: int) -> None:
+        self.publisher, self.lose, self.calls = publisher, lose, 0
+
+    async def publish(self, subject, body, **kwargs):
+        self.calls += 1
+        if self.calls == self.lose:
+            return asyncio.get_running_loop().create_future()
+        return await self.publisher.publish(subject, body, **kwargs)
+
+
+def test_a_lost_publish_stops_every_later_one_so_the_stream_never_holds_a_gap(committed_db, bus, unique):
+    names, url = bus
+    events = [store.append_one(f"lost-{unique}", "TestEventRecorded", {"n": n}) for n in range(10)]
+    options = RelayOptions(
+        name=names.relay,
+        batch=10,
+        max_in_flight=50,
+        ack_timeout=1,
+        poll_seconds=0.05,
+        backoff_base=0.1,
+        backoff_cap=0.2,
+    )
+    bus_settings = BusSettings(url=url, credentials_file="", stream=names.stream, subject_prefix=names.prefix)
+
+    async def scenario():
+        client = await nats.connect(url)
+        relay = Relay(options=options, bus=bus_settings)
+        try:
+            js, publisher = client.jetstream(), Publisher(client, max_in_flight=50)
+            await relay._resync(js)
+            first = await relay._round(LosingPublisher(publisher, lose=3))
+            after_first = (await js.stream_info(names.stream)).state.messages
+            await relay._resync(js)
+            second = await relay._round(publisher)
+            return first, after_first, second, relay.checkpoint
+        finally:
+            await relay.close()
+            await client.close()
+
+    first, after_first, second, checkpoint = asyncio.run(scenario())
+    # Messages 4..10 were sent behind the lost 3rd; JetStream refused them (wrong last sequence).
+    assert (first.acked, after_first) == (2, 2)
+    assert isinstance(first.error, TimeoutError)  # the lost one's missing answer ends the run
+    assert second.acked == 8 and second.error is None
+    assert checkpoint == events[-1].position
+    messages = read_stream(url, names.stream, expect=10)
+    assert [int(m.headers["Scm-Position"]) for m in messages] == [e.position for e in events]
