@@ -59,3 +59,8 @@ def relay_status(*, name: str | None = None) -> RelayStatus:
         last_published_at=row.last_published_at,
         heartbeat_at=row.heartbeat_at,
     )
+
+
+def relay_overview() -> RelayStatus | None:
+    """The dashboard's event bus line: None when no relay is configured (NATS_URL unset)."""
+    return relay_status() if relay_enabled() else None

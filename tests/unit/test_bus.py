@@ -150,3 +150,22 @@ async def _delete(url, stream):
         await client.jetstream().delete_stream(stream)
     finally:
         await client.close()
+
+
+@pytest.mark.django_db
+def test_the_dashboard_overview_shows_the_relay_lag_and_its_error_only_when_configured(settings, unique):
+    from tests.unit.test_dashboard import PLANNER, login
+
+    planner = login(PLANNER, unique)
+    settings.NATS_URL = ""
+    assert 'data-testid="event-relay"' not in planner.get("/").content.decode()
+
+    settings.NATS_URL, settings.EVENT_RELAY_NAME = "nats://x", unique
+    for n in range(4):
+        store.append_one(f"dash-{unique}", "TestEventRecorded", {"n": n})
+    relay_checkpoint_set(name=unique, position=store.head_position() - 3)
+    relay_error_record(name=unique, error="NoStream: no JetStream stream answered")
+    html = planner.get("/").content.decode()
+    card = html[html.index('data-testid="event-relay"') :].split("</div>", 1)[0]
+    assert '<span class="figure">3</span>' in card
+    assert "failing since" in card and "NoStream: no JetStream stream answered" in card
