@@ -32,6 +32,7 @@ from scm.api.serializers import EventSerializer
 from scm.events import schemas
 from scm.events.models import Event
 from scm.events.store import RecordedEvent, head_position
+from scm.observability import tracing
 from scm.webhooks.adapters.http import SendOutcome, post_signed
 from scm.webhooks.exceptions import DeliveryNotDead, UnknownEventTypes, WebhookDeliveryNotFound
 from scm.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
@@ -176,6 +177,7 @@ class _Claim:
     event_id: str
     event_type: str
     body: bytes
+    traceparent: str = ""
 
 
 @dataclass(frozen=True)
@@ -208,15 +210,17 @@ def webhook_deliveries_send_due(
         if not claims:
             break
         for claim in claims:
-            outcome = post_signed(
-                url=claim.url,
-                body=claim.body,
-                secret=claim.secret,
-                event_id=claim.event_id,
-                event_type=claim.event_type,
-                delivery_id=claim.delivery_id,
-                timeout=settings.WEBHOOK_TIMEOUT_SECONDS,
-            )
+            with tracing.continue_trace(claim.traceparent):
+                outcome = post_signed(
+                    url=claim.url,
+                    body=claim.body,
+                    secret=claim.secret,
+                    event_id=claim.event_id,
+                    event_type=claim.event_type,
+                    delivery_id=claim.delivery_id,
+                    timeout=settings.WEBHOOK_TIMEOUT_SECONDS,
+                    traceparent=claim.traceparent,
+                )
             counts[_record_outcome(claim, outcome, now=now or timezone.now())] += 1
             counts["sent"] += 1
     return SendRunResult(**counts)
@@ -266,6 +270,7 @@ def _claim_due(*, now: datetime, limit: int, endpoint_id: int | None) -> list[_C
             event_id=str(row.event_id),
             event_type=row.event_type,
             body=renderer.render(EventSerializer(events[row.event_position]).data),
+            traceparent=events[row.event_position].metadata.get("traceparent", ""),
         )
         for row in rows
     ]

@@ -29,8 +29,12 @@ def post_signed(
     event_type: str,
     delivery_id: int,
     timeout: float,
+    traceparent: str = "",
 ) -> SendOutcome:
-    """POST `body` with the signature headers. Success is a 2xx answer; redirects are not followed."""
+    """POST `body` with the signature headers. Success is a 2xx answer; redirects are not followed.
+
+    `traceparent` (the event's, W3C trace context) lets a receiver join the trace that caused it.
+    """
     timestamp = int(time.time())
     headers = {
         "Content-Type": "application/json",
@@ -41,6 +45,8 @@ def post_signed(
         signing.EVENT_TYPE_HEADER: event_type,
         signing.DELIVERY_ID_HEADER: str(delivery_id),
     }
+    if traceparent:
+        headers["traceparent"] = traceparent
     try:
         response = requests.post(url, data=body, headers=headers, timeout=timeout, allow_redirects=False)
     except requests.RequestException as exc:
