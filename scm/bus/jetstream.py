@@ -69,7 +69,7 @@ async def connect(bus: BusSettings, *, name: str = "scm-event-relay") -> Client:
         log.warning("bus.nats_error", error=repr(exc))
 
     async def on_disconnected() -> None:
-        log.warning("bus.nats_disconnected")
+        log.info("bus.nats_disconnected")  # also on a deliberate close; failures show as failed rounds
 
     async def on_reconnected() -> None:
         log.info("bus.nats_reconnected")

@@ -113,6 +113,7 @@ class Relay:
         self.failures = 0
         self._lock_held = False
         self._stream_ensured = False
+        self._prefetch: tuple[int, asyncio.Future] | None = None
         self._db_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="relay-db")
 
     # --- the database, from its one thread ----------------------------------------------------
@@ -260,9 +261,11 @@ class Relay:
     # --- one round: read a batch, publish it, save the checkpoint --------------------------------
 
     async def _round(self, publisher: Publisher) -> RoundResult | None:
-        events = await self._db(read_all, after=self.checkpoint, limit=self.options.batch)
+        events = await self._next_batch()
         if not events:
             return None
+        # Read the following batch while this one waits for its acknowledgements.
+        self._prefetch = (events[-1].position, asyncio.ensure_future(self._read_after(events[-1].position)))
         result, position = await self._publish(publisher, events)
         if result.acked:
             await self._db(
@@ -273,6 +276,19 @@ class Relay:
             )
             self.checkpoint = position
         return result
+
+    async def _read_after(self, position: int) -> list[RecordedEvent]:
+        return await self._db(read_all, after=position, limit=self.options.batch)
+
+    async def _next_batch(self) -> list[RecordedEvent]:
+        """The events after the checkpoint: the prefetched batch when it starts there, else a fresh read."""
+        prefetch, self._prefetch = self._prefetch, None
+        if prefetch is not None:
+            after, future = prefetch
+            if after == self.checkpoint:
+                return await future
+            future.add_done_callback(_discard)  # read for a round that failed: the checkpoint decides
+        return await self._read_after(self.checkpoint)
 
     async def _publish(self, publisher: Publisher, events: list[RecordedEvent]) -> tuple[RoundResult, int]:
         """Publish `events` pipelined; return what was acknowledged without a gap, and its last position."""
