@@ -154,6 +154,7 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
 
+    load = "/".join(f"{value:.2f}" for value in os.getloadavg())
     common.progress("preparing database scm_bench_relay")
     url = common.fresh_database("scm_bench_relay")
     common.setup_django(
@@ -198,7 +199,7 @@ def main() -> None:
 in production), relayed from position 0 to the head by the relay in-process with the production settings
 ({options}): read from the log by position, encoded, published with `Nats-Msg-Id` and
 `Nats-Expected-Last-Sequence`, acknowledged, checkpoint saved per batch. nats-server and PostgreSQL on
-loopback, single node, file storage.
+loopback, single node, file storage. Load average before the run: {load} (1/5/15 min).
 
 | path | rate | ratio to the relay |
 |---|---:|---:|
