@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 import nats
@@ -14,6 +15,7 @@ from nats.js.errors import NotFoundError
 
 log = structlog.get_logger(__name__)
 
+CONNECT_BUDGET_SECONDS = 10.0
 # The fields `ensure_stream` manages; anything else an operator set on the stream is left alone.
 MANAGED_FIELDS = (
     "subjects",
@@ -63,7 +65,11 @@ def stream_config(bus: BusSettings | None = None) -> StreamConfig:
 
 
 async def connect(bus: BusSettings, *, name: str = "scm-event-relay") -> Client:
-    """One connection that reconnects by itself, forever; a dead server is noticed within ~30 s."""
+    """One connection that reconnects by itself, forever; a dead server is noticed within ~30 s.
+
+    The first connection gets CONNECT_BUDGET_SECONDS (nats-py would otherwise retry it forever,
+    deaf to a stop request); the caller records the failure and tries again after its backoff.
+    """
 
     async def on_error(exc: Exception) -> None:
         log.warning("bus.nats_error", error=repr(exc))
@@ -74,7 +80,7 @@ async def connect(bus: BusSettings, *, name: str = "scm-event-relay") -> Client:
     async def on_reconnected() -> None:
         log.info("bus.nats_reconnected")
 
-    return await nats.connect(
+    connecting = nats.connect(
         servers=[server.strip() for server in bus.url.split(",") if server.strip()],
         name=name,
         user_credentials=bus.credentials_file or None,
@@ -88,6 +94,10 @@ async def connect(bus: BusSettings, *, name: str = "scm-event-relay") -> Client:
         disconnected_cb=on_disconnected,
         reconnected_cb=on_reconnected,
     )
+    try:
+        return await asyncio.wait_for(connecting, timeout=CONNECT_BUDGET_SECONDS)
+    except TimeoutError:
+        raise ConnectionError(f"no NATS server at {bus.url} answered within {CONNECT_BUDGET_SECONDS:.0f} s") from None
 
 
 def _differences(current: StreamConfig, wanted: StreamConfig) -> list[str]:

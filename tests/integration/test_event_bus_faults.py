@@ -171,3 +171,33 @@ def test_nats_stopped_and_started_relay_catches_up_and_readiness_reports_the_lag
     assert len(received) == 500
     assert_exactly_once_in_order(received, prefix)
     assert "bus.relay_round_failed" in (tmp_path / "relay.log").read_text()
+
+
+@pytest.mark.timeout(180)
+def test_relay_started_while_nats_is_down_reports_it_stops_on_request_and_publishes_once_nats_is_up(
+    committed_db, bus, unique, tmp_path
+):
+    nats_server = PrivateNats(tmp_path / "jetstream")  # not started yet
+    prefix = f"busnone-{unique}"
+    write_events(prefix, writer=0, count=50)
+    env = relay_env(bus, nats_server.url)
+    relay = start_relay(env, tmp_path / "relay.log")
+    try:
+        poll(
+            lambda: RelayCheckpoint.objects.get(name=bus.relay).error_count > 0,
+            seconds=40,
+            what="the relay to record that NATS does not answer",
+        )
+        assert "no NATS server at" in RelayCheckpoint.objects.get(name=bus.relay).last_error
+        os.killpg(relay.pid, signal.SIGTERM)
+        assert relay.wait(timeout=20) == 0  # a stop request is honoured while NATS is away
+
+        relay = start_relay(env, tmp_path / "relay.log")
+        nats_server.start()
+        poll(caught_up(bus.relay), seconds=60, what="the relay to publish once NATS is up")
+        received = read_stream(nats_server.url, bus.stream, expect=50, seconds=30)
+    finally:
+        stop(relay)
+        nats_server.stop()
+    assert len(received) == 50
+    assert_exactly_once_in_order(received, prefix)

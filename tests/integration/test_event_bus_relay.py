@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 
 import nats
 import pytest
@@ -170,3 +171,30 @@ def test_a_lost_publish_stops_every_later_one_so_the_stream_never_holds_a_gap(co
     assert checkpoint == events[-1].position
     messages = read_stream(url, names.stream, expect=10)
     assert [int(m.headers["Scm-Position"]) for m in messages] == [e.position for e in events]
+
+
+def test_a_second_relay_stands_by_and_takes_over_when_the_first_dies(committed_db, bus, unique, tmp_path):
+    names, url = bus
+    env = relay_env(names, url)
+    first = start_relay(env, tmp_path / "first.log")
+    second = None
+    try:
+        store.append_one(f"standby-{unique}", "TestEventRecorded", {"n": 0})
+        poll(caught_up(names.relay), seconds=30, what="the first relay to publish")
+        second = start_relay(env, tmp_path / "second.log")
+        poll(lambda: "bus.relay_standby" in (tmp_path / "second.log").read_text(), seconds=30, what="a standby")
+        for n in range(1, 21):
+            store.append_one(f"standby-{unique}", "TestEventRecorded", {"n": n})
+        poll(caught_up(names.relay), seconds=30, what="the first relay to publish more")
+        assert "bus.relay_started" not in (tmp_path / "second.log").read_text()
+
+        stop(first, signal.SIGKILL)  # its database session ends, and with it the lock
+        for n in range(21, 41):
+            store.append_one(f"standby-{unique}", "TestEventRecorded", {"n": n})
+        poll(caught_up(names.relay), seconds=30, what="the standby to take over")
+    finally:
+        stop(first)
+        stop(second)
+    assert "bus.relay_started" in (tmp_path / "second.log").read_text()
+    messages = read_stream(url, names.stream, expect=41)
+    assert [json.loads(m.data)["payload"]["n"] for m in messages] == list(range(41))
