@@ -207,6 +207,11 @@ loopback, single node, file storage. Load average before the run: {load} (1/5/15
 | raw JetStream publish, same messages (pre-encoded, same pipelining, no DB) | {raw_rate:,.0f} msg/s | {raw_ratio:.2f} |
 | plain `SELECT` stream of the same rows (server-side cursor) | {select_rate:,.0f} rows/s | {select_ratio:.2f} |
 
+What bounds the relay: it is one Python process, and turning rows into events (ORM rows, upcasting)
+and events into JSON messages costs about as much CPU as publishing them; it reads the next batch while
+the current one waits for its acknowledgements, so the database read overlaps the publishing. The raw
+publish is the most one Python client gets from this nats-server with the same pipelining.
+
 Reproduce: `.venv/bin/python bench/bench_relay.py --events {args.events}`.
 """
     if not args.no_write:
