@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +32,20 @@ class BusNames:
     @classmethod
     def for_test(cls, unique: str) -> BusNames:
         return cls(stream=f"T_{unique.upper()}", prefix=f"t{unique}.events", relay=f"test-{unique}")
+
+
+def in_own_thread(function, *args, **kwargs):
+    """Call `function` in a fresh thread and return its result.
+
+    For asyncio.run (also inside management commands): earlier tests of a session can leave an event
+    loop running in the main thread (Playwright's sync API does), where asyncio.run refuses to start.
+    """
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(function, *args, **kwargs).result()
+
+
+def run_async(coroutine):
+    return in_own_thread(asyncio.run, coroutine)
 
 
 def poll(condition, *, seconds: float, what: str, interval: float = 0.1):
@@ -162,7 +177,7 @@ async def _read_stream(url: str, stream: str, *, expect: int, seconds: float) ->
 
 def read_stream(url: str, stream: str, *, expect: int, seconds: float = 30) -> list[Received]:
     """Every message of `stream` in stream order (waits up to `seconds` for at least `expect`)."""
-    return asyncio.run(_read_stream(url, stream, expect=expect, seconds=seconds))
+    return run_async(_read_stream(url, stream, expect=expect, seconds=seconds))
 
 
 async def _stream_state(url: str, stream: str):
@@ -174,7 +189,7 @@ async def _stream_state(url: str, stream: str):
 
 
 def stream_state(url: str, stream: str):
-    return asyncio.run(_stream_state(url, stream))
+    return run_async(_stream_state(url, stream))
 
 
 async def _delete_stream(url: str, stream: str) -> None:
@@ -188,4 +203,4 @@ async def _delete_stream(url: str, stream: str) -> None:
 
 
 def delete_stream(url: str, stream: str) -> None:
-    asyncio.run(_delete_stream(url, stream))
+    run_async(_delete_stream(url, stream))

@@ -19,7 +19,17 @@ from scm.bus.services import relay_checkpoint_set
 from scm.events import store
 from scm.events.context import event_context
 from scm.events.store import NewEvent
-from tests.bus import BusNames, delete_stream, poll, read_stream, relay_env, start_relay, stop, stream_state
+from tests.bus import (
+    BusNames,
+    delete_stream,
+    poll,
+    read_stream,
+    relay_env,
+    run_async,
+    start_relay,
+    stop,
+    stream_state,
+)
 
 pytestmark = [pytest.mark.postgres, pytest.mark.nats, pytest.mark.timeout(120)]
 
@@ -116,7 +126,7 @@ def test_jetstream_drops_a_repeated_event_id_inside_the_duplicate_window(committ
         finally:
             await client.close()
 
-    ack = asyncio.run(republish())
+    ack = run_async(republish())
     assert ack.duplicate is True
     assert stream_state(url, names.stream).messages == 1
 
@@ -163,7 +173,7 @@ def test_a_lost_publish_stops_every_later_one_so_the_stream_never_holds_a_gap(co
             await relay.close()
             await client.close()
 
-    first, after_first, second, checkpoint = asyncio.run(scenario())
+    first, after_first, second, checkpoint = run_async(scenario())
     # Messages 4..10 were sent behind the lost 3rd; JetStream refused them (wrong last sequence).
     assert (first.acked, after_first) == (2, 2)
     assert isinstance(first.error, TimeoutError)  # the lost one's missing answer ends the run

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import uuid
 from datetime import UTC, datetime
@@ -16,6 +15,7 @@ from scm.bus.models import RelayCheckpoint
 from scm.bus.services import relay_checkpoint_advance, relay_checkpoint_set, relay_error_record
 from scm.events import store
 from scm.events.store import RecordedEvent
+from tests.bus import in_own_thread, run_async
 
 
 def recorded(stream: str, event_type: str = "OrderReserved", **metadata: str) -> RecordedEvent:
@@ -122,18 +122,18 @@ def test_ensure_event_stream_creates_then_leaves_then_updates_the_stream(setting
     settings.NATS_STREAM, settings.NATS_SUBJECT_PREFIX = f"T_ENSURE_{unique.upper()}", f"t{unique}.events"
     settings.NATS_STREAM_MAX_AGE_HOURS = 1
     try:
-        call_command("ensure_event_stream")
-        call_command("ensure_event_stream")
+        in_own_thread(call_command, "ensure_event_stream")
+        in_own_thread(call_command, "ensure_event_stream")
         settings.NATS_STREAM_DUPLICATE_WINDOW_SECONDS = 60
-        call_command("ensure_event_stream")
+        in_own_thread(call_command, "ensure_event_stream")
         lines = capsys.readouterr().out.splitlines()
         assert lines[0] == f"stream {settings.NATS_STREAM}: created"
         assert lines[1] == f"stream {settings.NATS_STREAM}: unchanged"
         assert lines[2] == f"stream {settings.NATS_STREAM}: updated (duplicate_window: 300.0 -> 60.0)"
-        config = asyncio.run(_config(settings.NATS_URL, settings.NATS_STREAM))
+        config = run_async(_config(settings.NATS_URL, settings.NATS_STREAM))
         assert (config.subjects, config.max_age, config.duplicate_window) == ([f"t{unique}.events.>"], 3600.0, 60.0)
     finally:
-        asyncio.run(_delete(settings.NATS_URL, settings.NATS_STREAM))
+        run_async(_delete(settings.NATS_URL, settings.NATS_STREAM))
 
 
 async def _config(url, stream):
