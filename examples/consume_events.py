@@ -37,7 +37,6 @@ from collections import OrderedDict
 from datetime import datetime
 
 import nats
-from nats.errors import TimeoutError as NatsTimeout
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
@@ -135,7 +134,7 @@ async def consume(args: argparse.Namespace) -> int:
         while not args.max or handled < args.max:
             try:
                 messages = await subscription.fetch(batch=min(100, args.max - handled) if args.max else 100, timeout=1)
-            except NatsTimeout:
+            except TimeoutError:  # nothing arrived in time (nats-py raises asyncio's or its own subclass)
                 if args.idle_exit and asyncio.get_running_loop().time() - idle_since > args.idle_exit:
                     break
                 continue

@@ -163,7 +163,7 @@ async def _read_stream(url: str, stream: str, *, expect: int, seconds: float) ->
         while len(received) < expect and time.monotonic() < deadline:
             try:
                 batch = await subscription.fetch(batch=1000, timeout=1)
-            except nats.errors.TimeoutError:
+            except TimeoutError:  # asyncio's, or nats-py's subclass of it
                 continue
             for message in batch:
                 received.append(
