@@ -15,6 +15,8 @@ import uuid
 import pytest
 from django.db import connection
 
+import tests.event_types  # noqa: F401 - the test-only event types
+
 
 def pytest_collection_modifyitems(config, items):
     from django.conf import settings
