@@ -176,7 +176,7 @@ def seed(run: str) -> dict:
     skus = []
     for n in (1, 2, 3):
         sku = inventory.item_upsert(sku=f"BENCH-{run}-{n}", name=f"Bench item {n}").sku
-        inventory.receive(sku=sku, location=location, qty=1_000_000_000, reference="bench opening stock")
+        inventory.stock_receive(sku=sku, location=location, qty=1_000_000_000, reference="bench opening stock")
         skus.append(sku)
     customer = orders.customer_upsert(code=f"BC-{run}", name="Bench customer").code
     token = integration_user_create(username=f"bench-api-{run}", role=INTEGRATION).token

@@ -48,7 +48,7 @@ def _client(index: int, clients: int, seconds: float, sku: str, location: str, b
         deadline = time.time() + seconds
         done = 0
         while time.time() < deadline:
-            inventory.reserve(sku=sku, location=location, qty=1, holder=f"bench-{clients}-{index}-{done}")
+            inventory.stock_reserve(sku=sku, location=location, qty=1, holder=f"bench-{clients}-{index}-{done}")
             done += 1
         results.put((done, ""))
     except BaseException as exc:  # noqa: BLE001 - reported by the parent
@@ -100,7 +100,7 @@ def main() -> None:
 
     inventory.item_upsert(sku="HOT-1", name="The hot SKU")
     inventory.location_upsert(code="WH-HOT", name="Hot warehouse")
-    inventory.receive(sku="HOT-1", location="WH-HOT", qty=1_000_000_000, reference="bench stock")
+    inventory.stock_receive(sku="HOT-1", location="WH-HOT", qty=1_000_000_000, reference="bench stock")
     with psycopg2.connect(url) as raw, raw.cursor() as cursor:
         cursor.execute(PGBENCH_SETUP)
 

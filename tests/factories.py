@@ -46,5 +46,5 @@ def stocked(unique: str, *, on_hand: int = 0, sku: str = "A", location: str = "W
     item = ItemFactory(sku=f"{sku}-{unique}")
     place = LocationFactory(code=f"{location}-{unique}")
     if on_hand:
-        inventory.receive(sku=item.sku, location=place.code, qty=on_hand, reference="opening stock")
+        inventory.stock_receive(sku=item.sku, location=place.code, qty=on_hand, reference="opening stock")
     return item.sku, place.code

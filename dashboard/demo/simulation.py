@@ -194,7 +194,7 @@ class Simulation:
             fast = index % 60 < 12
             for place in places:
                 qty = rng.randint(40, 160) if fast else rng.randint(5, 60)
-                inventory.receive(sku=sku, location=place, qty=qty, reference="opening stock", effective_at=when)
+                inventory.stock_receive(sku=sku, location=place, qty=qty, reference="opening stock", effective_at=when)
                 self.report.add("receipts")
 
     def webhook_partner(self) -> None:
@@ -257,7 +257,7 @@ class Simulation:
                     continue
             else:
                 for line in entry["lines"]:
-                    inventory.receive(
+                    inventory.stock_receive(
                         sku=line["sku"],
                         location=entry["destination"],
                         qty=line["qty"],
@@ -303,7 +303,7 @@ class Simulation:
                 entry = {"po_id": None, "number": number, "destination": destination, "expected": expected, "lines": []}
                 for n, s in enumerate(rows, start=1):
                     reference = f"PO-{number}/{n}"
-                    inventory.add_inbound(
+                    inventory.inbound_add(
                         sku=s.sku,
                         location=destination,
                         qty=s.suggested_qty,

@@ -105,7 +105,7 @@ def order_allocate(*, order_id: int) -> AllocationOutcome:
             for plan in plans
             for location, quantity in plan.take.items()
         ]
-        inventory.reserve_many(requests=requests, reference=order.stream)
+        inventory.stock_reserve_many(requests=requests, reference=order.stream)
         by_id = {line.pk: line for line in lines}
         for plan in plans:
             line = by_id[plan.line_id]
@@ -157,7 +157,7 @@ def order_allocate(*, order_id: int) -> AllocationOutcome:
     return AllocationOutcome(order.pk, order.status, reserved_now, backordered, True)
 
 
-def fill_backorders(*, sku: str, limit: int = 200) -> list[AllocationOutcome]:
+def backorders_fill(*, sku: str, limit: int = 200) -> list[AllocationOutcome]:
     """Stock of `sku` became available: reserve waiting backorders by priority, then age.
 
     Each order is allocated in its own (nested) transaction; stops when an order could not get

@@ -53,7 +53,7 @@ def depart_locked(shipment: Shipment, lines: list[ShipmentLine], at: datetime, *
     inventory.lock_balances((inventory_selectors.get_item(line.sku), location) for line in lines)
     for line in lines:
         try:
-            inventory.consume_reservation(
+            inventory.reservation_consume(
                 sku=line.sku,
                 location=shipment.from_location,
                 holder=line.holder,

@@ -189,21 +189,21 @@ def _set_inbound(
     ref = line.inbound_reference
     current = refs.get(ref, 0)
     if desired > current:
-        inventory.add_inbound(
+        inventory.inbound_add(
             sku=line.sku, location=order.destination, qty=desired - current, reference=ref, expected_date=expected
         )
     elif desired < current:
-        inventory.remove_inbound(
+        inventory.inbound_remove(
             sku=line.sku, location=order.destination, reference=ref, qty=current - desired, reason="supplier_changed"
         )
         if desired:
-            inventory.reschedule_inbound(
+            inventory.inbound_reschedule(
                 sku=line.sku, location=order.destination, reference=ref, expected_date=expected
             )
     elif desired:
         supply = inventory_selectors.inbound_for(sku=line.sku, location=order.destination).filter(reference=ref).first()
         if supply is not None and supply.expected_date != expected:
-            inventory.reschedule_inbound(
+            inventory.inbound_reschedule(
                 sku=line.sku, location=order.destination, reference=ref, expected_date=expected
             )
     refs[ref] = desired

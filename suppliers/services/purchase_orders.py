@@ -244,7 +244,7 @@ def _withdraw_inbound(order: PurchaseOrder, reason: str) -> list[dict]:
     removed = []
     for ref, qty in sorted(open_refs.items()):
         if qty > 0:
-            inventory.remove_inbound(sku=sku_of[ref], location=order.destination, reference=ref, reason=reason)
+            inventory.inbound_remove(sku=sku_of[ref], location=order.destination, reference=ref, reason=reason)
             removed.append({"reference": ref, "sku": sku_of[ref], "qty": qty})
     return removed
 

@@ -66,7 +66,7 @@ def _receive(
             if remaining == 0 or available <= 0:
                 continue
             qty = min(remaining, available)
-            inventory.receive(
+            inventory.stock_receive(
                 sku=line.sku,
                 location=order.destination,
                 qty=qty,
@@ -80,7 +80,7 @@ def _receive(
             if shipped is not None:
                 ShipNoticeLine.objects.filter(pk=shipped.pk).update(qty_received=F("qty_received") + qty)
         if remaining:
-            inventory.receive(
+            inventory.stock_receive(
                 sku=line.sku, location=order.destination, qty=remaining, reference=reference, effective_at=effective_at
             )
             taken.append({"inbound_reference": None, "qty": remaining})

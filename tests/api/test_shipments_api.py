@@ -61,7 +61,7 @@ def shipment(unique, settings):
     )
     sku, loc = stocked(unique, on_hand=10)
     holder = f"order-42{unique[:3]}/line-1"
-    inventory.reserve(sku=sku, location=loc, qty=10, holder=holder)
+    inventory.stock_reserve(sku=sku, location=loc, qty=10, holder=holder)
     return services.shipment_plan(
         order_ref=f"order-{unique}",
         plan_key="a1",
@@ -251,7 +251,7 @@ def test_departure_beyond_the_reservation_answers_409_with_the_facts(integration
     settings.TMS_BASE_URL = ""
     carrier = services.carrier_upsert(code=f"D-{unique}", name="D")
     sku, loc = stocked(unique, on_hand=10)
-    inventory.reserve(sku=sku, location=loc, qty=3, holder="order-8/line-1")
+    inventory.stock_reserve(sku=sku, location=loc, qty=3, holder="order-8/line-1")
     shipment = services.shipment_plan(
         order_ref=f"order-{unique}",
         plan_key="x",

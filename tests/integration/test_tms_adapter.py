@@ -257,7 +257,7 @@ def test_half_open_allows_exactly_one_probe_and_a_failed_probe_reopens(unique):
 @pytest.fixture
 def reserved(unique):
     sku, loc = stocked(unique, on_hand=10)
-    inventory.reserve(sku=sku, location=loc, qty=10, holder=f"order-77{unique[:3]}/line-1")
+    inventory.stock_reserve(sku=sku, location=loc, qty=10, holder=f"order-77{unique[:3]}/line-1")
     return sku, loc, f"order-77{unique[:3]}/line-1"
 
 

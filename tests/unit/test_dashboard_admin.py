@@ -32,7 +32,7 @@ def order(unique):
     orders.customer_upsert(code=f"AC-{unique}", name="Admin customer")
     sku = ItemFactory(sku=f"AD-{unique}").sku
     place = LocationFactory(code=f"AW-{unique}").code
-    inventory.receive(sku=sku, location=place, qty=4, reference="opening")
+    inventory.stock_receive(sku=sku, location=place, qty=4, reference="opening")
     created, _ = orders.order_create(
         customer=f"AC-{unique}", external_id="ADM-1", lines=[{"sku": sku, "qty": 3}], start_workflow=False
     )

@@ -36,9 +36,9 @@ def test_orders_created_counts_committed_orders_only(unique, django_capture_on_c
 def test_reservations_failed_counts_refusals_for_lack_of_stock(unique):
     sku, loc = stocked(unique, on_hand=1)
     before = value(metrics.reservations_failed)
-    inventory.reserve(sku=sku, location=loc, qty=1, holder="a")
+    inventory.stock_reserve(sku=sku, location=loc, qty=1, holder="a")
     with pytest.raises(InsufficientStock):
-        inventory.reserve(sku=sku, location=loc, qty=1, holder="b")
+        inventory.stock_reserve(sku=sku, location=loc, qty=1, holder="b")
     with pytest.raises(InsufficientStock):
-        inventory.reserve_many(requests=[inventory.ReservationRequest(sku, loc, 5, "c")])
+        inventory.stock_reserve_many(requests=[inventory.ReservationRequest(sku, loc, 5, "c")])
     assert value(metrics.reservations_failed) == before + 2
