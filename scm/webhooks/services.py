@@ -32,6 +32,7 @@ from scm.api.serializers import EventSerializer
 from scm.events import schemas
 from scm.events.models import Event
 from scm.events.store import RecordedEvent, head_position
+from scm.observability import metrics
 from scm.webhooks.adapters.http import SendOutcome, post_signed
 from scm.webhooks.exceptions import DeliveryNotDead, UnknownEventTypes, WebhookDeliveryNotFound
 from scm.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
@@ -290,6 +291,8 @@ def _record_outcome(claim: _Claim, outcome: SendOutcome, *, now: datetime) -> st
         result, changes = "retrying", {"next_attempt_at": now + timedelta(seconds=wait)}
     if not mine.update(**facts, **changes):
         log.warning("webhook.outcome_discarded", delivery_id=claim.delivery_id, attempt=claim.attempt)
+    elif result == "dead":
+        metrics.inc_on_commit(metrics.webhook_dead_letters)
     log.info(
         "webhook.attempt",
         delivery_id=claim.delivery_id,

@@ -9,6 +9,7 @@ from inventory.exceptions import InsufficientStock
 from orders import services as orders
 from orders.exceptions import DuplicateExternalId
 from scm.observability import metrics
+from suppliers import inbound
 from tests.factories import stocked
 
 pytestmark = pytest.mark.django_db
@@ -42,3 +43,14 @@ def test_reservations_failed_counts_refusals_for_lack_of_stock(unique):
     with pytest.raises(InsufficientStock):
         inventory.stock_reserve_many(requests=[inventory.ReservationRequest(sku, loc, 5, "c")])
     assert value(metrics.reservations_failed) == before + 2
+
+
+def test_inbound_messages_quarantined_counts_each_quarantine_once(unique, django_capture_on_commit_callbacks):
+    before = value(metrics.messages_quarantined)
+    with django_capture_on_commit_callbacks(execute=True):
+        message = inbound.inbound_message_store(body=f"not a supplier message {unique}".encode(), source="api")
+        message = inbound.inbound_message_process(message_id=message.pk)
+    assert message.status == "QUARANTINED"
+    with django_capture_on_commit_callbacks(execute=True):
+        inbound.inbound_message_process(message_id=message.pk)  # settled: processing again changes nothing
+    assert value(metrics.messages_quarantined) == before + 1
