@@ -20,7 +20,7 @@ from orders import services as orders
 from orders.models import OrderStatus, SalesOrder
 from scm.events.store import read_stream
 from scm.roles import INTEGRATION, OPS, PLANNER
-from tests.factories import ItemFactory, LocationFactory
+from tests.factories import CustomerFactory, ItemFactory, LocationFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -61,7 +61,7 @@ def ops(unique):
 @pytest.fixture
 def net(unique):
     """A customer, two SKUs and two warehouses; SKU A has 5 on hand at W1 only."""
-    orders.customer_upsert(code=f"C-{unique}", name="Customer")
+    CustomerFactory(code=f"C-{unique}")
     a = ItemFactory(sku=f"A-{unique}", lead_time_days=7).sku
     b = ItemFactory(sku=f"B-{unique}").sku
     w1 = LocationFactory(code=f"W1-{unique}", allocation_rank=1).code

@@ -12,7 +12,7 @@ from orders import services as orders
 from orders.models import Customer, OrderStatus
 from scm.events.store import read_stream
 from scm.roles import OPS, PLANNER
-from tests.factories import ItemFactory, LocationFactory
+from tests.factories import CustomerFactory, ItemFactory, LocationFactory, OrderFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -29,12 +29,11 @@ def staff(role: str, unique: str) -> Client:
 
 @pytest.fixture
 def order(unique):
-    orders.customer_upsert(code=f"AC-{unique}", name="Admin customer")
     sku = ItemFactory(sku=f"AD-{unique}").sku
     place = LocationFactory(code=f"AW-{unique}").code
     inventory.stock_receive(sku=sku, location=place, qty=4, reference="opening")
-    created, _ = orders.order_create(
-        customer=f"AC-{unique}", external_id="ADM-1", lines=[{"sku": sku, "qty": 3}], start_workflow=False
+    created = OrderFactory(
+        customer=CustomerFactory(code=f"AC-{unique}"), external_id="ADM-1", lines=[{"sku": sku, "qty": 3}]
     )
     orders.order_allocate(order_id=created.pk)
     return created

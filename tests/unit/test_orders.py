@@ -21,7 +21,7 @@ from orders.exceptions import (
 from orders.models import FulfillmentWorkflow, OrderStatus, SalesOrder, WorkflowStep
 from scm.events import store, subscriptions
 from scm.events.models import Subscription
-from tests.factories import ItemFactory, LocationFactory
+from tests.factories import CustomerFactory, ItemFactory, LocationFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -29,7 +29,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def network(unique):
     """Customer C, SKUs A, B, C and two warehouses W1 (rank 1) and W2 (rank 2), all empty."""
-    orders.customer_upsert(code=f"C-{unique}", name="Customer")
+    CustomerFactory(code=f"C-{unique}")
     codes = {
         "customer": f"C-{unique}",
         "A": ItemFactory(sku=f"A-{unique}").sku,

@@ -26,7 +26,7 @@ from shipments.exceptions import (
 )
 from shipments.models import Carrier, PlanningAttempt, Shipment, ShipmentDelay, TrackingUpdate
 from shipments.services import MalformedTrackingUpdate, ShipmentLineSpec
-from tests.factories import stocked
+from tests.factories import CarrierFactory, stocked
 
 pytestmark = pytest.mark.django_db
 
@@ -40,14 +40,7 @@ def _builtin_planner(settings):
 
 @pytest.fixture
 def carrier(unique):
-    return services.carrier_upsert(
-        code=f"CAR-{unique}",
-        name="Test Carrier",
-        service_levels=["standard", "express"],
-        tracking_url_template="https://track.example/{tracking_number}",
-        transit_days=3,
-        is_default=True,
-    )
+    return CarrierFactory(code=f"CAR-{unique}", name="Test Carrier", is_default=True)
 
 
 def balance(sku: str, location: str) -> tuple[int, int]:
