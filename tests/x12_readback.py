@@ -12,9 +12,8 @@ from typing import Any
 from suppliers.adapters.x12 import map_810, map_846, map_855, map_856, map_997
 from suppliers.adapters.x12.documents import Party
 from suppliers.adapters.x12.mappers.common import (
-    Parties,
+    Header,
     add_date,
-    add_ref,
     description,
     line_fields,
     maps,
@@ -103,11 +102,8 @@ class ApplicationAdvice824:
 def map_850(tset: TransactionSet) -> PurchaseOrder850:
     """An 850 purchase order: BEG header, PO1 lines with product IDs, PID descriptions, DTM dates."""
     beg: Segment | None = None
-    currency: str | None = None
-    references: dict[str, str] = {}
-    dates: dict[str, date] = {}
+    header = Header()
     amounts: dict[str, Decimal] = {}
-    parties = Parties()
     lines: list[dict[str, Any]] = []
     line_count: int | None = None
     for segment in tset.body:
@@ -125,14 +121,8 @@ def map_850(tset: TransactionSet) -> PurchaseOrder850:
                 lines[-1]["description"] = description(lines[-1]["description"], segment)
             elif tag == "DTM":
                 add_date(lines[-1]["dates"], segment)
-        elif tag == "CUR":
-            currency = text(segment, 2)
-        elif tag == "REF":
-            add_ref(references, segment)
-        elif tag == "DTM":
-            add_date(dates, segment)
         else:
-            parties.take(segment)
+            header.take(segment)
     if beg is None:
         raise missing(tset, "BEG", "the purchase order header")
     return PurchaseOrder850(
@@ -142,10 +132,10 @@ def map_850(tset: TransactionSet) -> PurchaseOrder850:
         po_number=required(beg, 3, "a purchase order number"),
         release=text(beg, 4),
         po_date=required_date(beg, 5),
-        currency=currency,
-        references=references,
-        dates=dates,
-        parties=parties.freeze(),
+        currency=header.currency,
+        references=header.references,
+        dates=header.dates,
+        parties=header.parties.freeze(),
         lines=tuple(PurchaseOrderLine(**line) for line in lines),
         line_count=line_count,
         amounts=amounts,
