@@ -15,7 +15,7 @@ import requests
 LISTS = ("/", "/inventory/", "/orders/", "/shipments/", "/supplier-exceptions/", "/replenishment/", "/webhooks/dead/")
 #: Detail pages, found as the first link of this shape on the list page.
 DETAILS = (
-    ("/inventory/", r'href="(/inventory/[^/"?]+/)"'),
+    ("/inventory/", r'href="(/inventory/[^/"?]+/)[?"]'),
     ("/orders/", r'href="(/orders/\d+/)"'),
     ("/shipments/", r'href="(/shipments/\d+/)"'),
     ("/supplier-exceptions/", r'href="(/supplier-exceptions/messages/\d+/)"'),
