@@ -1,6 +1,6 @@
 """Reservations per second on one hot SKU, beside PostgreSQL's own ceiling for the same work.
 
-Each reservation is a full service call (`inventory.services.reserve`): validate, resolve the SKU
+Each reservation is a full service call (`inventory.services.stock_reserve`): validate, resolve the SKU
 and location, lock the balance row, update it, write the reservation record, the event (with the
 log's append lock) and the ledger row. Each client is its own process with its own connection, as
 web and worker processes are in production (threads in one process would measure the GIL).
@@ -141,7 +141,7 @@ def main() -> None:
     )
     section = f"""## Reservations on one hot SKU (issue 3)
 
-Each reservation is a full `inventory.services.reserve` call (validation, row lock, balance update,
+Each reservation is a full `inventory.services.stock_reserve` call (validation, row lock, balance update,
 reservation record, event append, ledger row), each client a separate process with its own
 connection. On PostgreSQL the service runs it as one call of the `scm_reserve` database function, so
 the hot row is locked for one statement and the commit. Ceiling: `pgbench` with one conditional
