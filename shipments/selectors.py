@@ -11,6 +11,7 @@ from django.db.models import F, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from scm.events.store import RecordedEvent, read_stream
+from scm.validation import could_be_id
 from shipments.exceptions import CarrierNotFound, ShipmentNotFound
 from shipments.lateness import delay_causes, stale_after
 from shipments.models import (
@@ -31,14 +32,6 @@ def carriers(*, active: bool | None = None) -> QuerySet[Carrier]:
     if active is not None:
         rows = rows.filter(active=active)
     return rows.order_by("code")
-
-
-MAX_ID = 2**63 - 1
-
-
-def could_be_id(value: int) -> bool:
-    """Whether a number from a URL could be a primary key at all (PostgreSQL refuses larger ones)."""
-    return 0 < value <= MAX_ID
 
 
 def could_be_code(value: str) -> bool:

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from scm.errors import DomainError, ValidationFailed
 from scm.events.store import NewEvent, append
+from scm.validation import could_be_id
 from shipments.adapters.tracking import CarrierUpdate, MalformedUpdate, parse_update, storable
 from shipments.exceptions import ShipmentNotFound
 from shipments.models import (
@@ -26,7 +27,6 @@ from shipments.models import (
     TrackingUpdate,
     UpdateOutcome,
 )
-from shipments.selectors import could_be_id
 from shipments.services.payloads import delay_event, iso, status_event
 from shipments.services.transitions import depart_locked, locked_shipment, run_transition
 
