@@ -7,7 +7,7 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.utils.html import format_html, format_html_join
 
-from scm.admin import ReadOnlyAdmin, ReadOnlyInline
+from scm.admin import MasterDataAdmin, ReadOnlyAdmin, ReadOnlyInline
 from scm.errors import DomainError
 from suppliers import inbound, services
 from suppliers.models import (
@@ -40,24 +40,17 @@ class SupplierItemInline(admin.TabularInline):
 
 
 @admin.register(Supplier)
-class SupplierAdmin(admin.ModelAdmin):
+class SupplierAdmin(MasterDataAdmin):
     list_display = ("code", "name", "active", "isa_id", "formats", "feed_url", "drop_folder", "last_polled_at")
     list_filter = ("active",)
     search_fields = ("code", "name", "isa_id")
     readonly_fields = ("last_polled_at", "feed_etag", "next_isa_control", "next_gs_control", "next_st_control")
     inlines = [SupplierItemInline]
 
-    def get_readonly_fields(self, request, obj=None):
-        return (("code",) if obj else ()) + self.readonly_fields
+    upsert_fields = services.SUPPLIER_FIELDS
 
-    def save_model(self, request, obj, form, change):
-        fields = {name: form.cleaned_data[name] for name in services.SUPPLIER_FIELDS if name in form.cleaned_data}
-        try:
-            saved = services.supplier_upsert(code=obj.code, **fields)
-        except DomainError as exc:
-            self.message_user(request, exc.message, level=messages.ERROR)
-            return
-        obj.pk = saved.pk
+    def upsert(self, key, **fields):
+        return services.supplier_upsert(code=key, **fields)
 
     def has_delete_permission(self, request, obj=None):
         return False
