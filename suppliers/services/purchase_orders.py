@@ -255,38 +255,24 @@ def _withdraw_inbound(order: PurchaseOrder, reason: str) -> list[dict]:
 @transaction.atomic
 def purchase_order_cancel(*, po_id: int, reason: str = "") -> PurchaseOrder:
     """Cancel an order that nothing was received for yet; its inbound supply is withdrawn."""
-    order = lock_order(po_id)
-    require_transition(order, order.mark_cancelled, "cancelled")
-    removed = _withdraw_inbound(order, reason="po_cancelled")
-    order.mark_cancelled()
-    order.save()
-    append(
-        order.stream,
-        [
-            NewEvent(
-                type="PurchaseOrderCancelled",
-                payload={"number": order.number, "reason": reason, "inbound_removed": removed},
-            )
-        ],
+    return _end_order(
+        po_id, reason=reason, transition="mark_cancelled", action="cancelled", event="PurchaseOrderCancelled"
     )
-    return order
 
 
 @transaction.atomic
 def purchase_order_close(*, po_id: int, reason: str = "") -> PurchaseOrder:
     """Close an order (fully received, or short-closed): whatever is still inbound is withdrawn."""
+    return _end_order(po_id, reason=reason, transition="mark_closed", action="closed", event="PurchaseOrderClosed")
+
+
+def _end_order(po_id: int, *, reason: str, transition: str, action: str, event: str) -> PurchaseOrder:
+    """Lock the order, check the transition, withdraw its inbound supply, move it and record `event`."""
     order = lock_order(po_id)
-    require_transition(order, order.mark_closed, "closed")
-    removed = _withdraw_inbound(order, reason="po_closed")
-    order.mark_closed()
+    require_transition(order, getattr(order, transition), action)
+    removed = _withdraw_inbound(order, reason=f"po_{action}")
+    getattr(order, transition)()
     order.save()
-    append(
-        order.stream,
-        [
-            NewEvent(
-                type="PurchaseOrderClosed",
-                payload={"number": order.number, "reason": reason, "inbound_removed": removed},
-            )
-        ],
-    )
+    payload = {"number": order.number, "reason": reason, "inbound_removed": removed}
+    append(order.stream, [NewEvent(type=event, payload=payload)])
     return order
