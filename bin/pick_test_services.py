@@ -4,6 +4,9 @@ DATABASE_URL wins when set; otherwise the local PostgreSQL on 127.0.0.1:5432 whe
 otherwise SQLite (PostgreSQL-only tests are then skipped). Redis likewise, for the tests that need
 a real broker, and NATS with JetStream (TEST_NATS_URL) for the event bus tests. With CI=true all
 three are required and a missing one is an error.
+
+TEST_ON_SQLITE=1 chooses SQLite deliberately, whatever answers: the embedded default `bin/run` uses,
+which CI tests too (its second run). Redis and NATS are still picked as above.
 """
 
 from __future__ import annotations
@@ -47,45 +50,57 @@ def nats_answers() -> bool:
         return False
 
 
-def main() -> int:
-    in_ci = os.environ.get("CI", "").lower() == "true"
-    exports: dict[str, str] = {}
+def database_lines(in_ci: bool) -> list[str] | None:
+    """The shell lines that choose the database; None when CI needs PostgreSQL and it is not there."""
+    if os.environ.get("TEST_ON_SQLITE") == "1":
+        print("note: TEST_ON_SQLITE=1, testing on SQLite; PostgreSQL-only tests will be skipped", file=sys.stderr)
+        return ["unset DATABASE_URL"]
     database_url = os.environ.get("DATABASE_URL", "")
     if not database_url and postgres_answers():
         database_url = LOCAL_POSTGRES
     if database_url:
-        exports["DATABASE_URL"] = database_url
-    elif in_ci:
+        return [f"export DATABASE_URL={shlex.quote(database_url)}"]
+    if in_ci:
         print("CI=true but PostgreSQL is not reachable on 127.0.0.1:5432", file=sys.stderr)
-        return 1
-    else:
-        print("note: PostgreSQL not reachable, testing on SQLite; PostgreSQL-only tests will be skipped",
-              file=sys.stderr)
+        return None
+    print("note: PostgreSQL not reachable, testing on SQLite; PostgreSQL-only tests will be skipped", file=sys.stderr)
+    return []
 
+
+def redis_lines(in_ci: bool) -> list[str] | None:
+    """The shell lines that choose the test broker; None when CI needs Redis and it is not there."""
     redis_url = os.environ.get("TEST_REDIS_URL") or os.environ.get("REDIS_URL", "")
     if not redis_url and redis_answers():
         redis_url = LOCAL_REDIS
     if redis_url:
-        exports["TEST_REDIS_URL"] = redis_url
-    elif in_ci:
+        return [f"export TEST_REDIS_URL={shlex.quote(redis_url)}"]
+    if in_ci:
         print("CI=true but Redis is not reachable on 127.0.0.1:6379", file=sys.stderr)
-        return 1
-    else:
-        print("note: Redis not reachable; tests that need a real broker will be skipped", file=sys.stderr)
+        return None
+    print("note: Redis not reachable; tests that need a real broker will be skipped", file=sys.stderr)
+    return []
 
+def nats_lines(in_ci: bool) -> list[str] | None:
+    """The shell lines that choose the test NATS server; None when CI needs it and it is not there."""
     nats_url = os.environ.get("TEST_NATS_URL", "")
     if not nats_url and nats_answers():
         nats_url = LOCAL_NATS
     if nats_url:
-        exports["TEST_NATS_URL"] = nats_url
-    elif in_ci:
+        return [f"export TEST_NATS_URL={shlex.quote(nats_url)}"]
+    if in_ci:
         print("CI=true but NATS is not reachable on 127.0.0.1:4222", file=sys.stderr)
-        return 1
-    else:
-        print("note: NATS not reachable; event bus tests will be skipped", file=sys.stderr)
+        return None
+    print("note: NATS not reachable; event bus tests will be skipped", file=sys.stderr)
+    return []
 
-    for name, value in exports.items():
-        print(f"export {name}={shlex.quote(value)}")
+
+def main() -> int:
+    in_ci = os.environ.get("CI", "").lower() == "true"
+    database, redis, nats = database_lines(in_ci), redis_lines(in_ci), nats_lines(in_ci)
+    if database is None or redis is None or nats is None:
+        return 1
+    for line in database + redis + nats:
+        print(line)
     return 0
 
 

@@ -9,6 +9,7 @@ from collections import defaultdict
 
 from dashboard import selectors
 from scm.errors import ValidationFailed
+from suppliers import services as supplier_services
 
 
 def draft_purchase_orders(picked: list[selectors.PickedRow]) -> list:
@@ -17,7 +18,6 @@ def draft_purchase_orders(picked: list[selectors.PickedRow]) -> list:
     Each SKU goes to the supplier that lists it (the first by supplier code when several do); a SKU no
     supplier lists is refused with a clear error before anything is drafted.
     """
-    ordering = selectors.purchase_order_service()
     sources = selectors.suppliers_for_skus(sorted({row.sku for row in picked}))
     missing = sorted({row.sku for row in picked if row.sku not in sources})
     if missing:
@@ -29,7 +29,7 @@ def draft_purchase_orders(picked: list[selectors.PickedRow]) -> list:
         supplier, _part = sources[row.sku]
         groups[(supplier, row.location)].append({"sku": row.sku, "qty": row.qty})
     return [
-        ordering.purchase_order_create_draft(
+        supplier_services.purchase_order_create_draft(
             supplier=supplier, destination=destination, lines=lines, source="replenishment"
         )
         for (supplier, destination), lines in sorted(groups.items())

@@ -3,14 +3,10 @@
 Every function here issues a fixed number of queries whatever the data size (the tests hold each
 page to that), so lists are paginated in the database and per-row figures are annotations or one
 grouped query over the rows of the page, never a query per row.
-
-Apps that are not installed yet (their selectors missing) make their figures `None`; the pages
-say "not available yet" instead of failing.
 """
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -36,52 +32,15 @@ from inventory.models import SELLABLE_KINDS, InboundSupply, LedgerEntry
 from orders import selectors as order_selectors
 from orders.models import OPEN_STATUSES, STATUS_COLOURS, OrderStatus, SalesOrder
 from orders.references import order_id_from_ref
+from scm.webhooks import selectors as webhook_selectors
+from shipments import selectors as shipment_selectors
+from suppliers import selectors as supplier_selectors
 
 CHART_DAYS = 30
 
 
 def page_size() -> int:
     return getattr(settings, "DASHBOARD_PAGE_SIZE", 50)
-
-
-# --- Which domain apps have landed ------------------------------------------------------------
-
-
-def _module(name: str):
-    try:
-        return importlib.import_module(name)
-    except ImportError:
-        return None
-
-
-def _provides(module_name: str, *names: str) -> Any:
-    """The module when it defines every one of `names`, else None (the feature is not built yet)."""
-    module = _module(module_name)
-    if module is None or not all(hasattr(module, name) for name in names):
-        return None
-    return module
-
-
-def shipment_selectors():
-    return _provides("shipments.selectors", "late_shipments", "shipment_get", "shipments", "tracking_updates")
-
-
-def supplier_selectors():
-    return _provides(
-        "suppliers.selectors", "quarantined_messages", "poll_dead_letters", "inbound_messages", "inbound_message_raw"
-    )
-
-
-def supplier_services():
-    return _provides("suppliers.inbound", "inbound_message_reprocess")
-
-
-def purchase_order_service():
-    return _provides("suppliers.services", "purchase_order_create_draft")
-
-
-def webhook_selectors():
-    return _provides("scm.webhooks.selectors", "webhook_endpoint_list")
 
 
 # --- Pagination -------------------------------------------------------------------------------
@@ -123,11 +82,11 @@ class Overview:
     fill_served: int
     backorder_units: int
     backordered_orders: int
-    late_shipments: int | None
-    at_risk_shipments: int | None
-    quarantined_messages: int | None
-    failed_polls: int | None
-    dead_webhooks: int | None
+    late_shipments: int
+    at_risk_shipments: int
+    quarantined_messages: int
+    failed_polls: int
+    dead_webhooks: int
     chart: dict
 
 
@@ -179,17 +138,8 @@ def overview(*, now: datetime | None = None) -> Overview:
             orders=Count("id", distinct=True, filter=Q(status=OrderStatus.BACKORDERED)),
         )
     )
-    late_ship = at_risk = None
-    shipping = shipment_selectors()
-    if shipping is not None:
-        listed = shipping.late_shipments(now=now)
-        late_ship = sum(1 for row in listed if row.risk == "late")
-        at_risk = len(listed) - late_ship
-    quarantined = failed_polls = None
-    supplying = supplier_selectors()
-    if supplying is not None:
-        quarantined = supplying.quarantined_messages().count()
-        failed_polls = supplying.poll_dead_letters().count()
+    listed = shipment_selectors.late_shipments(now=now)
+    late_ship = sum(1 for row in listed if row.risk == "late")
     return Overview(
         orders_by_status=by_status,
         open_orders=sum(counts.get(s, 0) for s in OPEN_STATUSES),
@@ -200,9 +150,9 @@ def overview(*, now: datetime | None = None) -> Overview:
         backorder_units=backorders["units"],
         backordered_orders=backorders["orders"],
         late_shipments=late_ship,
-        at_risk_shipments=at_risk,
-        quarantined_messages=quarantined,
-        failed_polls=failed_polls,
+        at_risk_shipments=len(listed) - late_ship,
+        quarantined_messages=supplier_selectors.quarantined_messages().count(),
+        failed_polls=supplier_selectors.poll_dead_letters().count(),
         dead_webhooks=dead_webhook_count(),
         chart=activity_chart(now=now),
     )
@@ -226,20 +176,17 @@ def activity_chart(*, now: datetime | None = None, days: int = CHART_DAYS) -> di
         )
         return [found.get(day, 0) for day in labels]
 
-    series = {"orders": per_day(order_selectors.orders().select_related(None), "created_at")}
-    shipping = shipment_selectors()
-    if shipping is not None:
-        base = shipping.shipments().prefetch_related(None).select_related(None)
-        series["departed"] = per_day(base, "departed_at")
-        series["delivered"] = per_day(base, "delivered_at")
+    shipped = shipment_selectors.shipments().prefetch_related(None).select_related(None)
+    series = {
+        "orders": per_day(order_selectors.orders().select_related(None), "created_at"),
+        "departed": per_day(shipped, "departed_at"),
+        "delivered": per_day(shipped, "delivered_at"),
+    }
     return {"days": [day.isoformat() for day in labels], "series": series}
 
 
-def dead_webhook_count() -> int | None:
-    hooks = webhook_selectors()
-    if hooks is None:
-        return None
-    return hooks.webhook_endpoint_list().aggregate(total=Coalesce(Sum("dead_count"), 0))["total"]
+def dead_webhook_count() -> int:
+    return webhook_selectors.webhook_endpoint_list().aggregate(total=Coalesce(Sum("dead_count"), 0))["total"]
 
 
 # --- Inventory positions ----------------------------------------------------------------------
@@ -464,7 +411,7 @@ class OrderPage:
     lines: list
     history: list[dict]
     workflow: Any
-    shipments: list | None
+    shipments: list
     is_late: bool
     can_cancel: bool
     can_retry: bool
@@ -475,8 +422,7 @@ def order_page(*, order_id: int, now: datetime | None = None) -> OrderPage | Non
     if order is None:
         return None
     today = _today(now or timezone.now())
-    shipping = shipment_selectors()
-    shipment_rows = list(shipping.shipments(order=str(order.pk)).order_by("pk")) if shipping else None
+    shipment_rows = list(shipment_selectors.shipments(order=str(order.pk)).order_by("pk"))
     workflow = getattr(order, "workflow", None)
     return OrderPage(
         order=order,
@@ -491,9 +437,7 @@ def order_page(*, order_id: int, now: datetime | None = None) -> OrderPage | Non
 
 
 def customer_known(code: str) -> bool:
-    from orders.selectors import customer_exists
-
-    return customer_exists(code=code)
+    return order_selectors.customer_exists(code=code)
 
 
 def location_codes() -> list[str]:
@@ -542,19 +486,15 @@ def order_id_of(order_ref: str) -> int | None:
 
 def dead_webhook_deliveries() -> QuerySet:
     """Deliveries that gave up, across all endpoints, newest first."""
-    from scm.webhooks.selectors import webhook_dead_deliveries
-
-    return webhook_dead_deliveries()
+    return webhook_selectors.webhook_dead_deliveries()
 
 
 def suppliers_for_skus(skus: list[str]) -> dict[str, tuple[str, str]]:
     """SKU → (supplier code, supplier part) for the SKUs some active supplier lists; the first
     supplier by code wins when several list it. One query."""
-    from suppliers import selectors as supplier_reads
-
     found: dict[str, tuple[str, str]] = {}
     rows = (
-        supplier_reads.supplier_items()
+        supplier_selectors.supplier_items()
         .filter(sku__in=skus, supplier__active=True)
         .order_by("sku", "supplier__code", "supplier_part")
         .values_list("sku", "supplier__code", "supplier_part")

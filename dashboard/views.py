@@ -30,6 +30,9 @@ from orders import services as order_services
 from scm.bus.selectors import relay_overview
 from scm.errors import DomainError
 from scm.outbound.selectors import breakers_open
+from shipments import selectors as shipment_selectors
+from suppliers import inbound as supplier_inbound
+from suppliers import selectors as supplier_selectors
 
 
 def _warn(request: HttpRequest, problems: list[str]) -> None:
@@ -39,10 +42,6 @@ def _warn(request: HttpRequest, problems: list[str]) -> None:
 
 def _actor(request: HttpRequest) -> str:
     return f"user:{request.user.get_username()}"
-
-
-def _unavailable(request: HttpRequest, title: str, what: str) -> HttpResponse:
-    return render(request, "dashboard/unavailable.html", {"title": title, "what": what})
 
 
 # --- Overview ---------------------------------------------------------------------------------
@@ -178,11 +177,8 @@ def order_retry(request: HttpRequest, order_id: int) -> HttpResponse:
 @require_GET
 @dashboard_view
 def shipment_list(request: HttpRequest) -> HttpResponse:
-    shipping = selectors.shipment_selectors()
-    if shipping is None:
-        return _unavailable(request, "Shipments", "the shipments app")
     values, problems = ShipmentFilter(request.GET).values()
-    rows = shipping.late_shipments()
+    rows = shipment_selectors.late_shipments()
     if values["risk"]:
         rows = [row for row in rows if row.risk == values["risk"]]
     listing = selectors.paginate(rows, values["page"])
@@ -197,11 +193,8 @@ def shipment_list(request: HttpRequest) -> HttpResponse:
 @require_GET
 @dashboard_view
 def shipment_detail(request: HttpRequest, shipment_id: int) -> HttpResponse:
-    shipping = selectors.shipment_selectors()
-    if shipping is None:
-        return _unavailable(request, "Shipments", "the shipments app")
     try:
-        shipment = shipping.shipment_get(shipment_id=shipment_id)
+        shipment = shipment_selectors.shipment_get(shipment_id=shipment_id)
     except DomainError:
         raise Http404(f"No shipment {shipment_id}.") from None
     return render(
@@ -211,8 +204,8 @@ def shipment_detail(request: HttpRequest, shipment_id: int) -> HttpResponse:
             "s": shipment,
             "lines": list(shipment.lines.all()),
             "delays": list(shipment.delays.all()),
-            "updates": list(shipping.tracking_updates(shipment_id=shipment_id)),
-            "events": shipping.shipment_events(shipment_id=shipment_id),
+            "updates": list(shipment_selectors.tracking_updates(shipment_id=shipment_id)),
+            "events": shipment_selectors.shipment_events(shipment_id=shipment_id),
             "order_id": selectors.order_id_of(shipment.order_ref),
             "nav": "shipments",
         },
@@ -225,12 +218,9 @@ def shipment_detail(request: HttpRequest, shipment_id: int) -> HttpResponse:
 @require_GET
 @dashboard_view
 def supplier_exceptions(request: HttpRequest) -> HttpResponse:
-    supplying = selectors.supplier_selectors()
-    if supplying is None:
-        return _unavailable(request, "Supplier exceptions", "the suppliers app (quarantine and polling)")
     values, problems = ExceptionFilter(request.GET).values()
-    listing = selectors.paginate(supplying.quarantined_messages(), values["page"])
-    polls = list(supplying.poll_dead_letters(limit=50))
+    listing = selectors.paginate(supplier_selectors.quarantined_messages(), values["page"])
+    polls = list(supplier_selectors.poll_dead_letters(limit=50))
     _warn(request, problems + listing.problems)
     return render(
         request,
@@ -242,11 +232,8 @@ def supplier_exceptions(request: HttpRequest) -> HttpResponse:
 @require_GET
 @dashboard_view
 def message_detail(request: HttpRequest, message_id: int) -> HttpResponse:
-    supplying = selectors.supplier_selectors()
-    if supplying is None:
-        return _unavailable(request, "Supplier message", "the suppliers app")
-    message = supplying.inbound_messages().filter(pk=message_id).first()
-    raw = supplying.inbound_message_raw(message_id=message_id)
+    message = supplier_selectors.inbound_messages().filter(pk=message_id).first()
+    raw = supplier_selectors.inbound_message_raw(message_id=message_id)
     if message is None or raw is None:
         raise Http404(f"No inbound message {message_id}.")
     return render(
@@ -264,12 +251,8 @@ def message_detail(request: HttpRequest, message_id: int) -> HttpResponse:
 @require_POST
 @ops_only
 def message_reprocess(request: HttpRequest, message_id: int) -> HttpResponse:
-    services = selectors.supplier_services()
-    if services is None:
-        messages.error(request, "Reprocessing is not available yet (the suppliers app has not landed).")
-        return redirect("dashboard:exceptions")
     try:
-        message = services.inbound_message_reprocess(message_id=message_id)
+        message = supplier_inbound.inbound_message_reprocess(message_id=message_id)
     except DomainError as exc:
         messages.error(request, f"Not reprocessed: {exc.message}")
     else:
@@ -297,7 +280,6 @@ def replenishment(request: HttpRequest) -> HttpResponse:
             "suggestions": selectors.replenishment(location=location),
             "location": location,
             "locations": selectors.location_codes(),
-            "can_draft": selectors.purchase_order_service() is not None,
             "nav": "replenishment",
         },
     )
@@ -307,11 +289,7 @@ def replenishment(request: HttpRequest) -> HttpResponse:
 @dashboard_view
 def replenishment_draft(request: HttpRequest) -> HttpResponse:
     """Draft purchase orders for the ticked suggestions, one per supplier and destination."""
-    ordering = selectors.purchase_order_service()
     back = reverse("dashboard:replenishment")
-    if ordering is None:
-        messages.error(request, "Draft purchase orders are not available yet (the suppliers app has not landed).")
-        return redirect(back)
     picked, problems = selectors.parse_picked_rows(request.POST)
     for problem in problems:
         messages.error(request, problem)
@@ -334,8 +312,6 @@ def replenishment_draft(request: HttpRequest) -> HttpResponse:
 @require_GET
 @dashboard_view
 def dead_webhooks(request: HttpRequest) -> HttpResponse:
-    if selectors.webhook_selectors() is None:
-        return _unavailable(request, "Webhooks", "webhooks")
     values, problems = ExceptionFilter(request.GET).values()
     listing = selectors.paginate(selectors.dead_webhook_deliveries(), values["page"])
     _warn(request, problems + listing.problems)

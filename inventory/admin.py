@@ -5,40 +5,34 @@ from django.contrib import admin
 
 from inventory import services
 from inventory.models import Balance, InboundSupply, Item, LedgerEntry, Location, Reservation
-from scm.admin import ReadOnlyAdmin
+from scm.admin import MasterDataAdmin, ReadOnlyAdmin
 
 
 @admin.register(Item)
-class ItemAdmin(admin.ModelAdmin):
+class ItemAdmin(MasterDataAdmin):
     list_display = ("sku", "name", "unit", "pack_size", "active", "reorder_point", "safety_stock", "lead_time_days")
     list_filter = ("active", "unit")
     search_fields = ("sku", "name")
 
-    def get_readonly_fields(self, request, obj=None):
-        return ("sku",) if obj else ()
+    key_field, upsert_fields = "sku", services.ITEM_FIELDS
 
-    def save_model(self, request, obj, form, change):
-        fields = {name: form.cleaned_data[name] for name in services.ITEM_FIELDS if name in form.cleaned_data}
-        saved = services.item_upsert(sku=obj.sku, **fields)
-        obj.pk = saved.pk
+    def upsert(self, key, **fields):
+        return services.item_upsert(sku=key, **fields)
 
     def has_delete_permission(self, request, obj=None):
         return False
 
 
 @admin.register(Location)
-class LocationAdmin(admin.ModelAdmin):
+class LocationAdmin(MasterDataAdmin):
     list_display = ("code", "name", "kind", "active", "allocation_rank")
     list_filter = ("kind", "active")
     search_fields = ("code", "name")
 
-    def get_readonly_fields(self, request, obj=None):
-        return ("code",) if obj else ()
+    upsert_fields = services.LOCATION_FIELDS
 
-    def save_model(self, request, obj, form, change):
-        fields = {name: form.cleaned_data[name] for name in services.LOCATION_FIELDS if name in form.cleaned_data}
-        saved = services.location_upsert(code=obj.code, **fields)
-        obj.pk = saved.pk
+    def upsert(self, key, **fields):
+        return services.location_upsert(code=key, **fields)
 
     def has_delete_permission(self, request, obj=None):
         return False

@@ -16,24 +16,20 @@ from django.utils.html import format_html, format_html_join
 from orders import selectors, services
 from orders.models import Allocation, Customer, FulfillmentWorkflow, OrderLine, OrderShipment, SalesOrder
 from scm import roles
-from scm.admin import ReadOnlyAdmin, ReadOnlyInline
+from scm.admin import MasterDataAdmin, ReadOnlyAdmin, ReadOnlyInline
 from scm.errors import DomainError
 
 
 @admin.register(Customer)
-class CustomerAdmin(admin.ModelAdmin):
+class CustomerAdmin(MasterDataAdmin):
     list_display = ("code", "name", "active")
     list_filter = ("active",)
     search_fields = ("code", "name")
 
-    def get_readonly_fields(self, request, obj=None):
-        return ("code",) if obj else ()
+    upsert_fields = ("name", "active")
 
-    def save_model(self, request, obj, form, change):
-        saved = services.customer_upsert(
-            code=obj.code, name=form.cleaned_data["name"], active=form.cleaned_data["active"]
-        )
-        obj.pk = saved.pk
+    def upsert(self, key, **fields):
+        return services.customer_upsert(code=key, **fields)
 
     def has_delete_permission(self, request, obj=None):
         return False

@@ -23,7 +23,7 @@ def on_stock_available(event: RecordedEvent) -> None:
         return
     if event.type == "StockCounted" and payload["difference"] <= 0:
         return
-    services.fill_backorders(sku=payload["sku"])
+    services.backorders_fill(sku=payload["sku"])
 
 
 def on_shipment_event(event: RecordedEvent) -> None:
@@ -34,12 +34,12 @@ def on_shipment_event(event: RecordedEvent) -> None:
     shipment_id = int(payload.get("shipment_id") or event.stream.rsplit("-", 1)[1])
     lines = payload.get("lines", [])
     if event.type == "ShipmentPlanned":
-        services.shipment_planned(
+        services.order_record_shipment_planned(
             order_ref=order_ref, shipment_id=shipment_id, from_location=payload.get("from_location", ""), lines=lines
         )
     elif event.type == "ShipmentDeparted":
-        services.shipment_departed(order_ref=order_ref, shipment_id=shipment_id, lines=lines)
+        services.order_record_shipment_departed(order_ref=order_ref, shipment_id=shipment_id, lines=lines)
     elif event.type == "ShipmentDelivered":
-        services.shipment_delivered(order_ref=order_ref, shipment_id=shipment_id, lines=lines)
+        services.order_record_shipment_delivered(order_ref=order_ref, shipment_id=shipment_id, lines=lines)
     elif event.type == "ShipmentCancelled":
-        services.shipment_cancelled(order_ref=order_ref, shipment_id=shipment_id, lines=lines)
+        services.order_record_shipment_cancelled(order_ref=order_ref, shipment_id=shipment_id, lines=lines)

@@ -12,6 +12,10 @@ from django.utils import timezone
 
 from scm.errors import ValidationFailed
 
+#: The largest primary key PostgreSQL's bigint holds; a larger number in a URL names nothing (and must
+#: not reach SQL, which would refuse it).
+MAX_ID = 2**63 - 1
+
 #: How far in the future a reported time may lie (clock skew between us and the sender).
 FUTURE_TOLERANCE = timedelta(minutes=5)
 
@@ -35,6 +39,11 @@ def clean_or_fail(
         fields = {name: [str(m) for m in messages] for name, messages in exc.message_dict.items()}
         first_name, first_messages = next(iter(fields.items()))
         raise ValidationFailed(f"{first_name}: {first_messages[0]}", **fields) from None
+
+
+def could_be_id(value: int) -> bool:
+    """Whether a number from a URL could be a primary key at all."""
+    return 0 < value <= MAX_ID
 
 
 def as_date(value: date | str, name: str) -> date:

@@ -8,7 +8,7 @@ from django import forms
 from django.contrib import admin, messages
 
 from scm import outbound
-from scm.admin import ReadOnlyAdmin, ReadOnlyInline
+from scm.admin import MasterDataAdmin, ReadOnlyAdmin, ReadOnlyInline
 from scm.errors import DomainError
 from shipments import services
 from shipments.adapters.carrier_urls import tracking_url_template_check
@@ -53,24 +53,17 @@ class CarrierAdminForm(forms.ModelForm):
 
 
 @admin.register(Carrier)
-class CarrierAdmin(admin.ModelAdmin):
+class CarrierAdmin(MasterDataAdmin):
     form = CarrierAdminForm
     list_display = ("code", "name", "is_default", "active", "service_levels", "tracking_feed_url", "feed_polled_at")
     list_filter = ("active", "is_default")
     search_fields = ("code", "name")
     readonly_fields = ("feed_cursor", "feed_polled_at", "feed_last_error")
 
-    def get_readonly_fields(self, request, obj=None):
-        return (("code",) if obj else ()) + self.readonly_fields
+    upsert_fields = services.CARRIER_FIELDS
 
-    def save_model(self, request, obj, form, change):
-        fields = {name: form.cleaned_data[name] for name in services.CARRIER_FIELDS if name in form.cleaned_data}
-        try:
-            saved = services.carrier_upsert(code=obj.code, **fields)
-        except DomainError as exc:
-            self.message_user(request, exc.message, level=messages.ERROR)
-            return
-        obj.pk = saved.pk
+    def upsert(self, key, **fields):
+        return services.carrier_upsert(code=key, **fields)
 
     def delete_model(self, request, obj):
         try:

@@ -78,7 +78,6 @@ class ShipmentStatus(models.TextChoices):
 
 OPEN_STATUSES = (ShipmentStatus.PLANNED, ShipmentStatus.DEPARTED, ShipmentStatus.IN_TRANSIT, ShipmentStatus.EXCEPTION)
 IN_FLIGHT_STATUSES = (ShipmentStatus.DEPARTED, ShipmentStatus.IN_TRANSIT, ShipmentStatus.EXCEPTION)
-CLOSED_STATUSES = (ShipmentStatus.DELIVERED, ShipmentStatus.CANCELLED)
 
 
 class Shipment(FSMModelMixin, models.Model):

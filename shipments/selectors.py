@@ -11,6 +11,7 @@ from django.db.models import F, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from scm.events.store import RecordedEvent, read_stream
+from scm.validation import could_be_id
 from shipments.exceptions import CarrierNotFound, ShipmentNotFound
 from shipments.lateness import delay_causes, stale_after
 from shipments.models import (
@@ -31,14 +32,6 @@ def carriers(*, active: bool | None = None) -> QuerySet[Carrier]:
     if active is not None:
         rows = rows.filter(active=active)
     return rows.order_by("code")
-
-
-MAX_ID = 2**63 - 1
-
-
-def could_be_id(value: int) -> bool:
-    """Whether a number from a URL could be a primary key at all (PostgreSQL refuses larger ones)."""
-    return 0 < value <= MAX_ID
 
 
 def could_be_code(value: str) -> bool:
@@ -192,40 +185,52 @@ def late_shipments(*, now: datetime | None = None, include_at_risk: bool = True)
     found = []
     for shipment in rows:
         delays = list(shipment.delays.all())
-        causes = delay_causes(shipment, now=now, stale_after=stale)
-        reasons = [cause for cause, _ in causes]
-        detail = [text for _, text in causes]
-        for delay in delays:
-            if delay.cause == DelayCause.CARRIER_REPORTED:
-                reasons.append(delay.cause)
-                detail.append(
-                    f"carrier reported a delay: {delay.detail}" if delay.detail else "carrier reported a delay"
-                )
+        reasons, detail = _late_reasons(shipment, delays, now=now, stale=stale)
         risk = "late" if reasons else "at_risk"
         if not reasons:
             reasons, detail = _at_risk_reasons(shipment, now=now, today=today, stale=stale)
             if not reasons or not include_at_risk:
                 continue
         found.append(
-            LateShipment(
-                shipment_id=shipment.pk,
-                order_ref=shipment.order_ref,
-                transfer_ref=shipment.transfer_ref,
-                status=shipment.status,
-                carrier=shipment.carrier.code,
-                tracking_number=shipment.tracking_number or "",
-                from_location=shipment.from_location,
-                promised_date=shipment.promised_date,
-                estimated_arrival=shipment.estimated_arrival,
-                last_update_at=shipment.last_update_at,
-                risk=risk,
-                reasons=reasons,
-                detail=detail,
-                first_flagged_at=delays[0].detected_at if delays else None,
-            )
+            _late_row(shipment, risk, reasons, detail, first_flagged_at=delays[0].detected_at if delays else None)
         )
     found.sort(key=lambda row: row.risk != "late")
     return found
+
+
+def _late_reasons(
+    shipment: Shipment, delays: list[ShipmentDelay], *, now: datetime, stale: timedelta
+) -> tuple[list[str], list[str]]:
+    """The delay causes that hold now, plus any delay a carrier reported: (reasons, human detail)."""
+    causes = delay_causes(shipment, now=now, stale_after=stale)
+    reasons = [cause for cause, _ in causes]
+    detail = [text for _, text in causes]
+    for delay in delays:
+        if delay.cause == DelayCause.CARRIER_REPORTED:
+            reasons.append(delay.cause)
+            detail.append(f"carrier reported a delay: {delay.detail}" if delay.detail else "carrier reported a delay")
+    return reasons, detail
+
+
+def _late_row(
+    shipment: Shipment, risk: str, reasons: list[str], detail: list[str], *, first_flagged_at: datetime | None
+) -> LateShipment:
+    return LateShipment(
+        shipment_id=shipment.pk,
+        order_ref=shipment.order_ref,
+        transfer_ref=shipment.transfer_ref,
+        status=shipment.status,
+        carrier=shipment.carrier.code,
+        tracking_number=shipment.tracking_number or "",
+        from_location=shipment.from_location,
+        promised_date=shipment.promised_date,
+        estimated_arrival=shipment.estimated_arrival,
+        last_update_at=shipment.last_update_at,
+        risk=risk,
+        reasons=reasons,
+        detail=detail,
+        first_flagged_at=first_flagged_at,
+    )
 
 
 def _at_risk_reasons(

@@ -9,7 +9,7 @@ from django.contrib import admin, messages
 from django.utils.html import format_html, format_html_join
 
 from scm import outbound
-from scm.admin import ReadOnlyAdmin, ReadOnlyInline
+from scm.admin import MasterDataAdmin, ReadOnlyAdmin, ReadOnlyInline
 from scm.errors import DomainError
 from suppliers import inbound, services
 from suppliers.drop_folders import drop_folder_resolve
@@ -73,7 +73,7 @@ class SupplierAdminForm(forms.ModelForm):
 
 
 @admin.register(Supplier)
-class SupplierAdmin(admin.ModelAdmin):
+class SupplierAdmin(MasterDataAdmin):
     form = SupplierAdminForm
     list_display = (
         "code",
@@ -91,17 +91,10 @@ class SupplierAdmin(admin.ModelAdmin):
     readonly_fields = ("last_polled_at", "feed_etag", "next_isa_control", "next_gs_control", "next_st_control")
     inlines = [SupplierItemInline]
 
-    def get_readonly_fields(self, request, obj=None):
-        return (("code",) if obj else ()) + self.readonly_fields
+    upsert_fields = services.SUPPLIER_FIELDS
 
-    def save_model(self, request, obj, form, change):
-        fields = {name: form.cleaned_data[name] for name in services.SUPPLIER_FIELDS if name in form.cleaned_data}
-        try:
-            saved = services.supplier_upsert(code=obj.code, **fields)
-        except DomainError as exc:
-            self.message_user(request, exc.message, level=messages.ERROR)
-            return
-        obj.pk = saved.pk
+    def upsert(self, key, **fields):
+        return services.supplier_upsert(code=key, **fields)
 
     def has_delete_permission(self, request, obj=None):
         return False

@@ -10,13 +10,12 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from django.db.models import Count, F, Prefetch, QuerySet
+from django.db.models import F, Prefetch, QuerySet
 from django.utils import timezone
 
 from inventory import selectors as inventory_selectors
 from suppliers.models import (
     IN,
-    OPEN_PO_STATUSES,
     InboundMessage,
     OutboundMessage,
     PollAttempt,
@@ -25,7 +24,6 @@ from suppliers.models import (
     PurchaseOrderLine,
     ShipNoticeLine,
     Supplier,
-    SupplierInvoice,
     SupplierItem,
 )
 
@@ -58,11 +56,6 @@ def purchase_orders(*, status: str | None = None, supplier: str | None = None) -
     return rows.order_by("-pk")
 
 
-def open_purchase_orders_for(*, sku: str) -> QuerySet[PurchaseOrder]:
-    """Orders still expected to deliver a SKU (for the dashboard's replenishment page)."""
-    return purchase_orders().filter(status__in=OPEN_PO_STATUSES, lines__sku=sku).distinct()
-
-
 def inbound_messages(
     *, status: str | None = None, supplier: str | None = None, message_format: str | None = None
 ) -> QuerySet[InboundMessage]:
@@ -84,17 +77,6 @@ def quarantined_messages(*, supplier: str | None = None) -> QuerySet[InboundMess
     return inbound_messages(status=IN.QUARANTINED, supplier=supplier).order_by("received_at", "pk")
 
 
-def message_counts(*, since: datetime | None = None) -> dict[str, int]:
-    """Messages per status (all time, or received since `since`): the dashboard's and metrics' figures."""
-    rows = InboundMessage.objects.all()
-    if since is not None:
-        rows = rows.filter(received_at__gte=since)
-    counts = {status: 0 for status in IN.values}
-    for row in rows.values("status").annotate(n=Count("pk")).order_by():
-        counts[row["status"]] = row["n"]
-    return counts
-
-
 def inbound_message_raw(*, message_id: int) -> tuple[bytes, str] | None:
     """The stored bytes exactly as received, and the content type they came with."""
     row = InboundMessage.objects.filter(pk=message_id).values_list("body", "content_type").first()
@@ -110,28 +92,6 @@ def poll_dead_letters(*, since: datetime | None = None, limit: int = 100) -> Que
         PollAttempt.objects.select_related("supplier")
         .filter(status=PollStatus.FAILED, finished_at__gte=since)
         .order_by("-finished_at")[:limit]
-    )
-
-
-def invoice_mismatches(*, limit: int = 100) -> QuerySet[SupplierInvoice]:
-    return (
-        SupplierInvoice.objects.select_related("supplier", "purchase_order")
-        .filter(match_status="mismatch")
-        .order_by("-pk")[:limit]
-    )
-
-
-def late_purchase_orders(*, today=None) -> QuerySet[PurchaseOrder]:
-    """Open orders with a line whose confirmed date has passed and that is not fully received."""
-    today = today or timezone.localdate()
-    return (
-        purchase_orders()
-        .filter(
-            status__in=OPEN_PO_STATUSES,
-            lines__expected_date__lt=today,
-            lines__qty_received__lt=F("lines__qty_confirmed"),
-        )
-        .distinct()
     )
 
 

@@ -15,13 +15,18 @@ import uuid
 import pytest
 from django.db import connection
 
+import tests.event_types  # noqa: F401 - the test-only event types
+
 
 def pytest_collection_modifyitems(config, items):
     from django.conf import settings
 
     on_postgres = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
-    if os.environ.get("CI", "").lower() == "true" and not on_postgres:
-        raise pytest.UsageError("CI=true requires PostgreSQL (set DATABASE_URL); refusing to run on SQLite.")
+    sqlite_chosen = os.environ.get("TEST_ON_SQLITE") == "1"
+    if os.environ.get("CI", "").lower() == "true" and not on_postgres and not sqlite_chosen:
+        raise pytest.UsageError(
+            "CI=true requires PostgreSQL (set DATABASE_URL), unless TEST_ON_SQLITE=1 chooses SQLite on purpose."
+        )
     skip_pg = pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL or start it on 127.0.0.1:5432")
     skip_redis = pytest.mark.skip(reason="needs Redis: set REDIS_URL")
     skip_nats = pytest.mark.skip(reason="needs nats-server with JetStream: set TEST_NATS_URL or start it on :4222")

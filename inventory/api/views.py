@@ -377,7 +377,7 @@ class ReceiptView(_Json, APIView):
     def post(self, request):
         data = ReceiptInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        event = services.receive(**data.validated_data)
+        event = services.stock_receive(**data.validated_data)
         payload = event.payload
         body = {
             "event": _event(event),
@@ -414,7 +414,7 @@ class AdjustmentView(_Json, APIView):
         data = AdjustmentInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
-        event = services.adjust(delta=fields.pop("qty"), **fields)
+        event = services.stock_adjust(delta=fields.pop("qty"), **fields)
         payload = event.payload
         body = {
             "event": _event(event),
@@ -446,7 +446,7 @@ class TransferView(_Json, APIView):
         data = TransferInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         fields = data.validated_data
-        events = services.transfer(**fields)
+        events = services.stock_transfer(**fields)
         body = {
             "events": [_event(event) for event in events],
             "sku": fields["sku"],

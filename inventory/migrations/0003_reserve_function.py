@@ -4,7 +4,7 @@ Resolves the SKU and location, claims the units with the conditional UPDATE (the
 reservation record, appends StockReserved through `scm_append_events` and writes the ledger row,
 in that order (row locks first, the log's append lock last). The row lock on a hot SKU is then
 held only for this one statement and the commit, not for several client round trips.
-`inventory.services.reserve` validates and builds the event payload before calling it; SQLite
+`inventory.services.stock_reserve` validates and builds the event payload before calling it; SQLite
 runs the same steps from Python.
 """
 

@@ -2,9 +2,9 @@
 
 - `lock_objects`: row locks on balances, reservations and inbound supply, in one fixed order;
 - `recording`: applying movements to locked balances, the stock event and its ledger rows;
-- `movements`: receipts, adjustments, cycle counts;
+- `movements`: receipts, adjustments, cycle counts (`stock_receive`, `stock_adjust`, `stock_count`);
 - `transfers`: transfers between locations;
-- `reservations`: reserve, release, consume;
+- `reservations`: `stock_reserve`, `reservation_release`, `reservation_consume`;
 - `inbound`: inbound supply (expected units);
 - `master_data`: items and locations.
 
@@ -19,39 +19,57 @@ The names other apps use are importable from `inventory.services` itself. The lo
 """
 
 from inventory.selectors import get_item, get_items, get_location
-from inventory.services.inbound import add_inbound, move_inbound, remove_inbound, reschedule_inbound
+from inventory.services.inbound import inbound_add, inbound_move, inbound_remove, inbound_reschedule
 from inventory.services.lock_objects import lock_balances, lock_balances_for_skus
 from inventory.services.master_data import ITEM_FIELDS, LOCATION_FIELDS, item_upsert, location_upsert
-from inventory.services.movements import ADJUSTMENT_REASONS, adjust, count, receive
+from inventory.services.movements import ADJUSTMENT_REASONS, stock_adjust, stock_count, stock_receive
 from inventory.services.recording import stock_stream
-from inventory.services.reservations import ReservationRequest, consume_reservation, release, reserve, reserve_many
-from inventory.services.transfers import dispatch_transfer, receive_transfer, transfer
+from inventory.services.reservations import (
+    ReservationRequest,
+    reservation_consume,
+    reservation_release,
+    stock_reserve,
+    stock_reserve_many,
+)
+from inventory.services.transfers import stock_transfer, transfer_dispatch, transfer_receive
+
+# Old names, kept importable while other branches move to the new ones; removed at the end of the rename.
+receive, adjust, count, transfer = stock_receive, stock_adjust, stock_count, stock_transfer
+dispatch_transfer, receive_transfer = transfer_dispatch, transfer_receive
+reserve, reserve_many = stock_reserve, stock_reserve_many
+release, consume_reservation = reservation_release, reservation_consume
+add_inbound, remove_inbound, move_inbound, reschedule_inbound = (
+    inbound_add,
+    inbound_remove,
+    inbound_move,
+    inbound_reschedule,
+)
 
 __all__ = [
     "ADJUSTMENT_REASONS",
     "ITEM_FIELDS",
     "LOCATION_FIELDS",
     "ReservationRequest",
-    "add_inbound",
-    "adjust",
-    "consume_reservation",
-    "count",
-    "dispatch_transfer",
     "get_item",
     "get_items",
     "get_location",
+    "inbound_add",
+    "inbound_move",
+    "inbound_remove",
+    "inbound_reschedule",
     "item_upsert",
     "location_upsert",
     "lock_balances",
     "lock_balances_for_skus",
-    "move_inbound",
-    "receive",
-    "receive_transfer",
-    "release",
-    "remove_inbound",
-    "reschedule_inbound",
-    "reserve",
-    "reserve_many",
+    "reservation_consume",
+    "reservation_release",
+    "stock_adjust",
+    "stock_count",
+    "stock_receive",
+    "stock_reserve",
+    "stock_reserve_many",
     "stock_stream",
-    "transfer",
+    "stock_transfer",
+    "transfer_dispatch",
+    "transfer_receive",
 ]

@@ -37,7 +37,7 @@ def _add_to_supply(item: Item, location: Location, reference: str, source: str, 
 
 
 @transaction.atomic
-def add_inbound(
+def inbound_add(
     *, sku: str, location: str, qty: int, reference: str, expected_date: date, source: str = "po"
 ) -> RecordedEvent:
     """Expect units at a location by a date (a confirmed PO line, an ASN, ...). Adding to an existing
@@ -68,7 +68,7 @@ def add_inbound(
 
 
 @transaction.atomic
-def remove_inbound(
+def inbound_remove(
     *, sku: str, location: str, reference: str, qty: int | None = None, reason: str = "cancelled"
 ) -> RecordedEvent | None:
     """Stop expecting units (a cancelled PO line, a short shipment). `qty=None` removes all still expected."""
@@ -94,7 +94,7 @@ def remove_inbound(
 
 
 @transaction.atomic
-def move_inbound(
+def inbound_move(
     *,
     sku: str,
     location: str,
@@ -148,7 +148,7 @@ def move_inbound(
 
 
 @transaction.atomic
-def reschedule_inbound(*, sku: str, location: str, reference: str, expected_date: date) -> RecordedEvent:
+def inbound_reschedule(*, sku: str, location: str, reference: str, expected_date: date) -> RecordedEvent:
     """Move the expected date of inbound supply (a supplier confirmed a new date, an ASN gave one)."""
     expected_date = as_date(expected_date, "expected_date")
     item, loc = get_item(sku), get_location(location)

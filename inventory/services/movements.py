@@ -27,7 +27,7 @@ def _require_available(balance: Balance, item: Item, location: Location, qty: in
 
 
 @transaction.atomic
-def receive(
+def stock_receive(
     *,
     sku: str,
     location: str,
@@ -70,7 +70,7 @@ def receive(
 
 
 @transaction.atomic
-def adjust(
+def stock_adjust(
     *,
     sku: str,
     location: str,
@@ -111,7 +111,7 @@ def adjust(
 
 
 @transaction.atomic
-def count(
+def stock_count(
     *,
     sku: str,
     location: str,

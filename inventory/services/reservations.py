@@ -32,7 +32,7 @@ class ReservationRequest:
     holder: str
 
 
-def reserve(*, sku: str, location: str, qty: int, holder: str, reference: str = "") -> Reservation:
+def stock_reserve(*, sku: str, location: str, qty: int, holder: str, reference: str = "") -> Reservation:
     """Hold units for a holder. Raises InsufficientStock (with what is available) and writes nothing
     when the balance cannot cover it.
 
@@ -187,7 +187,7 @@ def _reservation_from_row(
 
 
 @transaction.atomic
-def reserve_many(*, requests: Sequence[ReservationRequest], reference: str = "") -> list[Reservation]:
+def stock_reserve_many(*, requests: Sequence[ReservationRequest], reference: str = "") -> list[Reservation]:
     """Reserve several lines all or nothing: every balance is locked first (fixed order), every
     shortfall is collected, and one InsufficientStock lists them all before anything is written."""
     if not requests:
@@ -240,7 +240,7 @@ def reserve_many(*, requests: Sequence[ReservationRequest], reference: str = "")
 
 
 @transaction.atomic
-def release(
+def reservation_release(
     *, sku: str, location: str, holder: str, qty: int | None = None, reason: str = "released"
 ) -> RecordedEvent | None:
     """Give reserved units back to available. `qty=None` releases everything the holder still holds;
@@ -270,7 +270,7 @@ def release(
 
 
 @transaction.atomic
-def consume_reservation(
+def reservation_consume(
     *,
     sku: str,
     location: str,

@@ -32,7 +32,7 @@ def transit_location() -> Location:
 
 
 @transaction.atomic
-def dispatch_transfer(
+def transfer_dispatch(
     *,
     sku: str,
     from_location: str,
@@ -43,7 +43,7 @@ def dispatch_transfer(
     effective_at: datetime | None = None,
 ) -> RecordedEvent:
     """Send units from one location towards another: out of the source, into transit, and expected
-    at the destination as inbound supply until `receive_transfer`."""
+    at the destination as inbound supply until `transfer_receive`."""
     qty = positive_qty(qty)
     if from_location == to_location:
         raise SameLocationTransfer(from_location)
@@ -88,7 +88,7 @@ def dispatch_transfer(
 
 
 @transaction.atomic
-def receive_transfer(
+def transfer_receive(
     *,
     sku: str,
     to_location: str,
@@ -124,7 +124,7 @@ def receive_transfer(
 
 
 @transaction.atomic
-def transfer(
+def stock_transfer(
     *,
     sku: str,
     from_location: str,
@@ -134,7 +134,7 @@ def transfer(
     effective_at: datetime | None = None,
 ) -> list[RecordedEvent]:
     """A transfer that arrives at once (a move within a site): dispatch and receipt together."""
-    dispatched = dispatch_transfer(
+    dispatched = transfer_dispatch(
         sku=sku,
         from_location=from_location,
         to_location=to_location,
@@ -142,7 +142,7 @@ def transfer(
         reference=reference,
         effective_at=effective_at,
     )
-    received = receive_transfer(
+    received = transfer_receive(
         sku=sku, to_location=to_location, qty=qty, reference=reference, effective_at=effective_at
     )
     return [dispatched, received]

@@ -44,9 +44,8 @@ from scm.api.pagination import CursorPagination
 from scm.api.permissions import DenySupplierBound, RolePermission
 from scm.errors import NotFound
 from scm.roles import INTEGRATION, PLANNER
+from scm.validation import MAX_ID
 
-# Order ids are PostgreSQL bigints; a larger number in the URL names no order (and must not reach SQL).
-MAX_ID = 2**63 - 1
 # SalesOrder.idempotency_key holds 200 characters; the API accepts keys up to 255.
 ORDER_KEY_MAX = 200
 

@@ -12,24 +12,34 @@ Lock order inside a transaction: the order row first (select_for_update), then i
 The names other modules use are importable from `orders.services` itself.
 """
 
-from orders.services.allocation import AllocationOutcome, fill_backorders, order_allocate
+from orders.services.allocation import AllocationOutcome, backorders_fill, order_allocate
 from orders.services.cancellation import order_cancel, order_fail, order_retry
 from orders.services.creation import LineInput, order_create
 from orders.services.customers import customer_upsert
-from orders.services.shipments import shipment_cancelled, shipment_delivered, shipment_departed, shipment_planned
+from orders.services.shipments import (
+    order_record_shipment_cancelled,
+    order_record_shipment_delivered,
+    order_record_shipment_departed,
+    order_record_shipment_planned,
+)
+
+# Old names, kept importable while other branches move to the new ones; removed at the end of the rename.
+fill_backorders = backorders_fill
+shipment_planned, shipment_departed = order_record_shipment_planned, order_record_shipment_departed
+shipment_delivered, shipment_cancelled = order_record_shipment_delivered, order_record_shipment_cancelled
 
 __all__ = [
     "AllocationOutcome",
     "LineInput",
+    "backorders_fill",
     "customer_upsert",
-    "fill_backorders",
     "order_allocate",
     "order_cancel",
     "order_create",
     "order_fail",
+    "order_record_shipment_cancelled",
+    "order_record_shipment_delivered",
+    "order_record_shipment_departed",
+    "order_record_shipment_planned",
     "order_retry",
-    "shipment_cancelled",
-    "shipment_delivered",
-    "shipment_departed",
-    "shipment_planned",
 ]

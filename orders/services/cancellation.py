@@ -16,7 +16,7 @@ def _release_all(order: SalesOrder, reason: str) -> list[dict]:
     released = []
     for line in order.lines.all():
         for allocation in line.allocations.filter(reserved__gt=0):
-            inventory.release(
+            inventory.reservation_release(
                 sku=line.sku, location=allocation.location, holder=line_holder(order.pk, line.pk), reason=reason
             )
             released.append(

@@ -28,6 +28,13 @@ def request_hash(**request) -> str:
     return hashlib.sha256(json.dumps(request, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def _check_order_fields(external_id: object, priority: object) -> None:
+    if not isinstance(external_id, str) or not external_id.strip():
+        raise InvalidOrder("An order needs an external_id.", external_id=external_id)
+    if isinstance(priority, bool) or not isinstance(priority, int) or not 1 <= priority <= 9:
+        raise InvalidOrder("Priority must be a whole number from 1 (most urgent) to 9.", priority=priority)
+
+
 def _validated_lines(lines: Sequence[LineInput | dict]) -> list[LineInput]:
     if not lines:
         raise InvalidOrder("An order needs at least one line.", lines=[])
@@ -69,10 +76,7 @@ def order_create(
     same key raises IdempotencyKeyReused — also when the repeats arrive concurrently, because the
     key is UNIQUE in the database.
     """
-    if not isinstance(external_id, str) or not external_id.strip():
-        raise InvalidOrder("An order needs an external_id.", external_id=external_id)
-    if isinstance(priority, bool) or not isinstance(priority, int) or not 1 <= priority <= 9:
-        raise InvalidOrder("Priority must be a whole number from 1 (most urgent) to 9.", priority=priority)
+    _check_order_fields(external_id, priority)
     parsed = _validated_lines(lines)
     buyer = Customer.objects.filter(code=customer, active=True).first()
     if buyer is None:
@@ -89,40 +93,22 @@ def order_create(
         existing = SalesOrder.objects.filter(customer=buyer, idempotency_key=idempotency_key).first()
         if existing:
             return _replay(existing, idempotency_key, fingerprint), False
+    fields = {
+        "external_id": external_id,
+        "priority": priority,
+        "requested_date": requested_date,
+        "ship_to": ship_to,
+        "idempotency_key": idempotency_key or None,
+        "request_hash": fingerprint,
+    }
     try:
         with transaction.atomic():
-            order = SalesOrder.objects.create(
-                customer=buyer,
-                external_id=external_id,
-                priority=priority,
-                requested_date=requested_date,
-                ship_to=ship_to,
-                idempotency_key=idempotency_key or None,
-                request_hash=fingerprint,
-            )
-            OrderLine.objects.bulk_create(
-                [
-                    OrderLine(order=order, line_no=number, sku=line.sku, ordered=line.qty)
-                    for number, line in enumerate(parsed, start=1)
-                ]
-            )
-            FulfillmentWorkflow.objects.create(order=order, next_attempt_at=timezone.now())
-            record_event(
-                order,
-                "OrderCreated",
-                {
-                    "customer": customer,
-                    "external_id": external_id,
-                    "priority": priority,
-                    "requested_date": requested_date.isoformat() if requested_date else None,
-                    "ship_to": ship_to,
-                    "lines": [{"line_no": n, "sku": line.sku, "qty": line.qty} for n, line in enumerate(parsed, 1)],
-                },
-            )
-            metrics.inc_on_commit(metrics.orders_created)
+            order = _insert(buyer, fields, parsed)
             if start_workflow:
                 schedule_workflow(order.pk)
     except IntegrityError:
+        # A concurrent twin committed first: the same request under the key (replay it), or the
+        # same external id (a duplicate).
         if idempotency_key:
             existing = SalesOrder.objects.filter(customer=buyer, idempotency_key=idempotency_key).first()
             if existing:
@@ -132,6 +118,30 @@ def order_create(
             raise DuplicateExternalId(customer, external_id, existing.pk) from None
         raise
     return order, True
+
+
+def _insert(buyer: Customer, fields: dict, lines: list[LineInput]) -> SalesOrder:
+    """The order, its lines, its workflow and OrderCreated, in the caller's transaction."""
+    order = SalesOrder.objects.create(customer=buyer, **fields)
+    OrderLine.objects.bulk_create(
+        [OrderLine(order=order, line_no=number, sku=line.sku, ordered=line.qty) for number, line in enumerate(lines, 1)]
+    )
+    FulfillmentWorkflow.objects.create(order=order, next_attempt_at=timezone.now())
+    requested_date = fields["requested_date"]
+    record_event(
+        order,
+        "OrderCreated",
+        {
+            "customer": buyer.code,
+            "external_id": fields["external_id"],
+            "priority": fields["priority"],
+            "requested_date": requested_date.isoformat() if requested_date else None,
+            "ship_to": fields["ship_to"],
+            "lines": [{"line_no": n, "sku": line.sku, "qty": line.qty} for n, line in enumerate(lines, 1)],
+        },
+    )
+    metrics.inc_on_commit(metrics.orders_created)
+    return order
 
 
 def _replay(order: SalesOrder, key: str, fingerprint: str) -> SalesOrder:

@@ -30,7 +30,7 @@ def _line_for(order: SalesOrder, holder: str) -> OrderLine:
 
 
 @transaction.atomic
-def shipment_planned(*, order_ref: str, shipment_id: int, from_location: str, lines: list[dict]) -> None:
+def order_record_shipment_planned(*, order_ref: str, shipment_id: int, from_location: str, lines: list[dict]) -> None:
     """Remember a planned shipment and count its units as planned (idempotent per shipment)."""
     order = _order_from_ref(order_ref)
     if order is None:
@@ -46,7 +46,7 @@ def shipment_planned(*, order_ref: str, shipment_id: int, from_location: str, li
 
 
 @transaction.atomic
-def shipment_departed(*, order_ref: str, shipment_id: int, lines: list[dict]) -> None:
+def order_record_shipment_departed(*, order_ref: str, shipment_id: int, lines: list[dict]) -> None:
     """Shipped units leave reserved; the order is at least partially fulfilled."""
     order = _order_from_ref(order_ref)
     if order is None:
@@ -88,7 +88,7 @@ def shipment_departed(*, order_ref: str, shipment_id: int, lines: list[dict]) ->
 
 
 @transaction.atomic
-def shipment_delivered(*, order_ref: str, shipment_id: int, lines: list[dict]) -> None:
+def order_record_shipment_delivered(*, order_ref: str, shipment_id: int, lines: list[dict]) -> None:
     """Delivered units count toward fulfilment; the last delivery fulfils the order."""
     order = _order_from_ref(order_ref)
     if order is None:
@@ -123,7 +123,7 @@ def shipment_delivered(*, order_ref: str, shipment_id: int, lines: list[dict]) -
 
 
 @transaction.atomic
-def shipment_cancelled(*, order_ref: str, shipment_id: int, lines: list[dict]) -> None:
+def order_record_shipment_cancelled(*, order_ref: str, shipment_id: int, lines: list[dict]) -> None:
     """A planned shipment was cancelled: its units are reserved but unplanned again; plan anew."""
     order = _order_from_ref(order_ref)
     if order is None:

@@ -22,13 +22,23 @@ SCHEMA_FILE = re.compile(r"^(?P<type>[A-Za-z][A-Za-z0-9]*)\.v(?P<version>\d+)\.j
 
 Upcaster = Callable[[dict], dict]
 _upcasters: dict[tuple[str, int], Upcaster] = {}
+_extra_folders: list[Path] = []
+
+
+def add_schema_folder(folder: Path) -> None:
+    """Also read schemas from `folder` (the test suite's own event types live outside every app)."""
+    if folder not in _extra_folders:
+        _extra_folders.append(folder)
+        _schema_files.cache_clear()
+        _validator.cache_clear()
 
 
 @lru_cache(maxsize=1)
 def _schema_files() -> dict[str, dict[int, Path]]:
     found: dict[str, dict[int, Path]] = {}
-    for app_config in apps.get_app_configs():
-        for path in sorted(Path(app_config.path, "event_schemas").glob("*.json")):
+    folders = [Path(app_config.path, "event_schemas") for app_config in apps.get_app_configs()] + _extra_folders
+    for folder in folders:
+        for path in sorted(folder.glob("*.json")):
             match = SCHEMA_FILE.match(path.name)
             if match:
                 found.setdefault(match["type"], {})[int(match["version"])] = path

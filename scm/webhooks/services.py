@@ -363,7 +363,7 @@ def _record_outcome(claim: _Claim, outcome: SendOutcome, *, now: datetime) -> st
     if not mine.update(**facts, **changes):
         log.warning("webhook.outcome_discarded", delivery_id=claim.delivery_id, attempt=claim.attempt)
     elif result == "dead":
-        metrics.webhook_dead_letters.inc()
+        metrics.inc_on_commit(metrics.webhook_dead_letters)
     log.info(
         "webhook.attempt",
         delivery_id=claim.delivery_id,

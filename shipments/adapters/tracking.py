@@ -81,18 +81,7 @@ def parse_update(raw: Any, *, require_tracking_number: bool = True, now: datetim
     if not isinstance(raw, dict):
         raise MalformedUpdate("body", f"expected a JSON object, got {type(raw).__name__}")
 
-    tracking = raw.get("tracking_number")
-    if tracking is None or tracking == "":
-        if require_tracking_number:
-            raise MalformedUpdate("tracking_number", "is required")
-        tracking = ""
-    elif not isinstance(tracking, str) or not tracking.strip():
-        raise MalformedUpdate("tracking_number", "must be a non-empty string")
-    elif len(tracking.strip()) > 64:
-        raise MalformedUpdate("tracking_number", "is longer than 64 characters")
-    else:
-        _clean_text(tracking, "tracking_number")
-
+    tracking = _tracking_number(raw.get("tracking_number"), required=require_tracking_number)
     if "status" not in raw:
         raise MalformedUpdate("status", "is required")
     status = normalise_status(raw["status"])
@@ -110,27 +99,42 @@ def parse_update(raw: Any, *, require_tracking_number: bool = True, now: datetim
         raise MalformedUpdate("carrier", "must be a carrier code (a string of at most 32 characters)")
     _clean_text(carrier, "carrier")
 
-    eta_raw = raw.get("estimated_arrival")
-    eta = None
-    if eta_raw not in (None, ""):
-        if not isinstance(eta_raw, str):
-            raise MalformedUpdate("estimated_arrival", "must be an ISO date (YYYY-MM-DD)")
-        try:
-            eta = date.fromisoformat(eta_raw)
-        except ValueError:
-            try:
-                eta = datetime.fromisoformat(eta_raw).date()
-            except ValueError:
-                raise MalformedUpdate("estimated_arrival", f"{eta_raw!r} is not an ISO date (YYYY-MM-DD)") from None
-
     return CarrierUpdate(
         tracking_number=tracking.strip(),
         status=status,
         occurred_at=occurred_at,
         note=note[:MAX_NOTE],
         carrier=carrier.strip(),
-        estimated_arrival=eta,
+        estimated_arrival=_estimated_arrival(raw.get("estimated_arrival")),
     )
+
+
+def _tracking_number(value: Any, *, required: bool) -> str:
+    if value is None or value == "":
+        if required:
+            raise MalformedUpdate("tracking_number", "is required")
+        return ""
+    if not isinstance(value, str) or not value.strip():
+        raise MalformedUpdate("tracking_number", "must be a non-empty string")
+    if len(value.strip()) > 64:
+        raise MalformedUpdate("tracking_number", "is longer than 64 characters")
+    _clean_text(value, "tracking_number")
+    return value
+
+
+def _estimated_arrival(value: Any) -> date | None:
+    """An ISO date, or the date of an ISO date-time; None when not given."""
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str):
+        raise MalformedUpdate("estimated_arrival", "must be an ISO date (YYYY-MM-DD)")
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        try:
+            return datetime.fromisoformat(value).date()
+        except ValueError:
+            raise MalformedUpdate("estimated_arrival", f"{value!r} is not an ISO date (YYYY-MM-DD)") from None
 
 
 def parse_aware_datetime(value: object, field: str, *, now: datetime | None = None) -> datetime:

@@ -15,10 +15,6 @@ from scm.events.store import NewEvent
 from shipments.models import Shipment, ShipmentLine
 
 
-def shipment_stream(shipment_id: int) -> str:
-    return f"shipment-{shipment_id}"
-
-
 def status_event(
     event_type: str, shipment: Shipment, lines: list[ShipmentLine], at: datetime, **extra: Any
 ) -> NewEvent:

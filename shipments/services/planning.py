@@ -68,22 +68,15 @@ def shipment_plan(
     )
     specs = _validate_plan(order_ref, transfer_ref, plan_key, from_location, lines)
     promised = None if promised_date in (None, "") else as_date(promised_date, "promised_date")
-    reference = order_ref or transfer_ref
-
     existing = _existing_plan(order_ref, transfer_ref, plan_key, from_location, specs)
     if existing is not None:
         return existing
-
     if carrier:
-        chosen = Carrier.objects.filter(code=carrier, active=True).first()
-        if chosen is None:
-            raise CarrierNotFound(carrier)
-        if service_level and chosen.service_levels and service_level not in chosen.service_levels:
-            raise UnknownServiceLevel(chosen.code, service_level, chosen.service_levels)
+        _check_carrier(carrier, service_level)
 
     planner = planner or planner_from_settings()
     request = TmsPlanRequest(
-        reference=reference,
+        reference=order_ref or transfer_ref,
         plan_key=plan_key,
         from_location=from_location,
         lines=tuple(TmsLine(spec.sku, spec.qty) for spec in specs),
@@ -92,8 +85,32 @@ def shipment_plan(
         service_level=service_level or None,
     )
     attempt = {"order_ref": order_ref, "transfer_ref": transfer_ref, "plan_key": plan_key, "planner": planner.name}
+    plan = _ask_planner(planner, request, attempt)
+    carrier_for_plan(plan.carrier)
+    recorded = {"order_ref": order_ref, "transfer_ref": transfer_ref, "plan_key": plan_key}
     try:
-        plan = planner.plan(request)
+        return _record_plan(**recorded, from_location=from_location, specs=specs, promised=promised, plan=plan,
+                            attempt=attempt)  # fmt: skip
+    except IntegrityError:
+        # The same plan committed concurrently, or the planner reused another shipment's tracking number.
+        existing = _existing_plan(order_ref, transfer_ref, plan_key, from_location, specs)
+        if existing is not None:
+            return existing
+        raise _tracking_number_taken(plan, attempt) from None
+
+
+def _check_carrier(carrier: str, service_level: str | None) -> None:
+    chosen = Carrier.objects.filter(code=carrier, active=True).first()
+    if chosen is None:
+        raise CarrierNotFound(carrier)
+    if service_level and chosen.service_levels and service_level not in chosen.service_levels:
+        raise UnknownServiceLevel(chosen.code, service_level, chosen.service_levels)
+
+
+def _ask_planner(planner: Planner, request: TmsPlanRequest, attempt: dict[str, Any]) -> TmsPlan:
+    """The planner's plan; a failure is recorded as a PlanningAttempt and raised."""
+    try:
+        return planner.plan(request)
     except TmsError as exc:
         PlanningAttempt.objects.create(
             **attempt,
@@ -102,35 +119,24 @@ def shipment_plan(
             error_message=exc.message,
             http_attempts=exc.attempts,
         )
-        log.warning("shipment.plan_failed", reference=reference, plan_key=plan_key, code=exc.code, error=exc.message)
+        log.warning(
+            "shipment.plan_failed", reference=request.reference, plan_key=request.plan_key, code=exc.code,
+            error=exc.message,
+        )  # fmt: skip
         raise
 
-    carrier_for_plan(plan.carrier)
-    try:
-        return _record_plan(
-            order_ref=order_ref,
-            transfer_ref=transfer_ref,
-            plan_key=plan_key,
-            from_location=from_location,
-            specs=specs,
-            promised=promised,
-            plan=plan,
-            attempt=attempt,
-        )
-    except IntegrityError:
-        existing = _existing_plan(order_ref, transfer_ref, plan_key, from_location, specs)
-        if existing is not None:
-            return existing
-        error = TmsBadResponse(
-            f"The planner gave tracking number {plan.tracking_number!r} of carrier {plan.carrier!r}, "
-            "which another shipment already has.",
-            attempts=plan.attempts,
-            tracking_number=plan.tracking_number,
-        )
-        PlanningAttempt.objects.create(
-            **attempt, outcome=PlanningOutcome.REJECTED, error_code=error.code, error_message=error.message
-        )
-        raise error from None
+
+def _tracking_number_taken(plan: TmsPlan, attempt: dict[str, Any]) -> TmsBadResponse:
+    error = TmsBadResponse(
+        f"The planner gave tracking number {plan.tracking_number!r} of carrier {plan.carrier!r}, "
+        "which another shipment already has.",
+        attempts=plan.attempts,
+        tracking_number=plan.tracking_number,
+    )
+    PlanningAttempt.objects.create(
+        **attempt, outcome=PlanningOutcome.REJECTED, error_code=error.code, error_message=error.message
+    )
+    return error
 
 
 def _validate_plan(

@@ -14,18 +14,19 @@ from django.utils import timezone
 
 from scm.errors import DomainError, ValidationFailed
 from scm.events.store import NewEvent, append
+from scm.validation import could_be_id
 from shipments.adapters.tracking import CarrierUpdate, MalformedUpdate, parse_update, storable
 from shipments.exceptions import ShipmentNotFound
 from shipments.models import (
     DelayCause,
     Shipment,
     ShipmentDelay,
+    ShipmentLine,
     ShipmentStatus,
     TrackingStatus,
     TrackingUpdate,
     UpdateOutcome,
 )
-from shipments.selectors import could_be_id
 from shipments.services.payloads import delay_event, iso, status_event
 from shipments.services.transitions import depart_locked, locked_shipment, run_transition
 
@@ -197,14 +198,50 @@ def _match(update: TrackingUpdate) -> int | None:
     return None
 
 
-def _decide(shipment: Shipment, update: TrackingUpdate) -> tuple[str, str, list[NewEvent]]:
-    """What one update does to a locked shipment: (outcome, detail, events to append)."""
+Decision = tuple[str, str, list[NewEvent]]
+"""What an update does to its shipment: (outcome, detail, events to append)."""
+
+
+def _decide(shipment: Shipment, update: TrackingUpdate) -> Decision:
+    """What one update does to a locked shipment (see docs/SHIPMENTS.md "Tracking rules")."""
+    refused = _refusal(shipment, update)
+    if refused is not None:
+        return refused
     status, at = update.status, update.occurred_at
+    lines = list(shipment.lines.all())
+    extra = {"source": update.source, "tracking_update_id": update.pk, "note": update.note}
+    if status == TrackingStatus.DELAYED:
+        return _record_delay(shipment, update, lines, extra)
+    events: list[NewEvent] = []
+    if shipment.status == ShipmentStatus.PLANNED:
+        if status == TrackingStatus.EXCEPTION:
+            return (
+                UpdateOutcome.REJECTED,
+                "shipment has not departed; an exception before departure is only recorded",
+                [],
+            )
+        events.append(depart_locked(shipment, lines, at, **extra, implied=status != TrackingStatus.DEPARTED))
+        if status == TrackingStatus.DEPARTED:
+            _absorb(shipment, update)
+            shipment.save()
+            return UpdateOutcome.APPLIED, "departed", events
+    elif status == TrackingStatus.DEPARTED:
+        return UpdateOutcome.STALE, f"shipment already departed at {iso(shipment.departed_at)}", []
+    outcome, detail, moved = _move(shipment, update, lines, extra)
+    if outcome != UpdateOutcome.APPLIED:
+        return outcome, detail, []
+    _absorb(shipment, update)
+    shipment.save()
+    return outcome, detail, events + moved
+
+
+def _refusal(shipment: Shipment, update: TrackingUpdate) -> Decision | None:
+    """A repeat of an update already taken, or an update for a shipment that is over."""
     duplicate = (
         TrackingUpdate.objects.filter(
             shipment=shipment,
-            status=status,
-            occurred_at=at,
+            status=update.status,
+            occurred_at=update.occurred_at,
             outcome__in=[UpdateOutcome.APPLIED, UpdateOutcome.STALE],
         )
         .exclude(pk=update.pk)
@@ -213,84 +250,57 @@ def _decide(shipment: Shipment, update: TrackingUpdate) -> tuple[str, str, list[
     )
     if duplicate is not None:
         return UpdateOutcome.DUPLICATE, f"same as update {duplicate.pk} ({duplicate.outcome})", []
-    current = shipment.status
-    if current == ShipmentStatus.CANCELLED:
+    if shipment.status == ShipmentStatus.CANCELLED:
         return UpdateOutcome.REJECTED, f"shipment was cancelled at {iso(shipment.cancelled_at)}; not applied", []
-    if current == ShipmentStatus.DELIVERED:
+    if shipment.status == ShipmentStatus.DELIVERED:
         return (
             UpdateOutcome.STALE,
-            f"shipment was delivered at {iso(shipment.delivered_at)}; a later {status} does not move it back",
+            f"shipment was delivered at {iso(shipment.delivered_at)}; a later {update.status} does not move it back",
             [],
         )
+    return None
 
-    lines = list(shipment.lines.all())
-    extra = {"source": update.source, "tracking_update_id": update.pk, "note": update.note}
-    events: list[NewEvent] = []
 
-    if status == TrackingStatus.DELAYED:
-        _absorb(shipment, update)
-        events.append(
-            delay_event(
-                shipment, lines, DelayCause.CARRIER_REPORTED, update.note or "carrier reported a delay", at, **extra
-            )
-        )
-        ShipmentDelay.objects.get_or_create(
-            shipment=shipment, cause=DelayCause.CARRIER_REPORTED, defaults={"detail": update.note, "detected_at": at}
-        )
-        shipment.save()
-        return UpdateOutcome.APPLIED, "delay recorded", events
+def _record_delay(shipment: Shipment, update: TrackingUpdate, lines: list[ShipmentLine], extra: dict) -> Decision:
+    at = update.occurred_at
+    _absorb(shipment, update)
+    event = delay_event(
+        shipment, lines, DelayCause.CARRIER_REPORTED, update.note or "carrier reported a delay", at, **extra
+    )
+    ShipmentDelay.objects.get_or_create(
+        shipment=shipment, cause=DelayCause.CARRIER_REPORTED, defaults={"detail": update.note, "detected_at": at}
+    )
+    shipment.save()
+    return UpdateOutcome.APPLIED, "delay recorded", [event]
 
-    if current == ShipmentStatus.PLANNED:
-        if status == TrackingStatus.EXCEPTION:
-            return (
-                UpdateOutcome.REJECTED,
-                "shipment has not departed; an exception before departure is only recorded",
-                [],
-            )
-        events.append(depart_locked(shipment, lines, at, **extra, implied=status != TrackingStatus.DEPARTED))
-        current = shipment.status
-        if status == TrackingStatus.DEPARTED:
-            _absorb(shipment, update)
-            shipment.save()
-            return UpdateOutcome.APPLIED, "departed", events
-    elif status == TrackingStatus.DEPARTED:
-        return UpdateOutcome.STALE, f"shipment already departed at {iso(shipment.departed_at)}", []
 
+def _move(shipment: Shipment, update: TrackingUpdate, lines: list[ShipmentLine], extra: dict) -> Decision:
+    """A departed shipment delivered, moved between IN_TRANSIT and EXCEPTION, or scanned again."""
+    status, at, current = update.status, update.occurred_at, shipment.status
     if status == TrackingStatus.DELIVERED:
         run_transition(shipment, "deliver", at)
-        events.append(
-            status_event(
-                "ShipmentDelivered",
-                shipment,
-                lines,
-                at,
-                delivered_at=at.isoformat(),
-                on_time=_on_time(shipment, at),
-                **extra,
-            )
+        on_time = _on_time(shipment, at)
+        event = status_event(
+            "ShipmentDelivered", shipment, lines, at, delivered_at=at.isoformat(), on_time=on_time, **extra
         )
-        detail = "delivered"
-    elif status == current:
+        return UpdateOutcome.APPLIED, "delivered", [event]
+    if status == current:
         # A repeated IN_TRANSIT or EXCEPTION scan: news only if it is newer than what we know.
         if shipment.last_update_at and at <= shipment.last_update_at:
             return UpdateOutcome.STALE, f"older than the latest update ({iso(shipment.last_update_at)})", []
         shipment.status_changed_at = at
-        events.append(status_event(_EVENT_FOR[status], shipment, lines, at, repeated=True, **extra))
-        detail = "progress recorded"
-    else:
-        # IN_TRANSIT <-> EXCEPTION, or out of DEPARTED: an older update must not undo a newer one.
-        if current != ShipmentStatus.DEPARTED and at < shipment.status_changed_at:
-            return (
-                UpdateOutcome.STALE,
-                f"older than the {current} at {iso(shipment.status_changed_at)}; recorded, not applied",
-                [],
-            )
-        run_transition(shipment, "mark_in_transit" if status == TrackingStatus.IN_TRANSIT else "mark_exception", at)
-        events.append(status_event(_EVENT_FOR[status], shipment, lines, at, repeated=False, **extra))
-        detail = f"moved to {status}"
-    _absorb(shipment, update)
-    shipment.save()
-    return UpdateOutcome.APPLIED, detail, events
+        event = status_event(_EVENT_FOR[status], shipment, lines, at, repeated=True, **extra)
+        return UpdateOutcome.APPLIED, "progress recorded", [event]
+    # IN_TRANSIT <-> EXCEPTION, or out of DEPARTED: an older update must not undo a newer one.
+    if current != ShipmentStatus.DEPARTED and at < shipment.status_changed_at:
+        return (
+            UpdateOutcome.STALE,
+            f"older than the {current} at {iso(shipment.status_changed_at)}; recorded, not applied",
+            [],
+        )
+    run_transition(shipment, "mark_in_transit" if status == TrackingStatus.IN_TRANSIT else "mark_exception", at)
+    event = status_event(_EVENT_FOR[status], shipment, lines, at, repeated=False, **extra)
+    return UpdateOutcome.APPLIED, f"moved to {status}", [event]
 
 
 _EVENT_FOR = {TrackingStatus.IN_TRANSIT: "ShipmentInTransit", TrackingStatus.EXCEPTION: "ShipmentException"}

@@ -18,10 +18,9 @@ from inventory import services as inventory
 from inventory.exceptions import ReservationNotFound, ReservationTooSmall
 from scm.errors import ValidationFailed
 from scm.events.store import NewEvent, append
-from scm.validation import past_or_now
+from scm.validation import could_be_id, past_or_now
 from shipments.exceptions import DepartureRefused, InvalidShipmentTransition, ShipmentNotFound
 from shipments.models import Shipment, ShipmentLine, ShipmentStatus
-from shipments.selectors import could_be_id
 from shipments.services.payloads import shipment_payload
 
 
@@ -53,7 +52,7 @@ def depart_locked(shipment: Shipment, lines: list[ShipmentLine], at: datetime, *
     inventory.lock_balances((inventory_selectors.get_item(line.sku), location) for line in lines)
     for line in lines:
         try:
-            inventory.consume_reservation(
+            inventory.reservation_consume(
                 sku=line.sku,
                 location=shipment.from_location,
                 holder=line.holder,

@@ -42,18 +42,8 @@ def _typed(value: str, spec: dict[str, Any]) -> Any:
 
 def parse(raw: bytes) -> ParsedMessage:
     parsed = ParsedMessage(format="csv")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        parsed.problems.append(
-            Problem(
-                code="not_utf8",
-                message=f"the CSV file is not valid UTF-8: byte 0x{raw[exc.start]:02X} at offset {exc.start}",
-                kind=SYNTAX,
-                value=f"0x{raw[exc.start]:02X}",
-                path=f"byte {exc.start}",
-            )
-        )
+    text = json_feed.decode_text(raw, parsed, what="the CSV file")
+    if text is None:
         return parsed
     try:
         rows = list(csv.reader(io.StringIO(text, newline="")))

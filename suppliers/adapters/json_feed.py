@@ -147,20 +147,27 @@ def validate(payload: Any, feed: FeedSchema) -> list[Problem]:
     return problems
 
 
-def parse(raw: bytes) -> ParsedMessage:
-    parsed = ParsedMessage(format="json")
+def decode_text(raw: bytes, parsed: ParsedMessage, *, what: str) -> str | None:
+    """The message as text (UTF-8, a BOM allowed); None with a `not_utf8` problem naming the byte."""
     try:
-        text = raw.decode("utf-8-sig")
+        return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         parsed.problems.append(
             Problem(
                 code="not_utf8",
-                message=f"the JSON body is not valid UTF-8: byte 0x{raw[exc.start]:02X} at offset {exc.start}",
+                message=f"{what} is not valid UTF-8: byte 0x{raw[exc.start]:02X} at offset {exc.start}",
                 kind=SYNTAX,
                 value=f"0x{raw[exc.start]:02X}",
                 path=f"byte {exc.start}",
             )
         )
+        return None
+
+
+def parse(raw: bytes) -> ParsedMessage:
+    parsed = ParsedMessage(format="json")
+    text = decode_text(raw, parsed, what="the JSON body")
+    if text is None:
         return parsed
     try:
         payload = json.loads(text, parse_float=Decimal, parse_constant=_refuse_constant)

@@ -10,7 +10,6 @@ from suppliers.exceptions import DropFolderRefused
 from suppliers.models import (
     InboundMessage,
     OutboundMessage,
-    PollAttempt,
     PurchaseOrder,
     PurchaseOrderLine,
     Supplier,
@@ -272,22 +271,3 @@ class InboundQuerySerializer(serializers.Serializer):
 
 class InboundPostQuerySerializer(serializers.Serializer):
     supplier = serializers.CharField(max_length=CODE_MAX, required=False)
-
-
-class PollAttemptSerializer(serializers.ModelSerializer):
-    supplier = serializers.CharField(source="supplier.code")
-
-    class Meta:
-        model = PollAttempt
-        fields = [
-            "id",
-            "supplier",
-            "channel",
-            "status",
-            "started_at",
-            "finished_at",
-            "tries",
-            "messages_stored",
-            "error",
-        ]
-        read_only_fields = fields

@@ -33,6 +33,7 @@ from scm.api.permissions import RolePermission
 from scm.api.supplier_scope import bound_supplier_code, may_act_for_supplier, scope_to_bound_supplier
 from scm.errors import NotFound
 from scm.roles import INTEGRATION, PLANNER
+from scm.validation import could_be_id
 from suppliers import inbound, selectors, services
 from suppliers.api.serializers import (
     CODE_MAX,
@@ -61,8 +62,6 @@ from suppliers.exceptions import (
 )
 from suppliers.models import InboundMessage, MessageSource, PurchaseOrder, Supplier, SupplierItem
 
-MAX_ID = 2**63 - 1
-
 
 class _Json:
     parser_classes = [JSONParser]
@@ -78,7 +77,7 @@ class RawBodyParser(BaseParser):
 
 
 def _id_or_404(value: int, error: type[NotFound]) -> int:
-    if not 0 < value <= MAX_ID:
+    if not could_be_id(value):
         raise error(value)
     return value
 

@@ -99,24 +99,7 @@ def plan_ack(doc: PoAckDoc, r: Resolver, problems: list[Problem]) -> Plan | None
         return None
     plan = AckPlan(doc=doc, order=order, orders=[order])
     seen: set[int] = set()
-    doc_lines = list(doc.lines)
-    if doc.rejected and not doc_lines:
-        # "Rejected, no detail" (BAK02 RJ): every line of the order is rejected.
-        doc_lines = [
-            AckLineDoc(
-                line_no=line.line_no,
-                product=Product(),
-                status="rejected",
-                code="RJ",
-                qty=None,
-                unit=None,
-                unit_price=None,
-                expected_date=None,
-                origin=doc.origin,
-            )
-            for line in r.lines.get(order.pk, [])
-        ]
-    for doc_line in doc_lines:
+    for doc_line in _ack_lines(doc, order, r):
         line = _ack_line(doc_line, order, r)
         if isinstance(line, Problem):
             problems.append(line)
@@ -133,28 +116,57 @@ def plan_ack(doc: PoAckDoc, r: Resolver, problems: list[Problem]) -> Plan | None
             continue
         seen.add(line.pk)
         resolved = Resolved(line.sku, r.pack_size(line.sku, line.supplier_part), line.supplier_part or None)
-        if doc_line.status == "rejected":
-            confirmed: int | Problem = 0
-        elif doc_line.qty is None:
-            confirmed = line.qty
-        else:
-            confirmed = base_units(doc_line.qty, doc_line.unit, resolved, doc_line.origin, minimum=0)
+        confirmed = _confirmed_qty(doc_line, line, resolved)
         if isinstance(confirmed, Problem):
             problems.append(confirmed)
             continue
-        price = doc_line.unit_price
-        if price is not None and doc_line.unit and doc_line.unit.upper() in PACK_UNITS and resolved.pack_size > 1:
-            price = price / resolved.pack_size
-        price = (price if price is not None and price > 0 else line.unit_price).quantize(MONEY)
         expected = _expected(
             doc_line.expected_date,
             doc.expected_date,
             order.requested_date,
             lead_time_days=r.lead_time(line.sku, line.supplier_part),
         )
-        plan.lines.append((doc_line, line, confirmed, expected, price))
+        plan.lines.append((doc_line, line, confirmed, expected, _confirmed_price(doc_line, line, resolved)))
         plan.skus_at.add((line.sku, order.destination))
     return plan
+
+
+def _ack_lines(doc: PoAckDoc, order: PurchaseOrder, r: Resolver) -> list[AckLineDoc]:
+    """The acknowledged lines; "rejected, no detail" (BAK02 RJ without lines) rejects every line."""
+    if not doc.rejected or doc.lines:
+        return list(doc.lines)
+    return [
+        AckLineDoc(
+            line_no=line.line_no,
+            product=Product(),
+            status="rejected",
+            code="RJ",
+            qty=None,
+            unit=None,
+            unit_price=None,
+            expected_date=None,
+            origin=doc.origin,
+        )
+        for line in r.lines.get(order.pk, [])
+    ]
+
+
+def _confirmed_qty(doc_line: AckLineDoc, line: PurchaseOrderLine, resolved: Resolved) -> int | Problem:
+    """Base units confirmed: none for a rejected line, the ordered quantity when the ack names none."""
+    if doc_line.status == "rejected":
+        return 0
+    if doc_line.qty is None:
+        return line.qty
+    return base_units(doc_line.qty, doc_line.unit, resolved, doc_line.origin, minimum=0)
+
+
+def _confirmed_price(doc_line: AckLineDoc, line: PurchaseOrderLine, resolved: Resolved) -> Decimal:
+    """The confirmed price per base unit (a pack price divided by the pack size); none or zero keeps
+    the order's price."""
+    price = doc_line.unit_price
+    if price is not None and doc_line.unit and doc_line.unit.upper() in PACK_UNITS and resolved.pack_size > 1:
+        price = price / resolved.pack_size
+    return (price if price is not None and price > 0 else line.unit_price).quantize(MONEY)
 
 
 def _ack_line(doc_line, order: PurchaseOrder, r: Resolver) -> PurchaseOrderLine | Problem:
@@ -189,21 +201,21 @@ def _set_inbound(
     ref = line.inbound_reference
     current = refs.get(ref, 0)
     if desired > current:
-        inventory.add_inbound(
+        inventory.inbound_add(
             sku=line.sku, location=order.destination, qty=desired - current, reference=ref, expected_date=expected
         )
     elif desired < current:
-        inventory.remove_inbound(
+        inventory.inbound_remove(
             sku=line.sku, location=order.destination, reference=ref, qty=current - desired, reason="supplier_changed"
         )
         if desired:
-            inventory.reschedule_inbound(
+            inventory.inbound_reschedule(
                 sku=line.sku, location=order.destination, reference=ref, expected_date=expected
             )
     elif desired:
         supply = inventory_selectors.inbound_for(sku=line.sku, location=order.destination).filter(reference=ref).first()
         if supply is not None and supply.expected_date != expected:
-            inventory.reschedule_inbound(
+            inventory.inbound_reschedule(
                 sku=line.sku, location=order.destination, reference=ref, expected_date=expected
             )
     refs[ref] = desired

@@ -123,7 +123,7 @@ def _move_supply_onto_notice(
     """The shipped units are now expected under the ship notice line; as many as the PO line still
     expected stop being expected there. Returns how many moved off the PO line."""
     moved = min(shipped.qty, refs.get(line.inbound_reference, 0))
-    inventory.move_inbound(
+    inventory.inbound_move(
         sku=shipped.sku,
         location=order.destination,
         from_reference=line.inbound_reference,

@@ -26,7 +26,6 @@ from suppliers.services.lock_objects import lock_stock
 from suppliers.services.master_data import (
     SUPPLIER_FIELDS,
     get_supplier,
-    supplier_delete,
     supplier_item_delete,
     supplier_item_upsert,
     supplier_stream,
@@ -58,7 +57,6 @@ __all__ = [
     "purchase_order_receive",
     "purchase_order_send",
     "ship_notice_receive",
-    "supplier_delete",
     "supplier_item_delete",
     "supplier_item_upsert",
     "supplier_stream",

@@ -95,18 +95,6 @@ def _check_supplier(supplier: Supplier) -> None:
 
 
 @transaction.atomic
-def supplier_delete(*, code: str) -> None:
-    """Delete a supplier that never traded with us; one with orders or messages is deactivated instead."""
-    supplier = get_supplier(code, for_update=True)
-    if supplier.purchase_orders.exists() or supplier.messages.exists():
-        raise Conflict(
-            f"Supplier {code!r} has purchase orders or messages and cannot be deleted; set active=false instead.",
-            supplier=code,
-        )
-    supplier.delete()
-
-
-@transaction.atomic
 def supplier_item_upsert(
     *, supplier: str, supplier_part: str, sku: str, pack_size: int = 1, lead_time_days: int = 7
 ) -> SupplierItem:

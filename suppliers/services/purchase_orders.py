@@ -22,7 +22,12 @@ from suppliers.adapters.x12 import Outbound850, Outbound850Line, build_850
 from suppliers.exceptions import DuplicatePurchaseOrder, UnknownSupplier
 from suppliers.models import OutboundKind, OutboundMessage, PurchaseOrder, PurchaseOrderLine, Supplier, SupplierItem
 from suppliers.selectors import open_inbound, open_shipments
-from suppliers.services.control_numbers import allocate_control_numbers, our_x12_identity, outbound_store
+from suppliers.services.control_numbers import (
+    ControlNumbers,
+    allocate_control_numbers,
+    our_x12_identity,
+    outbound_store,
+)
 from suppliers.services.lock_objects import lock_order, lock_stock, require_transition
 
 
@@ -69,12 +74,7 @@ def purchase_order_create(
     number = (number or "").strip()
     if not number:
         raise ValidationFailed("A purchase order needs a number.", number=number)
-    try:
-        owner = Supplier.objects.get(code=supplier)
-    except Supplier.DoesNotExist:
-        raise UnknownSupplier(supplier) from None
-    if not owner.active:
-        raise ValidationFailed(f"Supplier {supplier!r} is inactive.", supplier=supplier)
+    owner = _active_supplier(supplier)
     if PurchaseOrder.objects.filter(number=number).exists():
         raise DuplicatePurchaseOrder(number)
     inventory_selectors.get_location(destination)
@@ -83,11 +83,6 @@ def purchase_order_create(
         raise ValidationFailed("A purchase order needs at least one line.", lines=[])
     for line in inputs:
         inventory_selectors.get_item(line.sku)
-    parts = dict(
-        SupplierItem.objects.filter(supplier=owner, sku__in=[line.sku for line in inputs])
-        .order_by("-id")
-        .values_list("sku", "supplier_part")
-    )
     try:
         with transaction.atomic():
             order = PurchaseOrder.objects.create(
@@ -101,6 +96,39 @@ def purchase_order_create(
             )
     except IntegrityError:
         raise DuplicatePurchaseOrder(number) from None
+    _create_lines(order, owner, inputs)
+    payload = {
+        "number": number,
+        "supplier": owner.code,
+        "destination": destination,
+        "source": source,
+        "requested_date": requested_date.isoformat() if requested_date else None,
+        "lines": [
+            {"line_no": i, "sku": line.sku, "qty": line.qty, "unit_price": str(line.unit_price)}
+            for i, line in enumerate(inputs, start=1)
+        ],
+    }
+    append(order.stream, [NewEvent(type="PurchaseOrderCreated", payload=payload)])
+    return order
+
+
+def _active_supplier(code: str) -> Supplier:
+    try:
+        owner = Supplier.objects.get(code=code)
+    except Supplier.DoesNotExist:
+        raise UnknownSupplier(code) from None
+    if not owner.active:
+        raise ValidationFailed(f"Supplier {code!r} is inactive.", supplier=code)
+    return owner
+
+
+def _create_lines(order: PurchaseOrder, owner: Supplier, inputs: list[LineInput]) -> None:
+    """The order's lines, each with the supplier's part number for its SKU when it has one."""
+    parts = dict(
+        SupplierItem.objects.filter(supplier=owner, sku__in=[line.sku for line in inputs])
+        .order_by("-id")
+        .values_list("sku", "supplier_part")
+    )
     PurchaseOrderLine.objects.bulk_create(
         [
             PurchaseOrderLine(
@@ -114,26 +142,6 @@ def purchase_order_create(
             for index, line in enumerate(inputs, start=1)
         ]
     )
-    append(
-        order.stream,
-        [
-            NewEvent(
-                type="PurchaseOrderCreated",
-                payload={
-                    "number": number,
-                    "supplier": owner.code,
-                    "destination": destination,
-                    "source": source,
-                    "requested_date": requested_date.isoformat() if requested_date else None,
-                    "lines": [
-                        {"line_no": i, "sku": line.sku, "qty": line.qty, "unit_price": str(line.unit_price)}
-                        for i, line in enumerate(inputs, start=1)
-                    ],
-                },
-            )
-        ],
-    )
-    return order
 
 
 def purchase_order_create_draft(
@@ -175,61 +183,56 @@ def purchase_order_send(*, po_id: int, created_at: datetime | None = None) -> Ou
         raise ValidationFailed(
             f"Supplier {supplier.code} has no X12 id (isa_id); an 850 cannot be addressed.", supplier=supplier.code
         )
-    lines = list(order.lines.order_by("line_no"))
     numbers = allocate_control_numbers(supplier_id=supplier.pk)
-    qualifier, our_id = our_x12_identity()
     stamp = created_at or timezone.now()
-    body = build_850(
-        Outbound850(
-            sender_qualifier=qualifier,
-            sender_id=our_id,
-            receiver_qualifier=supplier.isa_qualifier or "ZZ",
-            receiver_id=supplier.isa_id,
-            interchange_control=numbers.interchange,
-            group_control=numbers.group,
-            set_control=numbers.transaction_set,
-            created_at=stamp,
-            po_number=order.number,
-            po_date=timezone.localdate(stamp),
-            currency=order.currency,
-            application_receiver=supplier.gs_id or supplier.isa_id,
-            lines=[
-                Outbound850Line(
-                    sku=line.sku,
-                    quantity=line.qty,
-                    unit="EA",
-                    unit_price=line.unit_price,
-                    supplier_part=line.supplier_part or None,
-                    line_number=str(line.line_no),
-                )
-                for line in lines
-            ],
-        )
-    )
+    body = build_850(_outbound_850(order, numbers, stamp))
     outbound = outbound_store(
         supplier=supplier, kind=OutboundKind.PO_850, body=body, numbers=numbers, purchase_order=order
     )
     order.mark_sent()
     order.save()
-    append(
-        order.stream,
-        [
-            NewEvent(
-                type="PurchaseOrderSent",
-                payload={
-                    "number": order.number,
-                    "supplier": supplier.code,
-                    "outbound_message_id": outbound.pk,
-                    "interchange_control": numbers.interchange,
-                    "group_control": numbers.group,
-                    "set_control": numbers.transaction_set,
-                    "sha256": outbound.sha256,
-                },
-                occurred_at=stamp,
+    payload = {
+        "number": order.number,
+        "supplier": supplier.code,
+        "outbound_message_id": outbound.pk,
+        "interchange_control": numbers.interchange,
+        "group_control": numbers.group,
+        "set_control": numbers.transaction_set,
+        "sha256": outbound.sha256,
+    }
+    append(order.stream, [NewEvent(type="PurchaseOrderSent", payload=payload, occurred_at=stamp)])
+    return outbound
+
+
+def _outbound_850(order: PurchaseOrder, numbers: ControlNumbers, stamp: datetime) -> Outbound850:
+    """What the 850 of this order says, addressed from us to the supplier's X12 id."""
+    supplier = order.supplier
+    qualifier, our_id = our_x12_identity()
+    return Outbound850(
+        sender_qualifier=qualifier,
+        sender_id=our_id,
+        receiver_qualifier=supplier.isa_qualifier or "ZZ",
+        receiver_id=supplier.isa_id,
+        interchange_control=numbers.interchange,
+        group_control=numbers.group,
+        set_control=numbers.transaction_set,
+        created_at=stamp,
+        po_number=order.number,
+        po_date=timezone.localdate(stamp),
+        currency=order.currency,
+        application_receiver=supplier.gs_id or supplier.isa_id,
+        lines=[
+            Outbound850Line(
+                sku=line.sku,
+                quantity=line.qty,
+                unit="EA",
+                unit_price=line.unit_price,
+                supplier_part=line.supplier_part or None,
+                line_number=str(line.line_no),
             )
+            for line in order.lines.order_by("line_no")
         ],
     )
-    return outbound
 
 
 def _withdraw_inbound(order: PurchaseOrder, reason: str) -> list[dict]:
@@ -244,7 +247,7 @@ def _withdraw_inbound(order: PurchaseOrder, reason: str) -> list[dict]:
     removed = []
     for ref, qty in sorted(open_refs.items()):
         if qty > 0:
-            inventory.remove_inbound(sku=sku_of[ref], location=order.destination, reference=ref, reason=reason)
+            inventory.inbound_remove(sku=sku_of[ref], location=order.destination, reference=ref, reason=reason)
             removed.append({"reference": ref, "sku": sku_of[ref], "qty": qty})
     return removed
 
@@ -252,38 +255,24 @@ def _withdraw_inbound(order: PurchaseOrder, reason: str) -> list[dict]:
 @transaction.atomic
 def purchase_order_cancel(*, po_id: int, reason: str = "") -> PurchaseOrder:
     """Cancel an order that nothing was received for yet; its inbound supply is withdrawn."""
-    order = lock_order(po_id)
-    require_transition(order, order.mark_cancelled, "cancelled")
-    removed = _withdraw_inbound(order, reason="po_cancelled")
-    order.mark_cancelled()
-    order.save()
-    append(
-        order.stream,
-        [
-            NewEvent(
-                type="PurchaseOrderCancelled",
-                payload={"number": order.number, "reason": reason, "inbound_removed": removed},
-            )
-        ],
+    return _end_order(
+        po_id, reason=reason, transition="mark_cancelled", action="cancelled", event="PurchaseOrderCancelled"
     )
-    return order
 
 
 @transaction.atomic
 def purchase_order_close(*, po_id: int, reason: str = "") -> PurchaseOrder:
     """Close an order (fully received, or short-closed): whatever is still inbound is withdrawn."""
+    return _end_order(po_id, reason=reason, transition="mark_closed", action="closed", event="PurchaseOrderClosed")
+
+
+def _end_order(po_id: int, *, reason: str, transition: str, action: str, event: str) -> PurchaseOrder:
+    """Lock the order, check the transition, withdraw its inbound supply, move it and record `event`."""
     order = lock_order(po_id)
-    require_transition(order, order.mark_closed, "closed")
-    removed = _withdraw_inbound(order, reason="po_closed")
-    order.mark_closed()
+    require_transition(order, getattr(order, transition), action)
+    removed = _withdraw_inbound(order, reason=f"po_{action}")
+    getattr(order, transition)()
     order.save()
-    append(
-        order.stream,
-        [
-            NewEvent(
-                type="PurchaseOrderClosed",
-                payload={"number": order.number, "reason": reason, "inbound_removed": removed},
-            )
-        ],
-    )
+    payload = {"number": order.number, "reason": reason, "inbound_removed": removed}
+    append(order.stream, [NewEvent(type=event, payload=payload)])
     return order

@@ -48,53 +48,10 @@ def _receive(
     shipments = open_shipments(lines)
     open_refs = open_inbound(order, lines, shipments)
     lock_stock([line.sku for line in lines], order.destination)
-    done = []
-    for receipt in receipts:
-        line, remaining = receipt.line, receipt.qty
-        # Units that arrive are most likely the ones announced as shipped: ASN supply first (the named
-        # notice lines, then the line's other notices, oldest first), then the PO line's own supply.
-        sources: list[tuple[str, ShipNoticeLine | None]] = [(s.inbound_reference, s) for s, _ in receipt.shipped]
-        sources += [
-            (s.inbound_reference, s)
-            for s in shipments.get(line.pk, [])
-            if s.inbound_reference not in {ref for ref, _ in sources}
-        ]
-        sources.append((line.inbound_reference, None))
-        taken: list[dict] = []
-        for ref, shipped in sources:
-            available = open_refs.get(ref, 0)
-            if remaining == 0 or available <= 0:
-                continue
-            qty = min(remaining, available)
-            inventory.receive(
-                sku=line.sku,
-                location=order.destination,
-                qty=qty,
-                reference=reference,
-                inbound_reference=ref,
-                effective_at=effective_at,
-            )
-            open_refs[ref] = available - qty
-            remaining -= qty
-            taken.append({"inbound_reference": ref, "qty": qty})
-            if shipped is not None:
-                ShipNoticeLine.objects.filter(pk=shipped.pk).update(qty_received=F("qty_received") + qty)
-        if remaining:
-            inventory.receive(
-                sku=line.sku, location=order.destination, qty=remaining, reference=reference, effective_at=effective_at
-            )
-            taken.append({"inbound_reference": None, "qty": remaining})
-        line.qty_received += receipt.qty
-        line.save(update_fields=["qty_received"])
-        done.append(
-            {
-                "line_no": line.line_no,
-                "sku": line.sku,
-                "qty": receipt.qty,
-                "qty_received_total": line.qty_received,
-                "from_inbound": taken,
-            }
-        )
+    done = [
+        _receive_line(order, receipt, shipments, open_refs, reference=reference, effective_at=effective_at)
+        for receipt in receipts
+    ]
     _advance_receiving(order)
     payload = {
         "number": order.number,
@@ -106,6 +63,67 @@ def _receive(
     }
     append(order.stream, [NewEvent(type="PurchaseOrderReceived", payload=payload, occurred_at=effective_at)])
     return payload
+
+
+def _receive_line(
+    order: PurchaseOrder,
+    receipt: _Receipt,
+    shipments: dict[int, list[ShipNoticeLine]],
+    open_refs: dict[str, int],
+    *,
+    reference: str,
+    effective_at: datetime | None,
+) -> dict:
+    """Receive one PO line's units, taking them off its inbound references in order (see _sources);
+    units beyond what was expected are received without one."""
+    line, remaining = receipt.line, receipt.qty
+    taken: list[dict] = []
+    for ref, shipped in _sources(receipt, shipments):
+        available = open_refs.get(ref, 0)
+        if remaining == 0 or available <= 0:
+            continue
+        qty = min(remaining, available)
+        inventory.stock_receive(
+            sku=line.sku,
+            location=order.destination,
+            qty=qty,
+            reference=reference,
+            inbound_reference=ref,
+            effective_at=effective_at,
+        )
+        open_refs[ref] = available - qty
+        remaining -= qty
+        taken.append({"inbound_reference": ref, "qty": qty})
+        if shipped is not None:
+            ShipNoticeLine.objects.filter(pk=shipped.pk).update(qty_received=F("qty_received") + qty)
+    if remaining:
+        inventory.stock_receive(
+            sku=line.sku, location=order.destination, qty=remaining, reference=reference, effective_at=effective_at
+        )
+        taken.append({"inbound_reference": None, "qty": remaining})
+    line.qty_received += receipt.qty
+    line.save(update_fields=["qty_received"])
+    return {
+        "line_no": line.line_no,
+        "sku": line.sku,
+        "qty": receipt.qty,
+        "qty_received_total": line.qty_received,
+        "from_inbound": taken,
+    }
+
+
+def _sources(receipt: _Receipt, shipments: dict[int, list[ShipNoticeLine]]) -> list[tuple[str, ShipNoticeLine | None]]:
+    """Units that arrive are most likely the ones announced as shipped: ASN supply first (the named
+    notice lines, then the line's other notices, oldest first), then the PO line's own supply."""
+    line = receipt.line
+    sources: list[tuple[str, ShipNoticeLine | None]] = [(s.inbound_reference, s) for s, _ in receipt.shipped]
+    sources += [
+        (s.inbound_reference, s)
+        for s in shipments.get(line.pk, [])
+        if s.inbound_reference not in {r for r, _ in sources}
+    ]
+    sources.append((line.inbound_reference, None))
+    return sources
 
 
 def _quantities(lines: dict[int, int] | None, what: str) -> dict[int, int] | None:

@@ -18,6 +18,7 @@ def client_for(username: str, role: str, supplier: str = "") -> APIClient:
 def assert_error(response, status: int, code: str) -> dict:
     """The response is the one JSON error shape with this status and code; returns the error."""
     assert response.status_code == status, response.content
+    assert response["Content-Type"].startswith("application/json"), response["Content-Type"]
     body = response.json()
     assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "fields"}
     assert body["error"]["code"] == code, body

@@ -19,7 +19,7 @@ from scm.api.permissions import RolePermission
 from scm.api.services import integration_user_create
 from scm.api.supplier_scope import bound_supplier_code, may_act_for_supplier, scope_to_bound_supplier
 from scm.roles import INTEGRATION, OPS, PLANNER
-from tests.api.helpers import client_for
+from tests.api.helpers import assert_error, client_for
 
 pytestmark = pytest.mark.django_db
 
@@ -44,15 +44,6 @@ urlpatterns = [
     path("api/v1/test-roles/", OrderLikeView.as_view()),
     path("api/v1/", include("scm.api.urls")),
 ]
-
-
-def assert_error(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.content
-    assert response["Content-Type"].startswith("application/json")
-    body = response.json()
-    assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "fields"}
-    assert body["error"]["code"] == code
-    return body["error"]
 
 
 # --- Anonymous ----------------------------------------------------------------------------------

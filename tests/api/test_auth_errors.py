@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 from scm.api.services import integration_user_create
 from scm.events.models import Event
 from scm.roles import OPS
+from tests.api.helpers import assert_error
 
 pytestmark = pytest.mark.django_db
 
@@ -37,53 +38,44 @@ def ops_client(unique) -> APIClient:
     return client
 
 
-def error_of(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.content
-    assert response["Content-Type"] == "application/json"
-    body = response.json()
-    assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "fields"}
-    assert body["error"]["code"] == code
-    return body["error"]
-
-
 def test_an_unknown_path_under_v1_answers_a_json_404(ops_client):
-    error = error_of(ops_client.get("/api/v1/no/such/thing/"), 404, "not_found")
+    error = assert_error(ops_client.get("/api/v1/no/such/thing/"), 404, "not_found")
     assert error == {
         "code": "not_found",
         "message": "No API endpoint at /api/v1/no/such/thing/.",
         "fields": {"path": "/api/v1/no/such/thing/"},
     }
-    error_of(ops_client.delete("/api/v1/nothing-here"), 404, "not_found")
+    assert_error(ops_client.delete("/api/v1/nothing-here"), 404, "not_found")
 
 
 def test_a_missing_trailing_slash_gets_a_404_that_names_the_right_path_instead_of_a_redirect(ops_client):
-    error = error_of(ops_client.post("/api/v1/webhooks", {}, format="json"), 404, "not_found")
+    error = assert_error(ops_client.post("/api/v1/webhooks", {}, format="json"), 404, "not_found")
     assert error["fields"] == {"path": "/api/v1/webhooks", "did_you_mean": "/api/v1/webhooks/"}
     assert "Did you mean /api/v1/webhooks/" in error["message"]
 
 
 def test_an_unknown_path_under_api_outside_v1_also_answers_json():
-    error = error_of(APIClient().get("/api/v2/orders/"), 404, "not_found")
+    error = assert_error(APIClient().get("/api/v2/orders/"), 404, "not_found")
     assert error["fields"] == {"path": "/api/v2/orders/"}
 
 
 def test_a_wrong_method_answers_405_with_allow(ops_client):
     response = ops_client.put("/api/v1/events/", {}, format="json")
-    error = error_of(response, 405, "method_not_allowed")
+    error = assert_error(response, 405, "method_not_allowed")
     assert error["message"] == 'Method "PUT" not allowed.'
     assert "GET" in response["Allow"]
 
 
 def test_an_unsupported_media_type_answers_415(ops_client):
     response = ops_client.post("/api/v1/webhooks/", data=b"url=x", content_type="text/plain")
-    error = error_of(response, 415, "unsupported_media_type")
+    error = assert_error(response, 415, "unsupported_media_type")
     assert error["message"] == 'Unsupported media type "text/plain" in request.'
 
 
 def test_malformed_json_answers_400_and_nothing_is_created(ops_client):
     before = Event.objects.count()
     response = ops_client.post("/api/v1/webhooks/", data=b'{"url": "http://x.test/",', content_type="application/json")
-    error = error_of(response, 400, "malformed_request")
+    error = assert_error(response, 400, "malformed_request")
     assert error["message"].startswith("JSON parse error")
     assert Event.objects.count() == before
 
@@ -91,7 +83,7 @@ def test_malformed_json_answers_400_and_nothing_is_created(ops_client):
 def test_a_body_over_the_limit_answers_413_before_anything_reads_it(ops_client, settings):
     settings.API_MAX_BODY_BYTES = 100
     body = b'{"url": "http://x.test/", "secret": "' + b"s" * 200 + b'"}'
-    error = error_of(
+    error = assert_error(
         ops_client.post("/api/v1/webhooks/", data=body, content_type="application/json"), 413, "payload_too_large"
     )
     assert error["fields"] == {"content_length": len(body), "max_bytes": 100}
@@ -100,13 +92,15 @@ def test_a_body_over_the_limit_answers_413_before_anything_reads_it(ops_client, 
 def test_the_body_limit_applies_to_anonymous_callers_too(settings):
     settings.API_MAX_BODY_BYTES = 10
     response = APIClient().post("/api/v1/auth/token/", data=b'{"username": "someone"}', content_type="application/json")
-    error_of(response, 413, "payload_too_large")
+    assert_error(response, 413, "payload_too_large")
 
 
 def test_a_body_at_the_limit_is_read_normally(ops_client, settings):
     body = b'{"url": "ftp://x.test/"}'
     settings.API_MAX_BODY_BYTES = len(body)
-    error = error_of(ops_client.post("/api/v1/webhooks/", data=body, content_type="application/json"), 400, "invalid")
+    error = assert_error(
+        ops_client.post("/api/v1/webhooks/", data=body, content_type="application/json"), 400, "invalid"
+    )
     assert set(error["fields"]) == {"url", "secret"}
 
 
@@ -117,7 +111,7 @@ def test_the_default_body_limit_is_one_mebibyte(settings):
 
 def test_validation_errors_carry_per_field_messages(ops_client):
     response = ops_client.post("/api/v1/webhooks/", {"url": "not a url", "secret": "short"}, format="json")
-    error = error_of(response, 400, "invalid")
+    error = assert_error(response, 400, "invalid")
     assert error["fields"] == {
         "url": ["Enter a valid URL."],
         "secret": ["Ensure this field has at least 16 characters."],
@@ -134,10 +128,10 @@ def test_a_view_may_declare_a_larger_body_limit_by_setting_name(ops_client, sett
     accepted = ops_client.post("/api/v1/test-big-body/", data=body, content_type="application/json")
     assert (accepted.status_code, accepted.json()) == (200, {"received": 100})
     refused = ops_client.post("/api/v1/webhooks/", data=body, content_type="application/json")
-    assert error_of(refused, 413, "payload_too_large")["fields"] == {"content_length": len(body), "max_bytes": 50}
+    assert assert_error(refused, 413, "payload_too_large")["fields"] == {"content_length": len(body), "max_bytes": 50}
 
     too_big = b'{"blob": "' + b"x" * 300 + b'"}'
-    error = error_of(
+    error = assert_error(
         ops_client.post("/api/v1/test-big-body/", data=too_big, content_type="application/json"),
         413,
         "payload_too_large",
@@ -149,4 +143,4 @@ def test_a_content_length_that_is_not_a_number_answers_400(ops_client):
     response = ops_client.generic(
         "POST", "/api/v1/webhooks/", b"{}", content_type="application/json", CONTENT_LENGTH="abc"
     )
-    error_of(response, 400, "malformed_request")
+    assert_error(response, 400, "malformed_request")

@@ -8,8 +8,8 @@ import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
-from scm.api.services import integration_user_create
 from scm.roles import INTEGRATION, OPS, PLANNER
+from tests.api.helpers import client_for
 
 pytestmark = pytest.mark.django_db
 
@@ -22,12 +22,6 @@ def low_rates(settings):
         **settings.REST_FRAMEWORK,
         "DEFAULT_THROTTLE_RATES": {"integration": "3/min", "auth_token": "2/min"},
     }
-
-
-def client_for(username: str, role: str) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {integration_user_create(username=username, role=role).token}")
-    return client
 
 
 def test_an_integration_client_over_its_rate_gets_429_with_retry_after(low_rates, unique):

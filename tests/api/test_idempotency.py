@@ -21,6 +21,7 @@ from scm.api.services import idempotency_records_purge, integration_user_create
 from scm.errors import Conflict
 from scm.events import store
 from scm.roles import INTEGRATION
+from tests.api.helpers import client_for
 
 
 class RecordInput(serializers.Serializer):
@@ -60,12 +61,6 @@ urlpatterns = [
 pytestmark = pytest.mark.urls(__name__)
 
 
-def client_for(username: str, role: str = INTEGRATION) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {integration_user_create(username=username, role=role).token}")
-    return client
-
-
 def post(client: APIClient, body: dict, key: str | None, url: str = "/api/v1/test-idempotent/"):
     headers = {"HTTP_IDEMPOTENCY_KEY": key} if key is not None else {}
     return client.post(url, body, format="json", **headers)
@@ -77,7 +72,7 @@ def events_in(stream: str) -> list[int]:
 
 @pytest.mark.django_db
 def test_a_repeat_with_the_same_key_and_body_replays_the_first_response_without_running_again(unique):
-    client, stream = client_for(f"erp-{unique}"), f"idem-{unique}"
+    client, stream = client_for(f"erp-{unique}", INTEGRATION), f"idem-{unique}"
     first = post(client, {"stream": stream, "n": 1}, key=f"k-{unique}")
     second = post(client, {"stream": stream, "n": 1}, key=f"k-{unique}")
 
@@ -93,7 +88,7 @@ def test_a_repeat_with_the_same_key_and_body_replays_the_first_response_without_
 
 @pytest.mark.django_db
 def test_the_same_key_with_a_different_body_answers_422_and_does_nothing(unique):
-    client, stream = client_for(f"erp-{unique}"), f"idem-{unique}"
+    client, stream = client_for(f"erp-{unique}", INTEGRATION), f"idem-{unique}"
     post(client, {"stream": stream, "n": 1}, key=f"k-{unique}")
     response = post(client, {"stream": stream, "n": 2}, key=f"k-{unique}")
 
@@ -107,7 +102,7 @@ def test_the_same_key_with_a_different_body_answers_422_and_does_nothing(unique)
 
 @pytest.mark.django_db
 def test_the_same_key_on_another_path_is_also_a_reuse(unique):
-    client, stream = client_for(f"erp-{unique}"), f"idem-{unique}"
+    client, stream = client_for(f"erp-{unique}", INTEGRATION), f"idem-{unique}"
     post(client, {"stream": stream, "n": 1}, key=f"k-{unique}")
     response = post(client, {"stream": stream, "n": 1}, key=f"k-{unique}", url="/api/v1/test-idempotent-other/")
     assert response.status_code == 422
@@ -117,8 +112,8 @@ def test_the_same_key_on_another_path_is_also_a_reuse(unique):
 @pytest.mark.django_db
 def test_keys_belong_to_one_user(unique):
     stream = f"idem-{unique}"
-    first = post(client_for(f"a-{unique}"), {"stream": stream, "n": 1}, key="shared-key")
-    second = post(client_for(f"b-{unique}"), {"stream": stream, "n": 1}, key="shared-key")
+    first = post(client_for(f"a-{unique}", INTEGRATION), {"stream": stream, "n": 1}, key="shared-key")
+    second = post(client_for(f"b-{unique}", INTEGRATION), {"stream": stream, "n": 1}, key="shared-key")
     assert first.status_code == second.status_code == 201
     assert not second.has_header("Idempotent-Replayed")
     assert events_in(stream) == [1, 1]
@@ -127,7 +122,7 @@ def test_keys_belong_to_one_user(unique):
 @pytest.mark.django_db
 def test_a_body_the_view_accepts_is_fingerprinted_even_above_djangos_own_memory_limit(unique, settings):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 20  # the view's max_body_bytes (10 000) is what counts
-    client, stream = client_for(f"erp-{unique}"), f"idem-{unique}"
+    client, stream = client_for(f"erp-{unique}", INTEGRATION), f"idem-{unique}"
     first = post(client, {"stream": stream, "n": 1, "fail": ""}, key=f"k-{unique}")
     again = post(client, {"stream": stream, "n": 1, "fail": ""}, key=f"k-{unique}")
     assert (first.status_code, again.status_code, again["Idempotent-Replayed"]) == (201, 201, "true")
@@ -136,7 +131,7 @@ def test_a_body_the_view_accepts_is_fingerprinted_even_above_djangos_own_memory_
 
 @pytest.mark.django_db
 def test_without_a_key_every_request_runs(unique):
-    client, stream = client_for(f"erp-{unique}"), f"idem-{unique}"
+    client, stream = client_for(f"erp-{unique}", INTEGRATION), f"idem-{unique}"
     post(client, {"stream": stream, "n": 1}, key=None)
     post(client, {"stream": stream, "n": 1}, key=None)
     assert events_in(stream) == [1, 1]
@@ -145,7 +140,7 @@ def test_without_a_key_every_request_runs(unique):
 @pytest.mark.django_db
 @pytest.mark.parametrize("fail", ["raise", "respond"])
 def test_a_failed_request_stores_nothing_rolls_back_and_can_be_retried_with_the_same_key(unique, fail):
-    client, stream, key = client_for(f"erp-{unique}"), f"idem-{unique}", f"k-{unique}"
+    client, stream, key = client_for(f"erp-{unique}", INTEGRATION), f"idem-{unique}", f"k-{unique}"
     failed = post(client, {"stream": stream, "n": 1, "fail": fail}, key=key)
     assert failed.status_code == 409
     assert events_in(stream) == []
@@ -158,7 +153,7 @@ def test_a_failed_request_stores_nothing_rolls_back_and_can_be_retried_with_the_
 
 @pytest.mark.django_db
 def test_a_validation_error_is_not_stored_either(unique):
-    client, key = client_for(f"erp-{unique}"), f"k-{unique}"
+    client, key = client_for(f"erp-{unique}", INTEGRATION), f"k-{unique}"
     response = post(client, {"n": "not a number"}, key=key)
     assert response.status_code == 400
     assert not IdempotencyRecord.objects.filter(key=key).exists()
@@ -167,7 +162,7 @@ def test_a_validation_error_is_not_stored_either(unique):
 @pytest.mark.django_db
 @pytest.mark.parametrize("key", ["", "has space", "x" * 256, "naïve"])
 def test_a_malformed_key_answers_400_and_nothing_runs(unique, key):
-    client, stream = client_for(f"erp-{unique}"), f"idem-{unique}"
+    client, stream = client_for(f"erp-{unique}", INTEGRATION), f"idem-{unique}"
     response = post(client, {"stream": stream, "n": 1}, key=key)
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "invalid_idempotency_key"
@@ -188,7 +183,7 @@ def test_role_checks_run_before_the_key_is_looked_at(unique):
 @pytest.mark.django_db
 def test_records_older_than_the_retention_are_purged_and_the_key_then_runs_again(unique, settings):
     settings.IDEMPOTENCY_RETENTION_HOURS = 24
-    client, stream, now = client_for(f"erp-{unique}"), f"idem-{unique}", timezone.now()
+    client, stream, now = client_for(f"erp-{unique}", INTEGRATION), f"idem-{unique}", timezone.now()
     post(client, {"stream": stream, "n": 1}, key=f"old-{unique}")
     post(client, {"stream": stream, "n": 2}, key=f"new-{unique}")
     IdempotencyRecord.objects.filter(key=f"old-{unique}").update(created_at=now - timedelta(hours=24, seconds=1))

@@ -28,9 +28,9 @@ def ledger_rows(sku: str) -> int:
 def test_balances_list_current_figures_filtered_by_sku_and_location(planner, unique):
     sku, wh1 = stocked(unique, on_hand=10)
     wh2 = LocationFactory(code=f"WH2-{unique}").code
-    inventory.receive(sku=sku, location=wh2, qty=4, reference="r")
-    inventory.reserve(sku=sku, location=wh1, qty=3, holder="test/1")
-    inventory.add_inbound(sku=sku, location=wh2, qty=7, reference="PO-1/1", expected_date=timezone.localdate())
+    inventory.stock_receive(sku=sku, location=wh2, qty=4, reference="r")
+    inventory.stock_reserve(sku=sku, location=wh1, qty=3, holder="test/1")
+    inventory.inbound_add(sku=sku, location=wh2, qty=7, reference="PO-1/1", expected_date=timezone.localdate())
 
     body = planner.get(f"/api/v1/inventory/balances/?sku={sku}").json()
     assert body["count"] == 2
@@ -45,8 +45,8 @@ def test_balances_list_current_figures_filtered_by_sku_and_location(planner, uni
 def test_balances_as_of_a_past_time_come_from_the_ledger(planner, unique):
     sku, wh = stocked(unique)
     t0 = timezone.now() - timedelta(hours=3)
-    inventory.receive(sku=sku, location=wh, qty=10, reference="first", effective_at=t0)
-    inventory.adjust(sku=sku, location=wh, delta=-4, reason="damaged", effective_at=t0 + timedelta(hours=2))
+    inventory.stock_receive(sku=sku, location=wh, qty=10, reference="first", effective_at=t0)
+    inventory.stock_adjust(sku=sku, location=wh, delta=-4, reason="damaged", effective_at=t0 + timedelta(hours=2))
     mid = (t0 + timedelta(hours=1)).isoformat()
 
     past = planner.get("/api/v1/inventory/balances/", {"sku": sku, "as_of": mid}).json()["results"]
@@ -62,7 +62,9 @@ def test_balances_as_of_a_past_time_come_from_the_ledger(planner, unique):
 def test_known_at_hides_movements_recorded_later(planner, unique):
     sku, wh = stocked(unique, on_hand=5)
     believed_at = timezone.now()
-    inventory.receive(sku=sku, location=wh, qty=3, reference="late", effective_at=believed_at - timedelta(hours=1))
+    inventory.stock_receive(
+        sku=sku, location=wh, qty=3, reference="late", effective_at=believed_at - timedelta(hours=1)
+    )
     params = {"sku": sku, "as_of": believed_at.isoformat()}
     assert planner.get("/api/v1/inventory/balances/", params).json()["results"][0]["on_hand"] == 8
     params["known_at"] = believed_at.isoformat()
@@ -97,7 +99,7 @@ def test_balances_and_atp_are_closed_to_supplier_bound_tokens(unique):
 
 def test_a_receipt_puts_stock_on_hand_and_closes_inbound_supply(integration, unique):
     sku, wh = stocked(unique)
-    inventory.add_inbound(sku=sku, location=wh, qty=6, reference="PO-9/1", expected_date=timezone.localdate())
+    inventory.inbound_add(sku=sku, location=wh, qty=6, reference="PO-9/1", expected_date=timezone.localdate())
     response = integration.post(
         "/api/v1/inventory/receipts/",
         {"sku": sku, "location": wh, "qty": 8, "reference": "GRN-1", "inbound_reference": "PO-9/1"},
@@ -209,7 +211,7 @@ def test_an_adjustment_changes_on_hand_with_a_reason_code(planner, unique):
 
 def test_adjustments_refuse_zero_unknown_reasons_and_going_below_reserved(planner, unique):
     sku, wh = stocked(unique, on_hand=5)
-    inventory.reserve(sku=sku, location=wh, qty=4, holder="h/1")
+    inventory.stock_reserve(sku=sku, location=wh, qty=4, holder="h/1")
     base = {"sku": sku, "location": wh, "reason": "lost"}
     url = "/api/v1/inventory/adjustments/"
     assert "qty" in assert_error(planner.post(url, {**base, "qty": 0}, format="json"), 400, "invalid")["fields"]
@@ -267,7 +269,7 @@ def test_transfers_refuse_more_than_available_and_one_location_twice(planner, un
 def test_atp_answers_stock_now_and_inbound_by_date(planner, unique):
     sku, wh = stocked(unique, on_hand=4)
     today = timezone.localdate()
-    inventory.add_inbound(sku=sku, location=wh, qty=5, reference="PO-1/1", expected_date=today + timedelta(days=3))
+    inventory.inbound_add(sku=sku, location=wh, qty=5, reference="PO-1/1", expected_date=today + timedelta(days=3))
     response = planner.get(f"/api/v1/inventory/atp/?sku={sku}&qty=7")
     assert response.status_code == 200
     assert response.json() == {
@@ -310,7 +312,7 @@ def _grow(unique: str, n: int) -> None:
     wh = LocationFactory(code=f"Q-{unique}-{n}").code
     for index in range(n):
         sku = ItemFactory(sku=f"Q{index}-{unique}-{n}").sku
-        inventory.receive(sku=sku, location=wh, qty=1, reference="q")
+        inventory.stock_receive(sku=sku, location=wh, qty=1, reference="q")
 
 
 def test_balance_listing_takes_the_same_queries_for_ten_times_the_rows(planner, unique, django_assert_max_num_queries):

@@ -35,8 +35,8 @@ def net(unique):
         "W1": LocationFactory(code=f"W1-{unique}", allocation_rank=1).code,
         "W2": LocationFactory(code=f"W2-{unique}", allocation_rank=2).code,
     }
-    inventory.receive(sku=codes["A"], location=codes["W1"], qty=3, reference="open")
-    inventory.receive(sku=codes["A"], location=codes["W2"], qty=4, reference="open")
+    inventory.stock_receive(sku=codes["A"], location=codes["W1"], qty=3, reference="open")
+    inventory.stock_receive(sku=codes["A"], location=codes["W2"], qty=4, reference="open")
     return codes
 
 
@@ -312,9 +312,9 @@ def test_cancelling_a_fulfilled_order_is_a_409(ops, net):
     order = SalesOrder.objects.get(pk=order_id)
     line = order.lines.get()
     shipped = [{"holder": line.holder, "location": net["W1"], "qty": 2}]
-    orders.shipment_planned(order_ref=order.stream, shipment_id=1, from_location=net["W1"], lines=shipped)
-    orders.shipment_departed(order_ref=order.stream, shipment_id=1, lines=shipped)
-    orders.shipment_delivered(order_ref=order.stream, shipment_id=1, lines=shipped)
+    orders.order_record_shipment_planned(order_ref=order.stream, shipment_id=1, from_location=net["W1"], lines=shipped)
+    orders.order_record_shipment_departed(order_ref=order.stream, shipment_id=1, lines=shipped)
+    orders.order_record_shipment_delivered(order_ref=order.stream, shipment_id=1, lines=shipped)
     assert SalesOrder.objects.get(pk=order_id).status == OrderStatus.FULFILLED
 
     error = assert_error(

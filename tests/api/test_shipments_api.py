@@ -6,10 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from inventory import services as inventory
@@ -17,40 +14,10 @@ from inventory.models import Balance
 from shipments import services
 from shipments.models import Carrier, TrackingUpdate
 from shipments.services import ShipmentLineSpec
+from tests.api.helpers import assert_error
 from tests.factories import stocked
 
 pytestmark = pytest.mark.django_db
-
-
-def client_for(username: str, role: str) -> APIClient:
-    user = get_user_model().objects.create_user(username=username, password="pw-not-used")
-    user.groups.add(Group.objects.get_or_create(name=role)[0])
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
-    return client
-
-
-@pytest.fixture
-def ops(unique):
-    return client_for(f"ops-{unique}", "ops")
-
-
-@pytest.fixture
-def integration(unique):
-    return client_for(f"int-{unique}", "integration")
-
-
-@pytest.fixture
-def planner(unique):
-    return client_for(f"plan-{unique}", "planner")
-
-
-def error_of(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "fields"}
-    assert body["error"]["code"] == code, body
-    return body["error"]
 
 
 @pytest.fixture
@@ -61,7 +28,7 @@ def shipment(unique, settings):
     )
     sku, loc = stocked(unique, on_hand=10)
     holder = f"order-42{unique[:3]}/line-1"
-    inventory.reserve(sku=sku, location=loc, qty=10, holder=holder)
+    inventory.stock_reserve(sku=sku, location=loc, qty=10, holder=holder)
     return services.shipment_plan(
         order_ref=f"order-{unique}",
         plan_key="a1",
@@ -95,7 +62,7 @@ def test_carrier_crud_by_code(ops, unique):
         "feed_polled_at": None,
         "feed_last_error": "",
     }
-    error_of(ops.post("/api/v1/carriers/", {"code": code, "name": "Again"}, format="json"), 409, "carrier_exists")
+    assert_error(ops.post("/api/v1/carriers/", {"code": code, "name": "Again"}, format="json"), 409, "carrier_exists")
 
     changed = ops.patch(f"/api/v1/carriers/{code}/", {"name": "United Parcel", "is_default": True}, format="json")
     assert changed.status_code == 200 and (changed.json()["name"], changed.json()["is_default"]) == (
@@ -106,42 +73,42 @@ def test_carrier_crud_by_code(ops, unique):
     assert code in [row["code"] for row in ops.get("/api/v1/carriers/?limit=1000").json()["results"]]
 
     bad = ops.patch(f"/api/v1/carriers/{code}/", {"tracking_url_template": "https://x.example/"}, format="json")
-    assert "{tracking_number}" in error_of(bad, 400, "invalid")["message"]
+    assert "{tracking_number}" in assert_error(bad, 400, "invalid")["message"]
 
     assert ops.delete(f"/api/v1/carriers/{code}/").status_code == 204
-    error_of(ops.get(f"/api/v1/carriers/{code}/"), 404, "carrier_not_found")
+    assert_error(ops.get(f"/api/v1/carriers/{code}/"), 404, "carrier_not_found")
 
 
 def test_keys_that_cannot_exist_answer_404_and_bad_codes_400(ops, unique):
-    error_of(ops.get("/api/v1/carriers/A%00B/"), 404, "carrier_not_found")
-    error_of(ops.patch("/api/v1/carriers/A%00B/", {"name": "x"}, format="json"), 404, "carrier_not_found")
-    error_of(ops.delete("/api/v1/carriers/A%00B/"), 404, "carrier_not_found")
+    assert_error(ops.get("/api/v1/carriers/A%00B/"), 404, "carrier_not_found")
+    assert_error(ops.patch("/api/v1/carriers/A%00B/", {"name": "x"}, format="json"), 404, "carrier_not_found")
+    assert_error(ops.delete("/api/v1/carriers/A%00B/"), 404, "carrier_not_found")
     huge = 2**70
     for url in (
         f"/api/v1/shipments/{huge}/",
         f"/api/v1/shipments/{huge}/events/",
         f"/api/v1/shipments/{huge}/tracking/",
     ):
-        error_of(ops.get(url), 404, "shipment_not_found")
+        assert_error(ops.get(url), 404, "shipment_not_found")
     body = {"status": "DELIVERED", "occurred_at": timezone.now().isoformat()}
-    error_of(ops.post(f"/api/v1/shipments/{huge}/tracking/", body, format="json"), 404, "shipment_not_found")
-    error_of(ops.post(f"/api/v1/shipments/{huge}/depart/", {}, format="json"), 404, "shipment_not_found")
+    assert_error(ops.post(f"/api/v1/shipments/{huge}/tracking/", body, format="json"), 404, "shipment_not_found")
+    assert_error(ops.post(f"/api/v1/shipments/{huge}/depart/", {}, format="json"), 404, "shipment_not_found")
     assert (
         "code"
-        in error_of(ops.post("/api/v1/carriers/", {"code": "a/b", "name": "x"}, format="json"), 400, "invalid")[
+        in assert_error(ops.post("/api/v1/carriers/", {"code": "a/b", "name": "x"}, format="json"), 400, "invalid")[
             "fields"
         ]
     )
 
 
 def test_carrier_with_shipments_cannot_be_deleted_over_the_api(ops, shipment):
-    error_of(ops.delete(f"/api/v1/carriers/{shipment.carrier.code}/"), 409, "carrier_in_use")
+    assert_error(ops.delete(f"/api/v1/carriers/{shipment.carrier.code}/"), 409, "carrier_in_use")
     assert Carrier.objects.filter(code=shipment.carrier.code).exists()
 
 
 def test_only_ops_write_carriers(planner, integration, unique):
     for client in (planner, integration):
-        error_of(
+        assert_error(
             client.post("/api/v1/carriers/", {"code": f"Z-{unique}", "name": "Z"}, format="json"),
             403,
             "permission_denied",
@@ -170,8 +137,8 @@ def test_list_by_order_id_or_reference_and_detail(planner, shipment, unique):
     assert planner.get(f"/api/v1/shipments/?order={shipment.pk}9999").json()["results"] == []
     detail = planner.get(f"/api/v1/shipments/{shipment.pk}/")
     assert detail.status_code == 200 and detail.json() == row
-    error_of(planner.get("/api/v1/shipments/999999999/"), 404, "shipment_not_found")
-    error_of(planner.get("/api/v1/shipments/?status=FLYING"), 400, "invalid")
+    assert_error(planner.get("/api/v1/shipments/999999999/"), 404, "shipment_not_found")
+    assert_error(planner.get("/api/v1/shipments/?status=FLYING"), 400, "invalid")
 
 
 def test_order_filter_accepts_a_numeric_order_id(planner, settings, unique):
@@ -225,9 +192,9 @@ def test_tracking_post_refuses_malformed_input_with_the_reason(integration, ship
         ({"status": "IN_TRANSIT"}, "occurred_at"),
     ]
     for body, field in cases:
-        error = error_of(integration.post(url, body, format="json"), 400, "malformed_tracking_update")
+        error = assert_error(integration.post(url, body, format="json"), 400, "malformed_tracking_update")
         assert field in error["fields"] and field in error["message"]
-    error_of(integration.post(url, "not json", content_type="application/json"), 400, "malformed_request")
+    assert_error(integration.post(url, "not json", content_type="application/json"), 400, "malformed_request")
     shipment.refresh_from_db()
     assert shipment.status == "PLANNED"
     assert TrackingUpdate.objects.filter(shipment=shipment, outcome="malformed").count() == 3
@@ -235,23 +202,25 @@ def test_tracking_post_refuses_malformed_input_with_the_reason(integration, ship
 
 def test_planners_may_not_post_tracking_updates(planner, shipment):
     body = {"status": "DEPARTED", "occurred_at": timezone.now().isoformat()}
-    error_of(planner.post(f"/api/v1/shipments/{shipment.pk}/tracking/", body, format="json"), 403, "permission_denied")
-    error_of(APIClient().post("/api/v1/carrier-updates/", body, format="json"), 401, "not_authenticated")
+    assert_error(
+        planner.post(f"/api/v1/shipments/{shipment.pk}/tracking/", body, format="json"), 403, "permission_denied"
+    )
+    assert_error(APIClient().post("/api/v1/carrier-updates/", body, format="json"), 401, "not_authenticated")
 
 
 def test_depart_and_cancel_actions(integration, planner, shipment, unique):
-    error_of(planner.post(f"/api/v1/shipments/{shipment.pk}/depart/", {}, format="json"), 403, "permission_denied")
+    assert_error(planner.post(f"/api/v1/shipments/{shipment.pk}/depart/", {}, format="json"), 403, "permission_denied")
     departed = integration.post(f"/api/v1/shipments/{shipment.pk}/depart/", {"note": "dock 3"}, format="json")
     assert departed.status_code == 200 and departed.json()["status"] == "DEPARTED"
     cancel = planner.post(f"/api/v1/shipments/{shipment.pk}/cancel/", {"reason": "oops"}, format="json")
-    assert "DEPARTED" in error_of(cancel, 409, "invalid_shipment_transition")["message"]
+    assert "DEPARTED" in assert_error(cancel, 409, "invalid_shipment_transition")["message"]
 
 
 def test_departure_beyond_the_reservation_answers_409_with_the_facts(integration, settings, unique):
     settings.TMS_BASE_URL = ""
     carrier = services.carrier_upsert(code=f"D-{unique}", name="D")
     sku, loc = stocked(unique, on_hand=10)
-    inventory.reserve(sku=sku, location=loc, qty=3, holder="order-8/line-1")
+    inventory.stock_reserve(sku=sku, location=loc, qty=3, holder="order-8/line-1")
     shipment = services.shipment_plan(
         order_ref=f"order-{unique}",
         plan_key="x",
@@ -259,7 +228,7 @@ def test_departure_beyond_the_reservation_answers_409_with_the_facts(integration
         lines=[ShipmentLineSpec(sku, 4, "order-8/line-1")],
         carrier=carrier.code,
     )
-    error = error_of(
+    error = assert_error(
         integration.post(f"/api/v1/shipments/{shipment.pk}/depart/", {}, format="json"),
         409,
         "departure_exceeds_reservation",
@@ -306,13 +275,13 @@ def test_webhook_malformed_payload_is_400_with_the_reason(integration):
     response = integration.post(
         "/api/v1/carrier-updates/", {"status": "DELIVERED", "occurred_at": timezone.now().isoformat()}, format="json"
     )
-    error = error_of(response, 400, "malformed_tracking_update")
+    error = assert_error(response, 400, "malformed_tracking_update")
     assert error["fields"]["tracking_number"] == "is required"
     assert error["message"] == "Malformed tracking update: tracking_number: is required"
     assert TrackingUpdate.objects.filter(pk=error["fields"]["update_id"], outcome="malformed").exists()
 
     listed = integration.post("/api/v1/carrier-updates/", [{"tracking_number": "X"}], format="json")
-    assert "expected a JSON object" in error_of(listed, 400, "malformed_tracking_update")["message"]
+    assert "expected a JSON object" in assert_error(listed, 400, "malformed_tracking_update")["message"]
 
 
 # --- Late list ----------------------------------------------------------------------------------

@@ -8,19 +8,13 @@ from django.test.utils import CaptureQueriesContext
 
 from scm.roles import INTEGRATION
 from suppliers import services
-from suppliers.adapters.x12 import map_850, read_interchange
+from suppliers.adapters.x12 import read_interchange
 from suppliers.models import OutboundMessage
-from tests.api.helpers import client_for
+from tests.api.helpers import assert_error, client_for
 from tests.factories import ItemFactory, LocationFactory
+from tests.x12_readback import map_850
 
 pytestmark = pytest.mark.django_db
-
-
-def assert_error(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert set(body) == {"error"} and body["error"]["code"] == code, body
-    return body["error"]
 
 
 @pytest.fixture

@@ -7,27 +7,16 @@ from urllib.parse import urlparse
 import pytest
 from rest_framework.test import APIClient
 
-from scm.api.services import integration_user_create
 from scm.events import store
 from scm.events.store import NewEvent
-from scm.roles import OPS, PLANNER
+from scm.roles import PLANNER
 from scm.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 from scm.webhooks.services import webhook_deliveries_fan_out
+from tests.api.helpers import client_for
 
 pytestmark = pytest.mark.django_db
 
 SECRET = "0123456789abcdef-secret"
-
-
-def client_for(username: str, role: str = OPS) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {integration_user_create(username=username, role=role).token}")
-    return client
-
-
-@pytest.fixture
-def ops(unique) -> APIClient:
-    return client_for(f"ops-{unique}")
 
 
 def create(client: APIClient, **fields) -> dict:

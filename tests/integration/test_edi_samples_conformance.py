@@ -15,17 +15,16 @@ from pathlib import Path
 import pytest
 
 from suppliers.adapters.x12 import (
-    MAPPERS,
     X12Error,
     build_997,
     map_810,
     map_846,
-    map_850,
     map_855,
     map_856,
     map_997,
     read_interchange,
 )
+from tests.x12_readback import MAPPERS, map_850
 
 SAMPLES = Path(__file__).parents[2].parent / "shared" / "edi-samples"
 if not SAMPLES.is_dir():

@@ -45,8 +45,8 @@ def reserved_order(unique):
     w2 = LocationFactory(code=f"WF2-{unique}", allocation_rank=2).code
     from inventory import services as inventory
 
-    inventory.receive(sku=sku, location=w1, qty=6)
-    inventory.receive(sku=sku, location=w2, qty=4)
+    inventory.stock_receive(sku=sku, location=w1, qty=6)
+    inventory.stock_receive(sku=sku, location=w2, qty=4)
     orders.customer_upsert(code=f"WF-{unique}", name="Workflow customer")
     order, _ = orders.order_create(
         customer=f"WF-{unique}", external_id="SO-WF", lines=[{"sku": sku, "qty": 10}], start_workflow=False

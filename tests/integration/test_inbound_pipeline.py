@@ -16,7 +16,7 @@ from django.db import DatabaseError, connection, transaction
 from inventory import selectors as inventory_selectors
 from scm.events.store import read_stream
 from suppliers import apply, inbound, services
-from suppliers.adapters.x12 import map_824, map_997, read_interchange
+from suppliers.adapters.x12 import map_997, read_interchange
 from suppliers.models import (
     InboundMessage,
     MessageClaim,
@@ -27,6 +27,7 @@ from suppliers.models import (
     SupplierInvoice,
 )
 from tests.integration.test_suppliers_setup import asn_body, interchange, item, make_order, make_supplier
+from tests.x12_readback import map_824
 
 pytestmark = pytest.mark.django_db
 

@@ -22,11 +22,11 @@ pytestmark = pytest.mark.postgres
 def test_32_clients_reserving_the_last_20_units_get_exactly_20(committed_db, unique):
     sku = ItemFactory(sku=f"HOT-{unique}").sku
     loc = LocationFactory(code=f"HOT-{unique}").code
-    inventory.receive(sku=sku, location=loc, qty=20)
+    inventory.stock_receive(sku=sku, location=loc, qty=20)
 
     def reserve_one(index: int) -> str:
         try:
-            inventory.reserve(sku=sku, location=loc, qty=1, holder=f"client-{unique}-{index}")
+            inventory.stock_reserve(sku=sku, location=loc, qty=1, holder=f"client-{unique}-{index}")
         except InsufficientStock as exc:
             assert exc.shortfalls[0].available == 0
             return "refused"
@@ -45,12 +45,40 @@ def test_32_clients_reserving_the_last_20_units_get_exactly_20(committed_db, uni
     assert [d for d in selectors.check_balances() if d.sku == sku] == []
 
 
+def _ship(rng, sku, loc, holder, **_):
+    held = Reservation.objects.filter(holder=holder, item__sku=sku, location__code=loc).first()
+    if held and held.quantity:
+        qty = rng.randint(1, held.quantity)
+        inventory.reservation_consume(sku=sku, location=loc, holder=holder, qty=qty, reference="ship")
+
+
+def _transfer(rng, sku, loc, locations, reference, **_):
+    other = rng.choice([x for x in locations if x != loc])
+    inventory.stock_transfer(sku=sku, from_location=loc, to_location=other, qty=rng.randint(1, 4), reference=reference)
+
+
+#: One random stock operation each, as `test_2000_random_operations...` mixes them.
+MIXED_OPERATIONS = {
+    "receive": lambda rng, sku, loc, **_: inventory.stock_receive(sku=sku, location=loc, qty=rng.randint(1, 5)),
+    "reserve": lambda rng, sku, loc, holder, **_: inventory.stock_reserve(
+        sku=sku, location=loc, qty=rng.randint(1, 6), holder=holder
+    ),
+    "release": lambda rng, sku, loc, holder, **_: inventory.reservation_release(sku=sku, location=loc, holder=holder),
+    "ship": _ship,
+    "adjust": lambda rng, sku, loc, **_: inventory.stock_adjust(
+        sku=sku, location=loc, delta=rng.choice([-3, -1, 2, 4]), reason="correction"
+    ),
+    "transfer": _transfer,
+    "count": lambda rng, sku, loc, **_: inventory.stock_count(sku=sku, location=loc, counted=rng.randint(20, 60)),
+}
+
+
 def test_2000_random_operations_from_8_threads_leave_balances_consistent(committed_db, unique):
     skus = [ItemFactory(sku=f"MIX{n}-{unique}").sku for n in range(5)]
     locations = [LocationFactory(code=f"MIX{n}-{unique}").code for n in range(3)]
     for sku in skus:
         for loc in locations:
-            inventory.receive(sku=sku, location=loc, qty=50)
+            inventory.stock_receive(sku=sku, location=loc, qty=50)
     integrity_errors: list[str] = []
     refused: Counter = Counter()
     done: Counter = Counter()
@@ -62,31 +90,9 @@ def test_2000_random_operations_from_8_threads_leave_balances_consistent(committ
             holder = f"mix-{unique}-{index}-{rng.randrange(6)}"
             op = rng.choice(["receive", "reserve", "reserve", "release", "ship", "adjust", "transfer", "count"])
             try:
-                if op == "receive":
-                    inventory.receive(sku=sku, location=loc, qty=rng.randint(1, 5))
-                elif op == "reserve":
-                    inventory.reserve(sku=sku, location=loc, qty=rng.randint(1, 6), holder=holder)
-                elif op == "release":
-                    inventory.release(sku=sku, location=loc, holder=holder)
-                elif op == "ship":
-                    held = Reservation.objects.filter(holder=holder, item__sku=sku, location__code=loc).first()
-                    if held and held.quantity:
-                        inventory.consume_reservation(
-                            sku=sku, location=loc, holder=holder, qty=rng.randint(1, held.quantity), reference="ship"
-                        )
-                elif op == "adjust":
-                    inventory.adjust(sku=sku, location=loc, delta=rng.choice([-3, -1, 2, 4]), reason="correction")
-                elif op == "transfer":
-                    other = rng.choice([x for x in locations if x != loc])
-                    inventory.transfer(
-                        sku=sku,
-                        from_location=loc,
-                        to_location=other,
-                        qty=rng.randint(1, 4),
-                        reference=f"tr-{unique}-{index}-{step}",
-                    )
-                else:
-                    inventory.count(sku=sku, location=loc, counted=rng.randint(20, 60))
+                MIXED_OPERATIONS[op](
+                    rng, sku=sku, loc=loc, holder=holder, locations=locations, reference=f"tr-{unique}-{index}-{step}"
+                )
                 done[op] += 1
             except IntegrityError as exc:
                 integrity_errors.append(f"{op}: {exc}")
@@ -108,7 +114,7 @@ def test_opposite_lock_orders_never_deadlock(committed_db, unique):
     loc = LocationFactory(code=f"DL-{unique}").code
     other = LocationFactory(code=f"DL2-{unique}").code
     for sku in (a, b):
-        inventory.receive(sku=sku, location=loc, qty=10_000)
+        inventory.stock_receive(sku=sku, location=loc, qty=10_000)
     deadlocks: list[str] = []
 
     def work(index: int) -> None:
@@ -116,13 +122,15 @@ def test_opposite_lock_orders_never_deadlock(committed_db, unique):
         for round_ in range(100):
             holder = f"dl-{unique}-{index}-{round_}"
             try:
-                inventory.reserve_many(
+                inventory.stock_reserve_many(
                     requests=[
                         inventory.ReservationRequest(first, loc, 1, holder),
                         inventory.ReservationRequest(second, loc, 1, holder),
                     ]
                 )
-                inventory.transfer(sku=first, from_location=loc, to_location=other, qty=1, reference=f"{holder}-t")
+                inventory.stock_transfer(
+                    sku=first, from_location=loc, to_location=other, qty=1, reference=f"{holder}-t"
+                )
             except OperationalError as exc:
                 deadlocks.append(str(exc))
 

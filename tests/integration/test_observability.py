@@ -24,6 +24,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+import tests.event_types  # noqa: F401 - a worker started with --include loads this module: it needs them too
 from scm.events.context import current_correlation_id, event_context
 from scm.events.store import append_one, read_stream
 from scm.observability.logging import configure

@@ -41,8 +41,8 @@ def test_concurrent_allocations_of_competing_orders_never_oversell(committed_db,
     sku = ItemFactory(sku=f"CO-{unique}").sku
     w1 = LocationFactory(code=f"CO1-{unique}").code
     w2 = LocationFactory(code=f"CO2-{unique}").code
-    inventory.receive(sku=sku, location=w1, qty=7)
-    inventory.receive(sku=sku, location=w2, qty=6)
+    inventory.stock_receive(sku=sku, location=w1, qty=7)
+    inventory.stock_receive(sku=sku, location=w2, qty=6)
     orders.customer_upsert(code=f"CO-{unique}", name="Competing customer")
     order_ids = [
         orders.order_create(

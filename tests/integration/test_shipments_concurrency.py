@@ -51,7 +51,7 @@ def planned(committed_db, unique, settings):
     carrier = services.carrier_upsert(code=f"CC-{unique}", name="Concurrency carrier")
     sku, loc = stocked(unique, on_hand=10)
     holder = f"order-c{unique[:4]}/line-1"
-    inventory.reserve(sku=sku, location=loc, qty=10, holder=holder)
+    inventory.stock_reserve(sku=sku, location=loc, qty=10, holder=holder)
     shipment = services.shipment_plan(
         order_ref=f"order-c{unique}",
         plan_key="c1",

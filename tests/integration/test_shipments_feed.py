@@ -29,7 +29,7 @@ def feed_carrier(unique, httpserver, settings):
 def shipment(unique, feed_carrier):
     sku, loc = stocked(unique, on_hand=8)
     holder = f"order-3{unique[:3]}/line-1"
-    inventory.reserve(sku=sku, location=loc, qty=8, holder=holder)
+    inventory.stock_reserve(sku=sku, location=loc, qty=8, holder=holder)
     return services.shipment_plan(
         order_ref=f"order-{unique}",
         plan_key="f1",

@@ -16,32 +16,10 @@ from scm.api.services import integration_user_create
 from scm.roles import INTEGRATION
 from suppliers import inbound, services
 from suppliers.models import InboundMessage, OutboundMessage, ShipNotice
+from tests.concurrency import run_threads
 from tests.integration.test_suppliers_setup import asn_body, interchange, item, make_order, make_supplier
 
 pytestmark = pytest.mark.postgres
-
-
-def run_threads(targets: list, timeout: float = 60) -> list[BaseException]:
-    failures: list[BaseException] = []
-
-    def wrap(target):
-        def run():
-            try:
-                target()
-            except BaseException as exc:  # noqa: BLE001 - handed to the assertion of the caller
-                failures.append(exc)
-            finally:
-                connection.close()
-
-        return run
-
-    threads = [threading.Thread(target=wrap(target)) for target in targets]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=timeout)
-    assert not any(thread.is_alive() for thread in threads), "a thread did not finish"
-    return failures
 
 
 @pytest.fixture
@@ -70,18 +48,15 @@ def test_the_same_856_posted_twice_concurrently_is_applied_once(trade, unique):
     token = integration_user_create(
         username=f"int-{unique}", role=INTEGRATION, supplier_code=trade["supplier"].code
     ).token
-    barrier = threading.Barrier(2)
-    answers: list[dict] = []
 
-    def post():
+    def post(_index: int) -> dict:
         client = APIClient()
         client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
-        barrier.wait(timeout=10)
         response = client.post("/api/v1/inbound-messages/", data=body, content_type="application/edi-x12")
         assert response.status_code == 202, response.content
-        answers.append(response.json())
+        return response.json()
 
-    assert run_threads([post, post]) == []
+    answers = run_threads(2, post)
     assert sorted(answer["status"] for answer in answers) == ["APPLIED", "DUPLICATE"]
     applied = next(a for a in answers if a["status"] == "APPLIED")
     duplicate = InboundMessage.objects.get(pk=next(a["id"] for a in answers if a["status"] == "DUPLICATE"))
@@ -139,17 +114,7 @@ def test_same_interchange_number_with_other_bytes_concurrently_applies_once(trad
     other = interchange(trade["supplier"].isa_id, 73, [("856", segments)], terminator="~\r\n")
     assert one != other
     stored = [inbound.inbound_message_store(body=body, source="api") for body in (one, other)]
-    barrier = threading.Barrier(2)
-    results: list[InboundMessage] = []
-
-    def process(message_id: int):
-        def run():
-            barrier.wait(timeout=10)
-            results.append(inbound.inbound_message_process(message_id=message_id))
-
-        return run
-
-    assert run_threads([process(m.pk) for m in stored]) == []
+    results = run_threads(2, lambda index: inbound.inbound_message_process(message_id=stored[index].pk))
     assert sorted(m.status for m in results) == ["APPLIED", "DUPLICATE"]
     assert asn_inbound(trade, f"SAME-{unique}") == [(f"ASN-{trade['supplier'].code}-SAME-{unique}/1", 3)]
 
@@ -158,17 +123,7 @@ def test_concurrent_sends_get_distinct_increasing_control_numbers(committed_db, 
     supplier = make_supplier(unique)
     sku = item(f"C-{unique}").sku
     orders = [make_order(f"{n}{unique}", supplier, [(sku, 1, "1")], send=False) for n in range(6)]
-    barrier = threading.Barrier(len(orders))
-    sent: list[OutboundMessage] = []
-
-    def send(order_id: int):
-        def run():
-            barrier.wait(timeout=10)
-            sent.append(services.purchase_order_send(po_id=order_id))
-
-        return run
-
-    assert run_threads([send(order.pk) for order in orders]) == []
+    sent = run_threads(len(orders), lambda index: services.purchase_order_send(po_id=orders[index].pk))
     assert sorted(int(message.isa_control) for message in sent) == [1, 2, 3, 4, 5, 6]
     by_commit = [int(m.isa_control) for m in OutboundMessage.objects.filter(supplier=supplier).order_by("pk")]
     assert by_commit == [1, 2, 3, 4, 5, 6]  # numbers are taken under the row lock, so they follow commit order

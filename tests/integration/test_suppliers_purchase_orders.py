@@ -13,10 +13,11 @@ from inventory import selectors as inventory_selectors
 from scm.errors import ValidationFailed
 from scm.events.store import read_stream
 from suppliers import inbound, services
-from suppliers.adapters.x12 import map_850, read_interchange
+from suppliers.adapters.x12 import read_interchange
 from suppliers.exceptions import DuplicatePurchaseOrder, PurchaseOrderStateError, ReceiptRefused, UnknownSupplier
 from suppliers.models import AckStatus, OutboundMessage, PurchaseOrder, ShipNotice
 from tests.integration.test_suppliers_setup import asn_body, interchange, item, make_order, make_supplier
+from tests.x12_readback import map_850
 
 pytestmark = pytest.mark.django_db
 

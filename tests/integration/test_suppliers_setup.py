@@ -7,16 +7,15 @@ from datetime import date
 
 import pytest
 
-from suppliers import services
 from suppliers.models import PurchaseOrder, Supplier
-from tests.factories import ItemFactory, LocationFactory
+from tests.factories import ItemFactory, LocationFactory, PurchaseOrderFactory, SupplierFactory
 
 FUNCTIONAL_IDS = {"855": "PR", "856": "SH", "810": "IN", "846": "IB", "997": "FA", "850": "PO"}
 
 
 def make_supplier(unique: str, **fields) -> Supplier:
-    defaults = {"name": f"Supplier {unique}", "isa_id": f"S{unique}"[:15], "formats": ["x12", "json", "csv"]}
-    return services.supplier_upsert(code=fields.pop("code", f"SUP-{unique}"), **{**defaults, **fields})
+    defaults = {"code": f"SUP-{unique}", "name": f"Supplier {unique}", "isa_id": f"S{unique}"[:15]}
+    return SupplierFactory(**{**defaults, **fields})
 
 
 def make_order(
@@ -29,17 +28,13 @@ def make_order(
     send: bool = True,
 ) -> PurchaseOrder:
     """A purchase order (sent unless told otherwise) with lines (sku, qty, unit_price)."""
-    destination = destination or LocationFactory(code=f"DC-{unique}").code
-    order = services.purchase_order_create(
+    return PurchaseOrderFactory(
         number=number or f"PO-{unique}",
-        supplier=supplier.code,
-        destination=destination,
+        supplier=supplier,
+        destination=destination or LocationFactory(code=f"DC-{unique}"),
         lines=[{"sku": sku, "qty": qty, "unit_price": price} for sku, qty, price in lines],
+        send=send,
     )
-    if send:
-        services.purchase_order_send(po_id=order.pk)
-    order.refresh_from_db()
-    return order
 
 
 def item(sku: str):

@@ -229,7 +229,7 @@ def test_circuit_opens_after_repeated_failures_and_is_shared_by_every_client(tms
 @pytest.fixture
 def reserved(unique):
     sku, loc = stocked(unique, on_hand=10)
-    inventory.reserve(sku=sku, location=loc, qty=10, holder=f"order-77{unique[:3]}/line-1")
+    inventory.stock_reserve(sku=sku, location=loc, qty=10, holder=f"order-77{unique[:3]}/line-1")
     return sku, loc, f"order-77{unique[:3]}/line-1"
 
 

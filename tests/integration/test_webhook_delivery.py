@@ -160,8 +160,11 @@ def test_a_receiver_that_always_fails_ends_dead_after_max_attempts_with_backoff_
         delivery.refresh_from_db()
         waits.append((delivery.next_attempt_at - now).total_seconds())
         now += STEP
+    dead_letters = metrics.webhook_dead_letters._value.get()
+    assert delivery.status == "PENDING"
     services.webhook_deliveries_send_due(now=now, endpoint_id=endpoint.pk)
     delivery.refresh_from_db()
+    assert metrics.webhook_dead_letters._value.get() == dead_letters + 1  # the last failure dead-lettered it
 
     assert [0.5 <= waits[0] <= 1, 1 <= waits[1] <= 2, 2 <= waits[2] <= 4] == [True, True, True]
     assert (delivery.status, delivery.attempts, delivery.last_status_code) == ("DEAD", 4, 503)
@@ -170,6 +173,7 @@ def test_a_receiver_that_always_fails_ends_dead_after_max_attempts_with_backoff_
     assert len(receiver.got) == 4
     assert services.webhook_deliveries_send_due(now=now + STEP * 10, endpoint_id=endpoint.pk).sent == 0
     assert len(receiver.got) == 4
+    assert metrics.webhook_dead_letters._value.get() == dead_letters + 1  # dead once, counted once
 
 
 def test_events_of_one_stream_arrive_in_order_while_other_streams_go_ahead(endpoints, httpserver, unique):

@@ -115,7 +115,7 @@ def test_killed_worker_mid_step_is_resumed_by_the_sweeper_without_applying_twice
     tms = BlockingTms()
     sku = ItemFactory(sku=f"KW-{unique}").sku
     warehouse = LocationFactory(code=f"KW-{unique}").code
-    inventory.receive(sku=sku, location=warehouse, qty=10)
+    inventory.stock_receive(sku=sku, location=warehouse, qty=10)
     orders.customer_upsert(code=f"KW-{unique}", name="Crash customer")
     order, _ = orders.order_create(
         customer=f"KW-{unique}", external_id="SO-KW", lines=[{"sku": sku, "qty": 10}], start_workflow=False

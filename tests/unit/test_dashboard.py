@@ -20,7 +20,7 @@ from orders import services as orders
 from orders.models import OrderStatus, SalesOrder
 from scm.events.store import read_stream
 from scm.roles import INTEGRATION, OPS, PLANNER
-from tests.factories import ItemFactory, LocationFactory
+from tests.factories import CustomerFactory, ItemFactory, LocationFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -61,12 +61,12 @@ def ops(unique):
 @pytest.fixture
 def net(unique):
     """A customer, two SKUs and two warehouses; SKU A has 5 on hand at W1 only."""
-    orders.customer_upsert(code=f"C-{unique}", name="Customer")
+    CustomerFactory(code=f"C-{unique}")
     a = ItemFactory(sku=f"A-{unique}", lead_time_days=7).sku
     b = ItemFactory(sku=f"B-{unique}").sku
     w1 = LocationFactory(code=f"W1-{unique}", allocation_rank=1).code
     w2 = LocationFactory(code=f"W2-{unique}", allocation_rank=2).code
-    inventory.receive(sku=a, location=w1, qty=5, reference="opening")
+    inventory.stock_receive(sku=a, location=w1, qty=5, reference="opening")
     return {"customer": f"C-{unique}", "A": a, "B": b, "W1": w1, "W2": w2, "unique": unique}
 
 
@@ -271,11 +271,11 @@ def test_a_page_past_the_end_shows_the_last_page_and_says_so(planner, net, setti
 def test_positions_show_available_inbound_next_date_cover_and_the_reorder_flag(planner, net):
     a, b, w1, w2 = net["A"], net["B"], net["W1"], net["W2"]
     inventory.item_upsert(sku=b, reorder_point=10)
-    inventory.receive(sku=b, location=w2, qty=4, reference="r")
-    inventory.add_inbound(sku=b, location=w2, qty=3, reference=f"PO-{b}/1", expected_date=date(2031, 5, 2))
-    inventory.add_inbound(sku=b, location=w2, qty=2, reference=f"PO-{b}/2", expected_date=date(2031, 4, 1))
-    inventory.reserve(sku=a, location=w1, qty=2, holder="h-1")
-    inventory.consume_reservation(sku=a, location=w1, holder="h-1", qty=2, reference="shipped")
+    inventory.stock_receive(sku=b, location=w2, qty=4, reference="r")
+    inventory.inbound_add(sku=b, location=w2, qty=3, reference=f"PO-{b}/1", expected_date=date(2031, 5, 2))
+    inventory.inbound_add(sku=b, location=w2, qty=2, reference=f"PO-{b}/2", expected_date=date(2031, 4, 1))
+    inventory.stock_reserve(sku=a, location=w1, qty=2, holder="h-1")
+    inventory.reservation_consume(sku=a, location=w1, holder="h-1", qty=2, reference="shipped")
     response = planner.get(f"/inventory/?q={net['unique']}&sort=sku")
     rows = [
         (p.sku, p.location, p.on_hand, p.reserved, p.available, p.inbound, p.next_expected, p.below_reorder)
@@ -304,7 +304,7 @@ def test_positions_show_available_inbound_next_date_cover_and_the_reorder_flag(p
 def test_sku_page_as_of_a_past_day_shows_that_days_balance_and_ledger(planner, net):
     a, w1 = net["A"], net["W1"]
     then = timezone.now() - timedelta(days=3)
-    inventory.receive(sku=a, location=w1, qty=7, reference="backdated", effective_at=then)
+    inventory.stock_receive(sku=a, location=w1, qty=7, reference="backdated", effective_at=then)
     now_page = planner.get(f"/inventory/{a}/").context["p"]
     assert now_page.balances == [{"location": w1, "on_hand": 12, "reserved": 0, "available": 12, "inbound": 0}]
     day = (then + timedelta(hours=1)).date() if then.hour < 23 else then.date()

@@ -12,7 +12,7 @@ from orders import services as orders
 from orders.models import Customer, OrderStatus
 from scm.events.store import read_stream
 from scm.roles import OPS, PLANNER
-from tests.factories import ItemFactory, LocationFactory
+from tests.factories import CarrierFactory, CustomerFactory, ItemFactory, LocationFactory, OrderFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -29,12 +29,11 @@ def staff(role: str, unique: str) -> Client:
 
 @pytest.fixture
 def order(unique):
-    orders.customer_upsert(code=f"AC-{unique}", name="Admin customer")
     sku = ItemFactory(sku=f"AD-{unique}").sku
     place = LocationFactory(code=f"AW-{unique}").code
-    inventory.receive(sku=sku, location=place, qty=4, reference="opening")
-    created, _ = orders.order_create(
-        customer=f"AC-{unique}", external_id="ADM-1", lines=[{"sku": sku, "qty": 3}], start_workflow=False
+    inventory.stock_receive(sku=sku, location=place, qty=4, reference="opening")
+    created = OrderFactory(
+        customer=CustomerFactory(code=f"AC-{unique}"), external_id="ADM-1", lines=[{"sku": sku, "qty": 3}]
     )
     orders.order_allocate(order_id=created.pk)
     return created
@@ -95,3 +94,26 @@ def test_customers_save_through_the_service(unique):
     assert response.status_code == 302
     assert Customer.objects.get(code=f"NEW-{unique}").name == "New one"
     assert [e.type for e in read_stream(f"customer-NEW-{unique}")] == ["CustomerDefined"]
+
+
+def test_master_data_admin_saves_through_the_upsert_and_shows_a_refusal_as_a_message(unique):
+    """Items, locations, customers, suppliers and carriers share scm.admin.MasterDataAdmin."""
+    client = staff(OPS, unique)
+    created = client.post(
+        "/admin/inventory/item/add/",
+        {"sku": f"ADM-{unique}", "name": "Admin item", "unit": "EA", "pack_size": 1, "active": "on",
+         "safety_stock": 0, "min_qty": 1, "lead_time_days": 7},
+    )  # fmt: skip
+    assert created.status_code == 302, created.content[:2000]
+    assert [e.type for e in read_stream(f"item-ADM-{unique}")] == ["ItemDefined"]
+    carrier = CarrierFactory(code=f"ADM-{unique}")
+    refused = client.post(
+        f"/admin/shipments/carrier/{carrier.pk}/change/",
+        {"name": "Renamed", "tracking_url_template": "https://no-placeholder.example/", "service_levels": "[]",
+         "transit_days": 2, "active": "on"},
+        follow=True,
+    )  # fmt: skip
+    assert "tracking_url_template must contain {tracking_number}." in [str(m) for m in refused.context["messages"]]
+    carrier.refresh_from_db()
+    assert carrier.name == f"Carrier ADM-{unique}"
+    assert [e.type for e in read_stream(f"carrier-ADM-{unique}")] == ["CarrierDefined"]

@@ -60,9 +60,9 @@ class Network:
         for i in range(start, start + n):
             sku = ItemFactory(sku=f"Q{i:03d}-{self.unique}", reorder_point=50).sku
             self.skus.append(sku)
-            inventory.receive(sku=sku, location=self.w1, qty=10, reference="opening")
-            inventory.receive(sku=sku, location=self.w2, qty=3, reference="opening")
-            inventory.add_inbound(
+            inventory.stock_receive(sku=sku, location=self.w1, qty=10, reference="opening")
+            inventory.stock_receive(sku=sku, location=self.w2, qty=3, reference="opening")
+            inventory.inbound_add(
                 sku=sku,
                 location=self.w1,
                 qty=20,
@@ -135,7 +135,7 @@ def test_detail_pages_cost_the_same_queries_for_a_ten_times_bigger_object(unique
     orders.order_cancel(order_id=big_order.pk, reason="more events", actor="test")
     small_sku, big_sku = net.skus[1], net.skus[2]
     for n in range(10):
-        inventory.adjust(sku=big_sku, location=net.w1, delta=1, reason="found", reference=f"found {n}")
+        inventory.stock_adjust(sku=big_sku, location=net.w1, delta=1, reason="found", reference=f"found {n}")
     shipments = net.shipments
     small_ship, big_ship = shipments[0], shipments[1]
     for n in range(10):

@@ -9,6 +9,7 @@ from inventory.exceptions import InsufficientStock
 from orders import services as orders
 from orders.exceptions import DuplicateExternalId
 from scm.observability import metrics
+from suppliers import inbound
 from tests.factories import stocked
 
 pytestmark = pytest.mark.django_db
@@ -36,9 +37,20 @@ def test_orders_created_counts_committed_orders_only(unique, django_capture_on_c
 def test_reservations_failed_counts_refusals_for_lack_of_stock(unique):
     sku, loc = stocked(unique, on_hand=1)
     before = value(metrics.reservations_failed)
-    inventory.reserve(sku=sku, location=loc, qty=1, holder="a")
+    inventory.stock_reserve(sku=sku, location=loc, qty=1, holder="a")
     with pytest.raises(InsufficientStock):
-        inventory.reserve(sku=sku, location=loc, qty=1, holder="b")
+        inventory.stock_reserve(sku=sku, location=loc, qty=1, holder="b")
     with pytest.raises(InsufficientStock):
-        inventory.reserve_many(requests=[inventory.ReservationRequest(sku, loc, 5, "c")])
+        inventory.stock_reserve_many(requests=[inventory.ReservationRequest(sku, loc, 5, "c")])
     assert value(metrics.reservations_failed) == before + 2
+
+
+def test_inbound_messages_quarantined_counts_each_quarantine_once(unique, django_capture_on_commit_callbacks):
+    before = value(metrics.messages_quarantined)
+    with django_capture_on_commit_callbacks(execute=True):
+        message = inbound.inbound_message_store(body=f"not a supplier message {unique}".encode(), source="api")
+        message = inbound.inbound_message_process(message_id=message.pk)
+    assert message.status == "QUARANTINED"
+    with django_capture_on_commit_callbacks(execute=True):
+        inbound.inbound_message_process(message_id=message.pk)  # settled: processing again changes nothing
+    assert value(metrics.messages_quarantined) == before + 1

@@ -17,11 +17,11 @@ pytestmark = pytest.mark.django_db
 def make_history(unique: str) -> tuple[str, str, str]:
     sku, loc = stocked(unique, on_hand=30)
     other = LocationFactory(code=f"WH2-{unique}").code
-    inventory.reserve(sku=sku, location=loc, qty=8, holder="o1")
-    inventory.consume_reservation(sku=sku, location=loc, holder="o1", qty=5, reference="s1")
-    inventory.dispatch_transfer(sku=sku, from_location=loc, to_location=other, qty=6, reference=f"T-{unique}")
-    inventory.add_inbound(sku=sku, location=loc, qty=12, reference="PO-7/1", expected_date="2030-01-01")
-    inventory.adjust(sku=sku, location=loc, delta=-2, reason="damaged")
+    inventory.stock_reserve(sku=sku, location=loc, qty=8, holder="o1")
+    inventory.reservation_consume(sku=sku, location=loc, holder="o1", qty=5, reference="s1")
+    inventory.transfer_dispatch(sku=sku, from_location=loc, to_location=other, qty=6, reference=f"T-{unique}")
+    inventory.inbound_add(sku=sku, location=loc, qty=12, reference="PO-7/1", expected_date="2030-01-01")
+    inventory.stock_adjust(sku=sku, location=loc, delta=-2, reason="damaged")
     return sku, loc, other
 
 

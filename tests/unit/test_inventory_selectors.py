@@ -18,12 +18,12 @@ def test_atp_with_stock_in_two_warehouses_and_an_inbound_delivery_next_week(uniq
     sku = ItemFactory(sku=f"ATP-{unique}").sku
     east = LocationFactory(code=f"E-{unique}", allocation_rank=1).code
     west = LocationFactory(code=f"W-{unique}", allocation_rank=2).code
-    inventory.receive(sku=sku, location=east, qty=30)
-    inventory.receive(sku=sku, location=west, qty=20)
-    inventory.reserve(sku=sku, location=west, qty=5, holder="someone")
+    inventory.stock_receive(sku=sku, location=east, qty=30)
+    inventory.stock_receive(sku=sku, location=west, qty=20)
+    inventory.stock_reserve(sku=sku, location=west, qty=5, holder="someone")
     today = date(2030, 6, 3)
     next_week = today + timedelta(days=7)
-    inventory.add_inbound(sku=sku, location=east, qty=40, reference="PO-1/1", expected_date=next_week)
+    inventory.inbound_add(sku=sku, location=east, qty=40, reference="PO-1/1", expected_date=next_week)
 
     answer = selectors.available_to_promise(sku=sku, qty=80, today=today)
 
@@ -46,10 +46,10 @@ def test_replenishment_suggests_order_up_to_in_whole_packs_from_recent_demand(un
     sku = ItemFactory(sku=f"RP-{unique}", pack_size=12, lead_time_days=10, safety_stock=5).sku
     loc = LocationFactory(code=f"RP-{unique}").code
     now = timezone.now()
-    inventory.receive(sku=sku, location=loc, qty=100, effective_at=now - timedelta(days=20))
-    inventory.reserve(sku=sku, location=loc, qty=84, holder="demand")
+    inventory.stock_receive(sku=sku, location=loc, qty=100, effective_at=now - timedelta(days=20))
+    inventory.stock_reserve(sku=sku, location=loc, qty=84, holder="demand")
     # 84 units shipped over the 28-day window: 3 a day.
-    inventory.consume_reservation(sku=sku, location=loc, holder="demand", qty=84, reference="ship")
+    inventory.reservation_consume(sku=sku, location=loc, holder="demand", qty=84, reference="ship")
 
     [suggestion] = selectors.replenishment_suggestions(sku=sku, now=timezone.now())
 
@@ -60,5 +60,5 @@ def test_replenishment_suggests_order_up_to_in_whole_packs_from_recent_demand(un
     assert suggestion.suggested_qty == 60  # 49 rounded up to whole packs of 12
     assert suggestion.days_of_cover == pytest.approx(5.3)
 
-    inventory.add_inbound(sku=sku, location=loc, qty=60, reference="PO-2/1", expected_date=date(2030, 1, 1))
+    inventory.inbound_add(sku=sku, location=loc, qty=60, reference="PO-2/1", expected_date=date(2030, 1, 1))
     assert selectors.replenishment_suggestions(sku=sku, now=timezone.now()) == []

@@ -42,7 +42,7 @@ def nothing_written(sku: str, location: str, ledger_rows: int, events: int) -> b
 
 def test_receipt_puts_stock_on_hand_with_ledger_row_and_event(unique):
     sku, loc = stocked(unique)
-    event = inventory.receive(sku=sku, location=loc, qty=12, reference="GRN-1")
+    event = inventory.stock_receive(sku=sku, location=loc, qty=12, reference="GRN-1")
 
     assert balance(sku, loc) == (12, 0, 0)
     entry = LedgerEntry.objects.get(item__sku=sku, location__code=loc)
@@ -63,40 +63,40 @@ def test_receipt_puts_stock_on_hand_with_ledger_row_and_event(unique):
 def test_receipt_of_a_quantity_that_makes_no_sense_is_refused(unique, qty):
     sku, loc = stocked(unique)
     with pytest.raises(InvalidQuantity):
-        inventory.receive(sku=sku, location=loc, qty=qty)
+        inventory.stock_receive(sku=sku, location=loc, qty=qty)
     assert nothing_written(sku, loc, 0, 0)
 
 
 def test_unknown_sku_and_location_are_domain_errors(unique):
     sku, loc = stocked(unique)
     with pytest.raises(UnknownSku) as raised:
-        inventory.receive(sku="NOPE-" + unique, location=loc, qty=1)
+        inventory.stock_receive(sku="NOPE-" + unique, location=loc, qty=1)
     assert raised.value.fields == {"sku": "NOPE-" + unique}
     with pytest.raises(UnknownLocation):
-        inventory.reserve(sku=sku, location="NOWHERE", qty=1, holder="h")
+        inventory.stock_reserve(sku=sku, location="NOWHERE", qty=1, holder="h")
 
 
 def test_receipt_against_inbound_supply_moves_inbound_to_on_hand(unique):
     sku, loc = stocked(unique)
-    inventory.add_inbound(sku=sku, location=loc, qty=10, reference="PO-1/1", expected_date=date(2030, 1, 2))
+    inventory.inbound_add(sku=sku, location=loc, qty=10, reference="PO-1/1", expected_date=date(2030, 1, 2))
     assert balance(sku, loc) == (0, 0, 10)
 
-    inventory.receive(sku=sku, location=loc, qty=4, inbound_reference="PO-1/1")
+    inventory.stock_receive(sku=sku, location=loc, qty=4, inbound_reference="PO-1/1")
     assert balance(sku, loc) == (4, 0, 6)
     # Over-delivery: the supply closes, the surplus is simply on hand.
-    inventory.receive(sku=sku, location=loc, qty=9, inbound_reference="PO-1/1")
+    inventory.stock_receive(sku=sku, location=loc, qty=9, inbound_reference="PO-1/1")
     assert balance(sku, loc) == (13, 0, 0)
     assert InboundSupply.objects.get(reference="PO-1/1", item__sku=sku).quantity == 0
 
 
 def test_reserve_release_and_consume_keep_every_bucket_right(unique):
     sku, loc = stocked(unique, on_hand=10)
-    inventory.reserve(sku=sku, location=loc, qty=6, holder="order-1/1")
+    inventory.stock_reserve(sku=sku, location=loc, qty=6, holder="order-1/1")
     assert balance(sku, loc) == (10, 6, 0)
 
-    inventory.consume_reservation(sku=sku, location=loc, holder="order-1/1", qty=4, reference="SHP-1")
+    inventory.reservation_consume(sku=sku, location=loc, holder="order-1/1", qty=4, reference="SHP-1")
     assert balance(sku, loc) == (6, 2, 0)
-    inventory.release(sku=sku, location=loc, holder="order-1/1")
+    inventory.reservation_release(sku=sku, location=loc, holder="order-1/1")
     assert balance(sku, loc) == (6, 0, 0)
     reservation = Reservation.objects.get(holder="order-1/1", item__sku=sku)
     assert (
@@ -110,15 +110,15 @@ def test_reserve_release_and_consume_keep_every_bucket_right(unique):
         4,
         2,
     )
-    assert inventory.release(sku=sku, location=loc, holder="order-1/1") is None  # repeat is harmless
+    assert inventory.reservation_release(sku=sku, location=loc, holder="order-1/1") is None  # repeat is harmless
 
 
 def test_reservation_beyond_available_reports_what_is_available_and_writes_nothing(unique):
     sku, loc = stocked(unique, on_hand=5)
-    inventory.reserve(sku=sku, location=loc, qty=3, holder="a")
+    inventory.stock_reserve(sku=sku, location=loc, qty=3, holder="a")
 
     with pytest.raises(InsufficientStock) as raised:
-        inventory.reserve(sku=sku, location=loc, qty=3, holder="b")
+        inventory.stock_reserve(sku=sku, location=loc, qty=3, holder="b")
 
     assert raised.value.fields["shortfalls"] == [{"sku": sku, "location": loc, "requested": 3, "available": 2}]
     assert raised.value.status == 409
@@ -137,7 +137,7 @@ def test_reserve_many_is_all_or_nothing_and_lists_every_shortfall(unique):
         inventory.ReservationRequest(b, loc_b, 2, "order-9/3"),
     ]
     with pytest.raises(InsufficientStock) as raised:
-        inventory.reserve_many(requests=requests)
+        inventory.stock_reserve_many(requests=requests)
 
     assert {(s.sku, s.requested, s.available) for s in raised.value.shortfalls} == {(a, 6, 5), (b, 2, 1)}
     assert balance(a, loc) == (5, 0, 0) and balance(b, loc_b) == (1, 0, 0)
@@ -145,45 +145,45 @@ def test_reserve_many_is_all_or_nothing_and_lists_every_shortfall(unique):
 
 def test_consuming_more_than_the_reservation_holds_is_refused(unique):
     sku, loc = stocked(unique, on_hand=10)
-    inventory.reserve(sku=sku, location=loc, qty=2, holder="order-2/1")
+    inventory.stock_reserve(sku=sku, location=loc, qty=2, holder="order-2/1")
     with pytest.raises(ReservationTooSmall):
-        inventory.consume_reservation(sku=sku, location=loc, holder="order-2/1", qty=3, reference="SHP")
+        inventory.reservation_consume(sku=sku, location=loc, holder="order-2/1", qty=3, reference="SHP")
     assert balance(sku, loc) == (10, 2, 0)
 
 
 def test_adjustment_needs_a_reason_code_and_cannot_go_below_reserved(unique):
     sku, loc = stocked(unique, on_hand=10)
-    inventory.reserve(sku=sku, location=loc, qty=7, holder="h")
+    inventory.stock_reserve(sku=sku, location=loc, qty=7, holder="h")
 
     with pytest.raises(UnknownReasonCode):
-        inventory.adjust(sku=sku, location=loc, delta=-1, reason="gremlins")
+        inventory.stock_adjust(sku=sku, location=loc, delta=-1, reason="gremlins")
     with pytest.raises(BelowReserved) as raised:
-        inventory.adjust(sku=sku, location=loc, delta=-4, reason="damaged")
+        inventory.stock_adjust(sku=sku, location=loc, delta=-4, reason="damaged")
     assert raised.value.fields["reserved"] == 7 and raised.value.fields["on_hand_after"] == 6
     with pytest.raises(InvalidQuantity):
-        inventory.adjust(sku=sku, location=loc, delta=0, reason="damaged")
+        inventory.stock_adjust(sku=sku, location=loc, delta=0, reason="damaged")
 
-    inventory.adjust(sku=sku, location=loc, delta=-3, reason="damaged", note="forklift")
+    inventory.stock_adjust(sku=sku, location=loc, delta=-3, reason="damaged", note="forklift")
     assert balance(sku, loc) == (7, 7, 0)
 
 
 def test_count_sets_on_hand_and_records_the_difference(unique):
     sku, loc = stocked(unique, on_hand=10)
-    event = inventory.count(sku=sku, location=loc, counted=8, reference="CC-1")
+    event = inventory.stock_count(sku=sku, location=loc, counted=8, reference="CC-1")
     assert balance(sku, loc) == (8, 0, 0)
     assert (event.payload["expected"], event.payload["difference"]) == (10, -2)
 
-    confirmed = inventory.count(sku=sku, location=loc, counted=8)
+    confirmed = inventory.stock_count(sku=sku, location=loc, counted=8)
     assert confirmed.payload["difference"] == 0 and confirmed.payload["movements"] == []
     with pytest.raises(InvalidQuantity):
-        inventory.count(sku=sku, location=loc, counted=-1)
+        inventory.stock_count(sku=sku, location=loc, counted=-1)
 
 
 def test_transfer_goes_out_through_transit_and_in(unique):
     sku, source = stocked(unique, on_hand=10)
     destination = LocationFactory(code=f"WH2-{unique}").code
 
-    inventory.dispatch_transfer(
+    inventory.transfer_dispatch(
         sku=sku,
         from_location=source,
         to_location=destination,
@@ -195,31 +195,31 @@ def test_transfer_goes_out_through_transit_and_in(unique):
     assert balance(sku, "IN-TRANSIT") == (4, 0, 0)
     assert balance(sku, destination) == (0, 0, 4)
 
-    inventory.receive_transfer(sku=sku, to_location=destination, qty=4, reference=f"TR-{unique}")
+    inventory.transfer_receive(sku=sku, to_location=destination, qty=4, reference=f"TR-{unique}")
     assert balance(sku, "IN-TRANSIT") == (0, 0, 0)
     assert balance(sku, destination) == (4, 0, 0)
 
 
 def test_transfer_refuses_the_same_location_and_unavailable_stock(unique):
     sku, source = stocked(unique, on_hand=3)
-    inventory.reserve(sku=sku, location=source, qty=2, holder="h")
+    inventory.stock_reserve(sku=sku, location=source, qty=2, holder="h")
     destination = LocationFactory(code=f"WH2-{unique}").code
 
     with pytest.raises(SameLocationTransfer):
-        inventory.transfer(sku=sku, from_location=source, to_location=source, qty=1, reference="T1")
+        inventory.stock_transfer(sku=sku, from_location=source, to_location=source, qty=1, reference="T1")
     with pytest.raises(InsufficientStock):
-        inventory.transfer(sku=sku, from_location=source, to_location=destination, qty=2, reference="T2")
+        inventory.stock_transfer(sku=sku, from_location=source, to_location=destination, qty=2, reference="T2")
     assert balance(sku, source) == (3, 2, 0)
     assert not Balance.objects.filter(item__sku=sku, location__code=destination, inbound__gt=0).exists()
 
 
 def test_inbound_supply_add_reschedule_remove(unique):
     sku, loc = stocked(unique)
-    inventory.add_inbound(
+    inventory.inbound_add(
         sku=sku, location=loc, qty=5, reference="ASN-1/1", expected_date=date(2030, 1, 1), source="asn"
     )
-    inventory.reschedule_inbound(sku=sku, location=loc, reference="ASN-1/1", expected_date=date(2030, 1, 9))
-    inventory.remove_inbound(sku=sku, location=loc, reference="ASN-1/1", qty=2, reason="short shipped")
+    inventory.inbound_reschedule(sku=sku, location=loc, reference="ASN-1/1", expected_date=date(2030, 1, 9))
+    inventory.inbound_remove(sku=sku, location=loc, reference="ASN-1/1", qty=2, reason="short shipped")
 
     supply = InboundSupply.objects.get(reference="ASN-1/1", item__sku=sku)
     assert (supply.quantity, supply.expected_date) == (3, date(2030, 1, 9))
@@ -229,12 +229,12 @@ def test_inbound_supply_add_reschedule_remove(unique):
 def test_backdated_receipt_changes_the_past_answers_without_rewriting_rows(unique):
     sku, loc = stocked(unique)
     now = timezone.now()
-    inventory.receive(sku=sku, location=loc, qty=10, effective_at=now - timedelta(days=10))
-    inventory.reserve(sku=sku, location=loc, qty=4, holder="h")
+    inventory.stock_receive(sku=sku, location=loc, qty=10, effective_at=now - timedelta(days=10))
+    inventory.stock_reserve(sku=sku, location=loc, qty=4, holder="h")
     before = list(LedgerEntry.objects.filter(item__sku=sku).order_by("id").values())
     recorded_before_backdating = timezone.now()
 
-    inventory.receive(sku=sku, location=loc, qty=5, reference="late GRN", effective_at=now - timedelta(days=5))
+    inventory.stock_receive(sku=sku, location=loc, qty=5, reference="late GRN", effective_at=now - timedelta(days=5))
 
     assert list(LedgerEntry.objects.filter(item__sku=sku).order_by("id").values())[: len(before)] == before
     six_days_ago = selectors.balances_as_of(now - timedelta(days=6), sku=sku)[0]
@@ -247,11 +247,11 @@ def test_backdated_receipt_changes_the_past_answers_without_rewriting_rows(uniqu
 def test_backdated_count_is_taken_against_the_ledger_at_its_effective_time(unique):
     sku, loc = stocked(unique)
     now = timezone.now()
-    inventory.receive(sku=sku, location=loc, qty=10, effective_at=now - timedelta(days=3))
-    inventory.receive(sku=sku, location=loc, qty=5, effective_at=now - timedelta(days=1))
+    inventory.stock_receive(sku=sku, location=loc, qty=10, effective_at=now - timedelta(days=3))
+    inventory.stock_receive(sku=sku, location=loc, qty=5, effective_at=now - timedelta(days=1))
 
     # Counted 8 two days ago, when the ledger said 10; the later receipt of 5 still stands.
-    event = inventory.count(sku=sku, location=loc, counted=8, effective_at=now - timedelta(days=2))
+    event = inventory.stock_count(sku=sku, location=loc, counted=8, effective_at=now - timedelta(days=2))
     assert event.payload["difference"] == -2
     assert balance(sku, loc) == (13, 0, 0)
 
@@ -259,12 +259,12 @@ def test_backdated_count_is_taken_against_the_ledger_at_its_effective_time(uniqu
 def test_effective_time_in_the_future_is_refused(unique):
     sku, loc = stocked(unique)
     with pytest.raises(ValidationFailed):
-        inventory.receive(sku=sku, location=loc, qty=1, effective_at=timezone.now() + timedelta(days=1))
+        inventory.stock_receive(sku=sku, location=loc, qty=1, effective_at=timezone.now() + timedelta(days=1))
 
 
 def test_check_balances_is_clean_after_services_and_finds_drift(unique):
     sku, loc = stocked(unique, on_hand=10)
-    inventory.reserve(sku=sku, location=loc, qty=3, holder="h")
+    inventory.stock_reserve(sku=sku, location=loc, qty=3, holder="h")
     assert [d for d in selectors.check_balances() if d.sku == sku] == []
 
     Balance.objects.filter(item__sku=sku).update(reserved=2)  # a ghost change behind the services' back
@@ -289,9 +289,9 @@ def test_ledger_rows_cannot_be_changed(unique):
 
 def test_moving_inbound_supply_onto_a_ship_notice(unique):
     sku, loc = stocked(unique)
-    inventory.add_inbound(sku=sku, location=loc, qty=10, reference="PO-5/1", expected_date=date(2030, 2, 1))
+    inventory.inbound_add(sku=sku, location=loc, qty=10, reference="PO-5/1", expected_date=date(2030, 2, 1))
 
-    event = inventory.move_inbound(
+    event = inventory.inbound_move(
         sku=sku,
         location=loc,
         from_reference="PO-5/1",
@@ -309,7 +309,7 @@ def test_moving_inbound_supply_onto_a_ship_notice(unique):
         (7, "inbound_added"),
     ]
     with pytest.raises(InboundSupplyTooSmall):
-        inventory.move_inbound(
+        inventory.inbound_move(
             sku=sku,
             location=loc,
             from_reference="PO-5/1",

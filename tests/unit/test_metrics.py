@@ -140,19 +140,5 @@ def test_inc_on_commit_counts_only_committed_work(client, django_capture_on_comm
     assert moved(before, after, "scm_inbound_messages_total", status="QUARANTINED") == 1
 
 
-def test_domain_helpers_move_their_counters(client):
-    before = scrape(client)
-    metrics.reservations_failed.inc()
-    metrics.messages_quarantined.inc()
-    metrics.webhook_dead_letters.inc(2)
-    after = scrape(client)
-    for name, expected in (
-        ("scm_reservations_failed_total", 1),
-        ("scm_inbound_messages_quarantined_total", 1),
-        ("scm_webhook_dead_letters_total", 2),
-    ):
-        assert moved(before, after, name) == expected, name
-
-
 def test_status_class_keeps_five_values():
     assert [metrics.status_class(code) for code in (100, 204, 302, 404, 503)] == ["1xx", "2xx", "3xx", "4xx", "5xx"]

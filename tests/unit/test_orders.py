@@ -21,7 +21,7 @@ from orders.exceptions import (
 from orders.models import FulfillmentWorkflow, OrderStatus, SalesOrder, WorkflowStep
 from scm.events import store, subscriptions
 from scm.events.models import Subscription
-from tests.factories import ItemFactory, LocationFactory
+from tests.factories import CustomerFactory, ItemFactory, LocationFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -29,7 +29,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def network(unique):
     """Customer C, SKUs A, B, C and two warehouses W1 (rank 1) and W2 (rank 2), all empty."""
-    orders.customer_upsert(code=f"C-{unique}", name="Customer")
+    CustomerFactory(code=f"C-{unique}")
     codes = {
         "customer": f"C-{unique}",
         "A": ItemFactory(sku=f"A-{unique}").sku,
@@ -69,9 +69,9 @@ def line_state(order: SalesOrder) -> list[tuple[int, int, int]]:
 
 def test_order_for_three_skus_with_one_short_is_backordered_and_a_receipt_reserves_it(network):
     follow_subscriptions_from_now()
-    inventory.receive(sku=network["A"], location=network["W1"], qty=10)
-    inventory.receive(sku=network["B"], location=network["W2"], qty=10)
-    inventory.add_inbound(
+    inventory.stock_receive(sku=network["A"], location=network["W1"], qty=10)
+    inventory.stock_receive(sku=network["B"], location=network["W2"], qty=10)
+    inventory.inbound_add(
         sku=network["C"], location=network["W1"], qty=20, reference="PO-9/1", expected_date=date(2030, 3, 1)
     )
     order = create(network, "SO-1", [("A", 4), ("B", 5), ("C", 3)])
@@ -89,7 +89,7 @@ def test_order_for_three_skus_with_one_short_is_backordered_and_a_receipt_reserv
     assert short["expected_supply"]["promise_date"] == "2030-03-01"
 
     # Stock arrives; nobody calls orders code: the subscription does.
-    inventory.receive(sku=network["C"], location=network["W2"], qty=3)
+    inventory.stock_receive(sku=network["C"], location=network["W2"], qty=3)
     run_subscriptions()
 
     order.refresh_from_db()
@@ -100,8 +100,8 @@ def test_order_for_three_skus_with_one_short_is_backordered_and_a_receipt_reserv
 
 
 def test_allocation_prefers_one_location_and_explains_the_choice(network):
-    inventory.receive(sku=network["A"], location=network["W1"], qty=3)
-    inventory.receive(sku=network["A"], location=network["W2"], qty=8)
+    inventory.stock_receive(sku=network["A"], location=network["W1"], qty=3)
+    inventory.stock_receive(sku=network["A"], location=network["W2"], qty=8)
     order = create(network, "SO-2", [("A", 5)])
 
     orders.order_allocate(order_id=order.pk)
@@ -117,8 +117,8 @@ def test_allocation_prefers_one_location_and_explains_the_choice(network):
 
 
 def test_allocation_splits_when_no_location_covers_the_line(network):
-    inventory.receive(sku=network["A"], location=network["W1"], qty=3)
-    inventory.receive(sku=network["A"], location=network["W2"], qty=4)
+    inventory.stock_receive(sku=network["A"], location=network["W1"], qty=3)
+    inventory.stock_receive(sku=network["A"], location=network["W2"], qty=4)
     order = create(network, "SO-3", [("A", 6)])
 
     orders.order_allocate(order_id=order.pk)
@@ -131,7 +131,7 @@ def test_allocation_splits_when_no_location_covers_the_line(network):
 
 
 def test_allocating_twice_changes_nothing_the_second_time(network):
-    inventory.receive(sku=network["A"], location=network["W1"], qty=2)
+    inventory.stock_receive(sku=network["A"], location=network["W1"], qty=2)
     order = create(network, "SO-4", [("A", 5)])
     orders.order_allocate(order_id=order.pk)
     events_before = len(store.read_stream(order.stream))
@@ -151,22 +151,22 @@ def test_two_backorders_compete_priority_wins_then_age(network):
     for order in (older_low, newer_high, newest_high):
         orders.order_allocate(order_id=order.pk)
 
-    inventory.receive(sku=network["A"], location=network["W1"], qty=5)
+    inventory.stock_receive(sku=network["A"], location=network["W1"], qty=5)
     run_subscriptions()
     statuses = {
         o.external_id: o.status for o in SalesOrder.objects.filter(pk__in=[older_low.pk, newer_high.pk, newest_high.pk])
     }
     assert statuses == {"SO-old-low": "BACKORDERED", "SO-new-high": "RESERVED", "SO-newest-high": "BACKORDERED"}
 
-    inventory.receive(sku=network["A"], location=network["W1"], qty=5)
+    inventory.stock_receive(sku=network["A"], location=network["W1"], qty=5)
     run_subscriptions()
     assert SalesOrder.objects.get(pk=newest_high.pk).status == "RESERVED"
     assert SalesOrder.objects.get(pk=older_low.pk).status == "BACKORDERED"
 
 
 def test_cancellation_releases_every_reservation_and_is_recorded(network):
-    inventory.receive(sku=network["A"], location=network["W1"], qty=3)
-    inventory.receive(sku=network["A"], location=network["W2"], qty=3)
+    inventory.stock_receive(sku=network["A"], location=network["W1"], qty=3)
+    inventory.stock_receive(sku=network["A"], location=network["W2"], qty=3)
     order = create(network, "SO-5", [("A", 5)])
     orders.order_allocate(order_id=order.pk)
 
@@ -183,7 +183,7 @@ def test_cancellation_releases_every_reservation_and_is_recorded(network):
 
 
 def test_failure_compensates_and_ops_can_retry(network):
-    inventory.receive(sku=network["A"], location=network["W1"], qty=5)
+    inventory.stock_receive(sku=network["A"], location=network["W1"], qty=5)
     order = create(network, "SO-6", [("A", 5)])
     orders.order_allocate(order_id=order.pk)
 
@@ -262,7 +262,7 @@ def test_idempotency_key_returns_the_first_order_and_refuses_a_different_request
 
 
 def test_history_reads_as_who_what_when_why(network):
-    inventory.receive(sku=network["A"], location=network["W1"], qty=1)
+    inventory.stock_receive(sku=network["A"], location=network["W1"], qty=1)
     order = create(network, "SO-8", [("A", 3)])
     orders.order_allocate(order_id=order.pk)
     orders.order_cancel(order_id=order.pk, reason="out of patience", actor="user:ann")

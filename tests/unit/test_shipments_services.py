@@ -26,7 +26,7 @@ from shipments.exceptions import (
 )
 from shipments.models import Carrier, PlanningAttempt, Shipment, ShipmentDelay, TrackingUpdate
 from shipments.services import MalformedTrackingUpdate, ShipmentLineSpec
-from tests.factories import stocked
+from tests.factories import CarrierFactory, stocked
 
 pytestmark = pytest.mark.django_db
 
@@ -40,14 +40,7 @@ def _builtin_planner(settings):
 
 @pytest.fixture
 def carrier(unique):
-    return services.carrier_upsert(
-        code=f"CAR-{unique}",
-        name="Test Carrier",
-        service_levels=["standard", "express"],
-        tracking_url_template="https://track.example/{tracking_number}",
-        transit_days=3,
-        is_default=True,
-    )
+    return CarrierFactory(code=f"CAR-{unique}", name="Test Carrier", is_default=True)
 
 
 def balance(sku: str, location: str) -> tuple[int, int]:
@@ -79,7 +72,7 @@ def order_stock(unique, carrier):
     """15 on hand, 10 reserved for an order-like holder."""
     sku, loc = stocked(unique, on_hand=15)
     holder = f"order-9{unique[:4]}/line-1"
-    inventory.reserve(sku=sku, location=loc, qty=10, holder=holder)
+    inventory.stock_reserve(sku=sku, location=loc, qty=10, holder=holder)
     return sku, loc, holder
 
 
@@ -269,9 +262,9 @@ def test_ten_units_shipped_as_six_then_four(order_stock, unique):
 def test_departure_of_more_than_is_reserved_is_refused_and_writes_nothing(unique, carrier):
     sku, loc = stocked(unique, on_hand=20)
     other_sku, _ = stocked(unique, on_hand=20, sku="B", location="WH1-b")
-    inventory.receive(sku=other_sku, location=loc, qty=20)
-    inventory.reserve(sku=sku, location=loc, qty=5, holder="order-1/line-1")
-    inventory.reserve(sku=other_sku, location=loc, qty=3, holder="order-1/line-2")
+    inventory.stock_receive(sku=other_sku, location=loc, qty=20)
+    inventory.stock_reserve(sku=sku, location=loc, qty=5, holder="order-1/line-1")
+    inventory.stock_reserve(sku=other_sku, location=loc, qty=3, holder="order-1/line-2")
     shipment = plan(f"order-{unique}", loc, [(other_sku, 3, "order-1/line-2"), (sku, 6, "order-1/line-1")])
     ledger_rows = LedgerEntry.objects.count()
 
@@ -419,7 +412,7 @@ def test_delivery_reported_for_a_planned_shipment_departs_it_first(order_stock, 
 
 def test_an_update_that_would_over_ship_is_stored_as_rejected(unique, carrier):
     sku, loc = stocked(unique, on_hand=10)
-    inventory.reserve(sku=sku, location=loc, qty=2, holder="order-5/line-1")
+    inventory.stock_reserve(sku=sku, location=loc, qty=2, holder="order-5/line-1")
     shipment = plan(f"order-{unique}", loc, [(sku, 3, "order-5/line-1")])
 
     with pytest.raises(DepartureRefused):

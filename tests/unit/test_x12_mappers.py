@@ -14,15 +14,14 @@ from suppliers.adapters.x12 import (
     Party,
     X12Error,
     map_810,
-    map_824,
     map_846,
-    map_850,
     map_855,
     map_856,
     map_997,
     read_interchange,
 )
 from tests.unit.test_x12_support import SHIP_NOTICE, one_set
+from tests.x12_readback import map_824, map_850
 
 
 def first_set(code: str, body: list[str], **options):

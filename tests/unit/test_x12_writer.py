@@ -17,13 +17,12 @@ from suppliers.adapters.x12 import (
     build_824,
     build_850,
     build_997,
-    map_824,
-    map_850,
     map_856,
     map_997,
     read_interchange,
 )
 from tests.unit.test_x12_support import SHIP_NOTICE, message
+from tests.x12_readback import map_824, map_850
 
 STAMP = datetime(2026, 1, 15, 9, 5)
 

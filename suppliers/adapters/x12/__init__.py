@@ -1,4 +1,4 @@
-"""X12 toolkit for the suppliers app: read any interchange, map transaction sets, write 850/997/824.
+"""X12 toolkit for the suppliers app: read any interchange, map the sets suppliers send, write 850/997/824.
 
 Pure Python (no database, no business rules). The public API is this module; see docs/X12.md.
 
@@ -22,9 +22,6 @@ Every failure is an :class:`X12Error` (a ``scm.errors.DomainError``); ``str(erro
 from suppliers.adapters.x12.documents import (
     ACK_STATUS_LABELS,
     AckLine,
-    AdviceError,
-    AdviceItem,
-    ApplicationAdvice824,
     ElementNote,
     FunctionalAck997,
     HierarchyLevel,
@@ -38,9 +35,7 @@ from suppliers.adapters.x12.documents import (
     LineSchedule,
     Mark,
     Party,
-    PurchaseOrder850,
     PurchaseOrderAck855,
-    PurchaseOrderLine,
     SegmentNote,
     SetAck,
     ShipItem,
@@ -50,7 +45,7 @@ from suppliers.adapters.x12.documents import (
 )
 from suppliers.adapters.x12.errors import X12Error, X12Warning
 from suppliers.adapters.x12.isa import read_isa
-from suppliers.adapters.x12.mappers import map_810, map_824, map_846, map_850, map_855, map_856, map_997
+from suppliers.adapters.x12.mappers import map_810, map_846, map_855, map_856, map_997
 from suppliers.adapters.x12.model import (
     Delimiters,
     FunctionalGroup,
@@ -70,24 +65,9 @@ from suppliers.adapters.x12.writer import (
     build_997,
 )
 
-#: ST01 → mapper, for the pipeline's dispatch (850 is ours, read back; 824 may come from suppliers too).
-MAPPERS = {
-    "810": map_810,
-    "824": map_824,
-    "846": map_846,
-    "850": map_850,
-    "855": map_855,
-    "856": map_856,
-    "997": map_997,
-}
-
 __all__ = [
     "ACK_STATUS_LABELS",
-    "MAPPERS",
     "AckLine",
-    "AdviceError",
-    "AdviceItem",
-    "ApplicationAdvice824",
     "Delimiters",
     "ElementNote",
     "FunctionalAck997",
@@ -107,9 +87,7 @@ __all__ = [
     "Outbound850",
     "Outbound850Line",
     "Party",
-    "PurchaseOrder850",
     "PurchaseOrderAck855",
-    "PurchaseOrderLine",
     "Rejection824",
     "Segment",
     "SegmentNote",
@@ -126,9 +104,7 @@ __all__ = [
     "build_997",
     "build_ta1",
     "map_810",
-    "map_824",
     "map_846",
-    "map_850",
     "map_855",
     "map_856",
     "map_997",

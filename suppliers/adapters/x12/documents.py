@@ -11,7 +11,7 @@ vendor's part, ``UP``/``UA`` UPC, ``EN`` EAN/ISBN, ...), codes stay codes. Dates
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, time
 from decimal import Decimal
 
@@ -58,43 +58,6 @@ class Party:
     state: str | None = None
     postal_code: str | None = None
     country: str | None = None
-
-
-# 850 -------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PurchaseOrderLine:
-    """A PO1 line of an 850."""
-
-    line_number: str | None
-    quantity: Decimal | None
-    unit: str | None
-    unit_price: Decimal | None
-    price_basis: str | None
-    product_ids: dict[str, str]
-    description: str | None = None
-    dates: dict[str, date] = field(default_factory=dict)
-    ordinal: int = 0
-
-
-@dataclass(frozen=True)
-class PurchaseOrder850:
-    """An 850 purchase order (ours read back, or a sample)."""
-
-    control_number: str
-    purpose: str
-    order_type: str | None
-    po_number: str
-    release: str | None
-    po_date: date
-    currency: str | None
-    references: dict[str, str]
-    dates: dict[str, date]
-    parties: tuple[Party, ...]
-    lines: tuple[PurchaseOrderLine, ...]
-    line_count: int | None
-    amounts: dict[str, Decimal]
 
 
 # 855 -------------------------------------------------------------------------------------------
@@ -435,46 +398,3 @@ class FunctionalAck997:
     def accepted(self) -> bool:
         """AK901 ``A`` or ``E``: the group was accepted (``P`` partially; ``R`` rejected)."""
         return self.status in ("A", "E")
-
-
-# 824 -------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class AdviceError:
-    """A TED loop: error condition code (``024`` other, ``007`` missing data, ...), the text (TED02
-    continued in NTE segments), and where in the original set it happened."""
-
-    code: str
-    message: str
-    segment: str | None
-    ordinal: int | None
-    element: int | None
-    value: str | None
-
-
-@dataclass(frozen=True)
-class AdviceItem:
-    """An OTI loop: what happened (``TR`` rejected, ``TA`` accepted, ``TE`` accepted with errors) to
-    which original transaction set."""
-
-    action: str
-    reference_qualifier: str
-    reference_id: str
-    sender: str | None
-    receiver: str | None
-    group_control: str | None
-    set_control: str | None
-    set_code: str | None
-    errors: tuple[AdviceError, ...]
-
-
-@dataclass(frozen=True)
-class ApplicationAdvice824:
-    """An 824 application advice (BGN header, OTI/TED loops)."""
-
-    control_number: str
-    purpose: str
-    reference: str
-    advice_date: date
-    items: tuple[AdviceItem, ...]

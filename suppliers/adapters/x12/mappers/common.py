@@ -118,6 +118,29 @@ class Parties:
         return tuple(Party(**{**party, "address": tuple(party["address"])}) for party in self.parties)
 
 
+@dataclass
+class Header:
+    """The header segments most sets share: CUR (currency), REF (references, unless `with_references`
+    is off), DTM (dates) and the N1 loops (parties); anything else is ignored."""
+
+    with_references: bool = True
+    currency: str | None = None
+    references: dict[str, str] = field(default_factory=dict)
+    dates: dict[str, date] = field(default_factory=dict)
+    parties: Parties = field(default_factory=Parties)
+
+    def take(self, segment: Segment) -> None:
+        tag = segment.tag
+        if tag == "CUR":
+            self.currency = text(segment, 2)
+        elif tag == "REF" and self.with_references:
+            add_ref(self.references, segment)
+        elif tag == "DTM":
+            add_date(self.dates, segment)
+        else:
+            self.parties.take(segment)
+
+
 def line_fields(segment: Segment, ids_from: int) -> dict[str, Any]:
     """PO1 and IT1 share their first elements: number, quantity, unit, unit price, price basis, IDs."""
     return {

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from suppliers.adapters.x12.documents import Invoice810, InvoiceCharge, InvoiceLine
 from suppliers.adapters.x12.mappers.common import (
-    Parties,
-    add_date,
-    add_ref,
+    Header,
     description,
     line_fields,
     maps,
@@ -25,10 +22,7 @@ from suppliers.adapters.x12.values import ccyymmdd, implied_decimal, integer, re
 def map_810(tset: TransactionSet) -> Invoice810:
     """An 810 invoice: BIG header, IT1 lines, TDS total (N2: two implied decimals)."""
     big: Segment | None = None
-    currency: str | None = None
-    references: dict[str, str] = {}
-    dates: dict[str, date] = {}
-    parties = Parties()
+    header = Header()
     lines: list[dict[str, Any]] = []
     total: Decimal | None = None
     line_count: int | None = None
@@ -51,14 +45,8 @@ def map_810(tset: TransactionSet) -> Invoice810:
         elif lines:
             if tag == "PID":
                 lines[-1]["description"] = description(lines[-1]["description"], segment)
-        elif tag == "CUR":
-            currency = text(segment, 2)
-        elif tag == "REF":
-            add_ref(references, segment)
-        elif tag == "DTM":
-            add_date(dates, segment)
         else:
-            parties.take(segment)
+            header.take(segment)
     if big is None:
         raise missing(tset, "BIG", "the invoice header")
     return Invoice810(
@@ -68,10 +56,10 @@ def map_810(tset: TransactionSet) -> Invoice810:
         po_date=ccyymmdd(big, 3),
         po_number=text(big, 4),
         transaction_type=text(big, 7),
-        currency=currency,
-        references=references,
-        dates=dates,
-        parties=parties.freeze(),
+        currency=header.currency,
+        references=header.references,
+        dates=header.dates,
+        parties=header.parties.freeze(),
         lines=tuple(InvoiceLine(**line) for line in lines),
         total_amount=total,
         line_count=line_count,

@@ -1,176 +1,48 @@
-"""A believable supply network and a simulated month, driven through the real services.
-
-Used by `manage.py seed_demo`. Nothing here writes a model: master data, stock, orders, purchase
-orders, supplier messages, shipments and tracking all go through the domain services (and the
-fulfillment workflow and event subscriptions run as they do in production), so the event log,
-the ledger and every projection tell one consistent story.
-
-The month is simulated by moving the clock (time-machine) to each day's working hours, so events,
-ledger rows, orders and shipments carry times spread over the last `days` days, as if the system
-had been running. Domain apps that have not landed yet are skipped with a note.
-"""
+"""The simulated month: the network is built, then each day is played at its own simulated time."""
 
 from __future__ import annotations
 
-import importlib
 import json
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import time_machine
+from celery.exceptions import Retry
 from django.conf import settings
 from django.utils import timezone
 
+from dashboard.demo.catalogue import (
+    CANCEL_REASONS,
+    CARRIERS,
+    CUSTOMER_NAMES,
+    DEFECTS,
+    FAMILIES,
+    SUPPLIER_NAMES,
+    WAREHOUSES,
+    DemoConfig,
+    DemoReport,
+    marker_stream,
+    x12_856,
+)
 from inventory import selectors as stock_selectors
 from inventory import services as inventory
+from orders import selectors as order_selectors
 from orders import services as orders
+from orders import workflow
 from orders.models import OrderStatus
+from orders.tasks import run_fulfillment_step
 from scm.errors import DomainError
 from scm.events import subscriptions
 from scm.events.context import event_context
-from scm.events.store import NewEvent, append, stream_version
-
-FAMILIES = (
-    ("BOLT", "Hex bolt", ("M6-020", "M6-040", "M8-030", "M8-050", "M10-060", "M12-080")),
-    ("NUT", "Hex nut", ("M6", "M8", "M10", "M12", "M16")),
-    ("WSH", "Washer", ("M6", "M8", "M10", "M12")),
-    ("SCR", "Wood screw", ("3X20", "4X30", "4X40", "5X50", "6X80")),
-    ("BRK", "Angle bracket", ("40", "60", "80", "100")),
-    ("HNG", "Door hinge", ("75", "100", "125")),
-    ("CBL", "Cable", ("1.5-10M", "2.5-10M", "2.5-50M", "4.0-50M")),
-    ("GLV", "Work gloves", ("S", "M", "L", "XL")),
-    ("TAP", "Tape", ("DUCT-50", "PAINT-25", "ELEC-19")),
-    ("LMP", "LED lamp", ("E27-9W", "E27-12W", "GU10-5W", "E14-4W")),
-    ("FLT", "Air filter", ("F7-592", "G4-287", "M5-592")),
-    ("BAT", "Battery", ("AA", "AAA", "9V", "CR2032")),
-    ("DRL", "Drill bit", ("HSS-4", "HSS-6", "HSS-8", "SDS-10")),
-    ("PNT", "Paint", ("WHITE-1L", "WHITE-5L", "GREY-1L", "BLACK-1L")),
-)
-WAREHOUSES = (
-    ("WH-EAST", "East distribution centre", 1),
-    ("WH-CENTRAL", "Central warehouse", 2),
-    ("WH-WEST", "West depot", 3),
-)
-CUSTOMER_NAMES = (
-    "Acme Hardware",
-    "Brightside Builders",
-    "Cobalt Electric",
-    "Delta Facilities",
-    "Evergreen Homes",
-    "Foxglove Interiors",
-    "Granite Works",
-    "Harbor Marine",
-    "Ironclad Fabrication",
-    "Juniper Schools",
-    "Keystone Property",
-    "Lumen Retail",
-    "Meridian Hospitals",
-    "Northwind Logistics",
-    "Oakridge Council",
-    "Pinnacle Offices",
-    "Quarry Lane DIY",
-    "Riverside Apartments",
-    "Summit Contractors",
-    "Tidewater Utilities",
-    "Union Rail",
-    "Vista Hotels",
-    "Willow Care Homes",
-    "Yardley Farms",
-)
-SUPPLIER_NAMES = (
-    "Fastenal Trading",
-    "Boltmaster GmbH",
-    "Nordic Fixings",
-    "Pacific Tools",
-    "Lumenix Lighting",
-    "CableCo",
-    "SafeHands PPE",
-    "Prime Paints",
-    "Volt Batteries",
-    "AirPure Filters",
-    "Ironside Metalworks",
-    "Atlas Supply",
-)
-CARRIERS = (
-    ("FASTFREIGHT", "FastFreight", 2, True),
-    ("PARCELNOW", "ParcelNow", 1, False),
-    ("ROADLINE", "Roadline Haulage", 3, False),
-)
-DEFECTS = ("bad_date", "unknown_part", "bad_qty", "bad_count")
-CANCEL_REASONS = ("customer changed their mind", "duplicate order from the web shop", "customer found a cheaper offer")
-
-
-@dataclass
-class DemoConfig:
-    skus: int = 300
-    customers: int = 24
-    suppliers: int = 12
-    days: int = 30
-    orders_per_day: int = 10
-    prefix: str = ""
-    seed: int = 7
-
-
-@dataclass
-class DemoReport:
-    counts: dict[str, int] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-
-    def add(self, key: str, n: int = 1) -> None:
-        self.counts[key] = self.counts.get(key, 0) + n
-
-
-def x12_856(
-    *,
-    sender: str,
-    control: int,
-    shipment_id: str,
-    po_number: str,
-    items: list[tuple[str, str, str]],
-    shipped: date,
-    delivery: str,
-    se_delta: int = 0,
-) -> bytes:
-    """An X12 856 ship notice as a supplier sends it: one interchange, one group, one set, with
-    shipment → order → item levels; `items` are (LIN01 line number, supplier part, quantity)."""
-    receiver = settings.SCM_X12_ID
-    stamp = shipped.strftime("%y%m%d")
-    body = [f"BSN*00*{shipment_id}*{shipped:%Y%m%d}*0800*0001", "HL*1**S", f"DTM*011*{shipped:%Y%m%d}"]
-    body.append(f"DTM*017*{delivery}")
-    body += ["HL*2*1*O", f"PRF*{po_number}"]
-    for level, (line_no, part, qty) in enumerate(items, start=3):
-        body += [f"HL*{level}*2*I", f"LIN*{line_no}*VP*{part}", f"SN1**{qty}*EA"]
-    body.append(f"CTT*{len(items)}")
-    segments = [
-        f"ISA*00*          *00*          *ZZ*{sender:<15}*{settings.SCM_X12_QUALIFIER}*{receiver:<15}"
-        f"*{stamp}*0800*U*00401*{control:09d}*0*P*>",
-        f"GS*SH*{sender}*{receiver}*{shipped:%Y%m%d}*0800*{control}*X*004010",
-        "ST*856*0001",
-        *body,
-        f"SE*{len(body) + 2 + se_delta}*0001",
-        f"GE*1*{control}",
-        f"IEA*1*{control:09d}",
-    ]
-    return ("~\n".join(segments) + "~\n").encode("ascii")
-
-
-def marker_stream(prefix: str = "") -> str:
-    return f"demo-seed-{prefix}" if prefix else "demo-seed"
-
-
-def already_seeded(prefix: str = "") -> bool:
-    return stream_version(marker_stream(prefix)) > 0
-
-
-def _provides(module_name: str, *names: str) -> Any:
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError:
-        return None
-    return module if all(hasattr(module, name) for name in names) else None
+from scm.events.store import NewEvent, append
+from scm.webhooks import services as webhook_services
+from shipments import selectors as shipment_selectors
+from shipments import services as shipment_services
+from suppliers import inbound as supplier_inbound
+from suppliers import services as supplier_services
+from suppliers.tasks import poll_supplier_feed
 
 
 class Simulation:
@@ -192,17 +64,6 @@ class Simulation:
         self.po_counter = 0
         self.asn_counter = 0
         self.delayed: set[int] = set()
-        self.shipping = _provides("shipments.services", "carrier_upsert", "shipment_depart", "tracking_update_ingest")
-        self.shipment_reads = _provides("shipments.selectors", "shipments")
-        self.supplying = _provides(
-            "suppliers.services",
-            "supplier_upsert",
-            "supplier_item_upsert",
-            "purchase_order_create",
-            "purchase_order_send",
-        )
-        self.messages = _provides("suppliers.inbound", "inbound_message_store", "inbound_message_process")
-        self.hooks = _provides("scm.webhooks.services", "webhook_endpoint_create", "webhook_deliveries_send_due")
         self.transit_days: dict[str, int] = {}
         self.first_day = timezone.localdate() - timedelta(days=config.days)
 
@@ -285,41 +146,33 @@ class Simulation:
         self.carriers()
 
     def suppliers_and_parts(self) -> None:
-        if self.supplying is None:
-            self.report.notes.append("suppliers app not available: suppliers, part numbers and purchase orders skipped")
-            self.say("  note: suppliers app not available yet; suppliers and part numbers skipped")
-            return
         p = self.c.prefix
         self.say(f"suppliers: {self.c.suppliers} with part numbers")
         for n in range(self.c.suppliers):
             code = f"{p}S{n + 1:02d}"
             name = SUPPLIER_NAMES[n % len(SUPPLIER_NAMES)]
-            self.supplying.supplier_upsert(
+            supplier_services.supplier_upsert(
                 code=code, name=name, isa_id=f"{p.upper()[:5]}SUP{n + 1:02d}"[:15], formats=["x12", "json"]
             )
             self.suppliers.append(code)
         for index, sku in enumerate(self.skus):
             supplier = self.suppliers[index % len(self.suppliers)]
             part = f"{supplier[-3:]}-{10000 + index}"
-            self.supplying.supplier_item_upsert(supplier=supplier, supplier_part=part, sku=sku, pack_size=1)
+            supplier_services.supplier_item_upsert(supplier=supplier, supplier_part=part, sku=sku, pack_size=1)
             self.source_of[sku] = (supplier, part)
             if index % 7 == 0:
                 other = self.suppliers[(index + 3) % len(self.suppliers)]
-                self.supplying.supplier_item_upsert(supplier=other, supplier_part=f"ALT-{10000 + index}", sku=sku)
-        self.dead_feed_supplier = self.supplying.supplier_upsert(
+                supplier_services.supplier_item_upsert(supplier=other, supplier_part=f"ALT-{10000 + index}", sku=sku)
+        self.dead_feed_supplier = supplier_services.supplier_upsert(
             code=self.suppliers[-1], feed_url="http://asn.partner.invalid/asn-feed", poll_interval_seconds=3600
         )
         self.report.add("suppliers", len(self.suppliers))
         self.report.add("supplier_parts", len(self.source_of))
 
     def carriers(self) -> None:
-        if self.shipping is None:
-            self.report.notes.append("shipments app not available: carriers and shipments skipped")
-            self.say("  note: shipments app not available yet; carriers and shipments skipped")
-            return
         for code, name, transit, default in CARRIERS:
             full = f"{self.c.prefix}{code}"
-            self.shipping.carrier_upsert(
+            shipment_services.carrier_upsert(
                 code=full,
                 name=name,
                 transit_days=transit,
@@ -341,14 +194,12 @@ class Simulation:
             fast = index % 60 < 12
             for place in places:
                 qty = rng.randint(40, 160) if fast else rng.randint(5, 60)
-                inventory.receive(sku=sku, location=place, qty=qty, reference="opening stock", effective_at=when)
+                inventory.stock_receive(sku=sku, location=place, qty=qty, reference="opening stock", effective_at=when)
                 self.report.add("receipts")
 
     def webhook_partner(self) -> None:
         """A partner endpoint that never answers: its deliveries end as dead letters."""
-        if self.hooks is None:
-            return
-        self.dead_endpoint = self.hooks.webhook_endpoint_create(
+        self.dead_endpoint = webhook_services.webhook_endpoint_create(
             url="http://erp.partner.invalid/scm-events",
             secret="demo-secret-not-for-production",
             event_types=["OrderCancelled", "OrderFailed"],
@@ -372,30 +223,23 @@ class Simulation:
         self.take_orders(day)
         with self.at(day, 17):
             self.drain()
-        if self.shipping is not None:
-            with self.at(day, 13):
-                self.depart(day)
-                self.drain()
-            with self.at(day, 16):
-                self.track(day)
-                self.drain()
+        with self.at(day, 13):
+            self.depart(day)
+            self.drain()
+        with self.at(day, 16):
+            self.track(day)
+            self.drain()
         with self.at(day, 17.5):
             self.exceptions(day, offset)
             self.drain()
         with self.at(day, 18):
             self.resume_workflows()
             self.drain()
-            if self.hooks is not None and getattr(self, "dead_endpoint", None) is not None:
-                self.hooks.webhook_deliveries_send_due(endpoint_id=self.dead_endpoint.pk)
+            webhook_services.webhook_deliveries_send_due(endpoint_id=self.dead_endpoint.pk)
 
     def resume_workflows(self) -> None:
         """What the beat sweeper does: run every workflow step that is due (e.g. orders whose
         backorder was filled today and now need their shipment planned)."""
-        if self.shipping is None:
-            return
-        from orders import workflow
-        from orders.tasks import run_fulfillment_step
-
         for order_id in workflow.due_workflows():
             run_fulfillment_step(order_id)
 
@@ -407,13 +251,13 @@ class Simulation:
             entry["done"] = True
             if entry.get("po_id") is not None:
                 try:
-                    self.supplying.purchase_order_receive(po_id=entry["po_id"], reference=f"GRN-{entry['number']}")
+                    supplier_services.purchase_order_receive(po_id=entry["po_id"], reference=f"GRN-{entry['number']}")
                 except DomainError as exc:
                     self.report.notes.append(f"receipt of {entry['number']} refused: {exc.message}")
                     continue
             else:
                 for line in entry["lines"]:
-                    inventory.receive(
+                    inventory.stock_receive(
                         sku=line["sku"],
                         location=entry["destination"],
                         qty=line["qty"],
@@ -435,8 +279,8 @@ class Simulation:
             lead = max(3, min(12, self.rng.randint(4, 9)))
             expected = day + timedelta(days=lead)
             lines = [{"sku": s.sku, "qty": s.suggested_qty, "unit_price": "1.25"} for s in rows]
-            if self.supplying is not None and supplier:
-                order = self.supplying.purchase_order_create(
+            if supplier:
+                order = supplier_services.purchase_order_create(
                     number=number,
                     supplier=supplier,
                     destination=destination,
@@ -444,7 +288,7 @@ class Simulation:
                     requested_date=expected,
                     source="replenishment",
                 )
-                self.supplying.purchase_order_send(po_id=order.pk)
+                supplier_services.purchase_order_send(po_id=order.pk)
                 refs = self._confirm(order, expected)
                 entry = {
                     "supplier": supplier,
@@ -459,7 +303,7 @@ class Simulation:
                 entry = {"po_id": None, "number": number, "destination": destination, "expected": expected, "lines": []}
                 for n, s in enumerate(rows, start=1):
                     reference = f"PO-{number}/{n}"
-                    inventory.add_inbound(
+                    inventory.inbound_add(
                         sku=s.sku,
                         location=destination,
                         qty=s.suggested_qty,
@@ -472,37 +316,25 @@ class Simulation:
             self.report.add("purchase_orders")
 
     def _confirm(self, order, expected: date) -> dict[str, str]:
-        """The supplier confirms the order: with its JSON acknowledgement through the inbound message
-        pipeline when that exists (which creates the inbound supply), else the lines are expected as
-        ordered (inbound supply added for each PO line)."""
+        """The supplier confirms the order with its JSON acknowledgement, through the inbound message
+        pipeline (which creates the inbound supply)."""
         lines = list(order.lines.order_by("line_no"))
-        if self.messages is not None:
-            ack = {
-                "document": "po_ack",
-                "version": 1,
-                "po_number": order.number,
-                "lines": [
-                    {"line_number": line.line_no, "status": "accepted", "expected_date": expected.isoformat()}
-                    for line in lines
-                ],
-            }
-            self.receive_message(json.dumps(ack).encode(), supplier=order.supplier)
-        else:
-            for line in lines:
-                inventory.add_inbound(
-                    sku=line.sku,
-                    location=order.destination,
-                    qty=line.qty,
-                    reference=line.inbound_reference,
-                    expected_date=expected,
-                    source="po",
-                )
+        ack = {
+            "document": "po_ack",
+            "version": 1,
+            "po_number": order.number,
+            "lines": [
+                {"line_number": line.line_no, "status": "accepted", "expected_date": expected.isoformat()}
+                for line in lines
+            ],
+        }
+        self.receive_message(json.dumps(ack).encode(), supplier=order.supplier)
         return {line.sku: line.inbound_reference for line in lines}
 
     def receive_message(self, body: bytes, *, supplier=None):
         """A supplier message arrives: stored byte-exact first, then processed (as the API does)."""
-        message = self.messages.inbound_message_store(body=body, source="api", supplier=supplier)
-        message = self.messages.inbound_message_process(message_id=message.pk)
+        message = supplier_inbound.inbound_message_store(body=body, source="api", supplier=supplier)
+        message = supplier_inbound.inbound_message_process(message_id=message.pk)
         self.report.add("supplier_messages")
         if message.status == "QUARANTINED":
             self.report.add("quarantined")
@@ -512,8 +344,6 @@ class Simulation:
         """Suppliers announce what they ship two days before it arrives (X12 856); every fifth notice
         has something wrong with it (a date in another format, an unknown part number, a quantity
         that is not a number, a wrong segment count) and ends in quarantine."""
-        if self.messages is None:
-            return
         for entry in self.inbound:
             if entry.get("asn") or entry.get("po_id") is None or entry["expected"] != day + timedelta(days=2):
                 continue
@@ -544,13 +374,7 @@ class Simulation:
 
     def poll_failures(self, day: date) -> None:
         """One supplier's HTTP feed has been unreachable for days: its polls end as dead letters."""
-        feed = getattr(self, "dead_feed_supplier", None)
-        if feed is None:
-            return
-        from celery.exceptions import Retry
-
-        from suppliers.tasks import poll_supplier_feed
-
+        feed = self.dead_feed_supplier
         started = timezone.now().isoformat()
         for attempt in range(settings.SUPPLIER_POLL_RETRIES + 1):
             # Each try is one execution of the task, as a worker runs it after each retry's countdown.
@@ -591,23 +415,18 @@ class Simulation:
 
     def fulfil(self, order_id: int) -> None:
         """Run the order's fulfillment workflow as a worker would: reserve, then plan shipments."""
-        if self.shipping is None:
-            orders.order_allocate(order_id=order_id)
-            return
-        from orders.tasks import run_fulfillment_step
-
         run_fulfillment_step(order_id)
 
     def depart(self, day: date) -> None:
         today_start = timezone.make_aware(datetime.combine(day, time(0)))
-        planned = self.shipment_reads.shipments(status="PLANNED").filter(
+        planned = shipment_selectors.shipments(status="PLANNED").filter(
             order_ref__startswith="order-", planned_at__lt=today_start, carrier__code__in=list(self.transit_days)
         )
         for shipment in planned.order_by("pk"):
             if self.rng.random() < 0.08:
                 continue  # the warehouse did not get to it today
             try:
-                self.shipping.shipment_depart(shipment_id=shipment.pk, note="picked and loaded")
+                shipment_services.shipment_depart(shipment_id=shipment.pk, note="picked and loaded")
             except DomainError as exc:
                 self.report.notes.append(f"departure of shipment {shipment.pk} refused: {exc.message}")
                 continue
@@ -615,7 +434,7 @@ class Simulation:
 
     def track(self, day: date) -> None:
         rng = self.rng
-        moving = self.shipment_reads.shipments().filter(
+        moving = shipment_selectors.shipments().filter(
             status__in=["DEPARTED", "IN_TRANSIT"], carrier__code__in=list(self.transit_days)
         )
         for shipment in moving.order_by("pk"):
@@ -643,7 +462,7 @@ class Simulation:
                 occurred_at=timezone.now().isoformat(),
             )
             try:
-                self.shipping.tracking_update_ingest(raw=update, source="api", shipment_id=shipment.pk)
+                shipment_services.tracking_update_ingest(raw=update, source="api", shipment_id=shipment.pk)
             except DomainError as exc:
                 self.report.notes.append(f"tracking update for shipment {shipment.pk} refused: {exc.message}")
                 continue
@@ -652,8 +471,6 @@ class Simulation:
     def exceptions(self, day: date, offset: int) -> None:
         """The day's trouble: a cancellation or two, and now and then an order the workflow gives up on."""
         rng = self.rng
-        from orders import selectors as order_selectors
-
         open_orders = list(
             order_selectors.orders()
             .filter(customer__code__in=self.customers, status__in=[OrderStatus.BACKORDERED, OrderStatus.RESERVED])
@@ -681,7 +498,6 @@ class Simulation:
     def finish(self) -> None:
         self.resume_workflows()  # leave no step due behind (backorders filled by the last receipts)
         self.drain()
-        if self.shipping is not None and hasattr(self.shipping, "shipments_detect_late"):
-            marked = self.shipping.shipments_detect_late()
-            self.report.add("delays_detected", len(marked))
+        marked = shipment_services.shipments_detect_late()
+        self.report.add("delays_detected", len(marked))
         self.drain()

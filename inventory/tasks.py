@@ -1,1 +1,0 @@
-"""Inventory tasks: filled in by the inventory issue."""
