@@ -136,7 +136,7 @@ def _plan_shipments(order_id: int, generation: int) -> None:
             promised_date=order.requested_date,
             plan_key=f"order-{order_id}/g{generation}/{location}/{sequence}",
         )
-        services.shipment_planned(
+        services.order_record_shipment_planned(
             order_ref=f"order-{order_id}",
             shipment_id=shipment.pk,
             from_location=location,

@@ -33,18 +33,6 @@ from inventory.services.reservations import (
 )
 from inventory.services.transfers import stock_transfer, transfer_dispatch, transfer_receive
 
-# Old names, kept importable while other branches move to the new ones; removed at the end of the rename.
-receive, adjust, count, transfer = stock_receive, stock_adjust, stock_count, stock_transfer
-dispatch_transfer, receive_transfer = transfer_dispatch, transfer_receive
-reserve, reserve_many = stock_reserve, stock_reserve_many
-release, consume_reservation = reservation_release, reservation_consume
-add_inbound, remove_inbound, move_inbound, reschedule_inbound = (
-    inbound_add,
-    inbound_remove,
-    inbound_move,
-    inbound_reschedule,
-)
-
 __all__ = [
     "ADJUSTMENT_REASONS",
     "ITEM_FIELDS",

@@ -23,11 +23,6 @@ from orders.services.shipments import (
     order_record_shipment_planned,
 )
 
-# Old names, kept importable while other branches move to the new ones; removed at the end of the rename.
-fill_backorders = backorders_fill
-shipment_planned, shipment_departed = order_record_shipment_planned, order_record_shipment_departed
-shipment_delivered, shipment_cancelled = order_record_shipment_delivered, order_record_shipment_cancelled
-
 __all__ = [
     "AllocationOutcome",
     "LineInput",
