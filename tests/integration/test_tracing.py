@@ -89,7 +89,7 @@ def worker(settings):
 def test_one_order_is_one_trace_from_request_to_worker_steps_to_tms(committed_db, settings, unique, spans, worker):
     carrier = shipments.carrier_upsert(code=f"TR{unique}", name="Trace carrier").code
     sku, warehouse = ItemFactory(sku=f"TR-{unique}").sku, LocationFactory(code=f"TR-{unique}").code
-    inventory.receive(sku=sku, location=warehouse, qty=10)
+    inventory.stock_receive(sku=sku, location=warehouse, qty=10)
     orders.customer_upsert(code=f"TR-{unique}", name="Trace customer")
     api = client_for(f"trace-{unique}", INTEGRATION)
     tms = LoopbackTms(carrier)

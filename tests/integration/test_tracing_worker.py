@@ -73,7 +73,7 @@ def test_a_real_worker_continues_the_publishers_trace_and_exports_it_over_otlp(c
     redis_url = os.environ["TEST_REDIS_URL"]
     carrier = shipments.carrier_upsert(code=f"TW{unique}", name="Trace worker carrier").code
     sku, warehouse = ItemFactory(sku=f"TW-{unique}").sku, LocationFactory(code=f"TW-{unique}").code
-    inventory.receive(sku=sku, location=warehouse, qty=10)
+    inventory.stock_receive(sku=sku, location=warehouse, qty=10)
     orders.customer_upsert(code=f"TW-{unique}", name="Trace worker customer")
     order, _ = orders.order_create(
         customer=f"TW-{unique}", external_id="SO-TW", lines=[{"sku": sku, "qty": 3}], start_workflow=False
@@ -86,6 +86,7 @@ def test_a_real_worker_continues_the_publishers_trace_and_exports_it_over_otlp(c
         "REDIS_URL": redis_url,
         "SECRET_KEY": "trace-worker-test",
         "TMS_BASE_URL": tms.url,
+        "OUTBOUND_ALLOWED_NETWORKS": "127.0.0.0/8",  # the TMS stand-in is on loopback
         "TMS_MAX_ATTEMPTS": "1",
         "ORDER_WORKFLOW_AUTORUN": "0",
         "EVENT_DISPATCH_ON_COMMIT": "0",
