@@ -239,6 +239,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = max(2621440, API_MAX_BODY_BYTES)
 API_DOCS_PUBLIC = env_flag("API_DOCS_PUBLIC")
 # Stored Idempotency-Key responses are purged after this many hours (then a key may be reused).
 IDEMPOTENCY_RETENTION_HOURS = env_int("IDEMPOTENCY_RETENTION_HOURS", 24)
+# The raw bytes of inbound supplier messages are for ops and the sender's own token; this lets
+# planners read them too (docs/SECURITY.md).
+RAW_MESSAGES_READABLE_BY_PLANNERS = env_flag("RAW_MESSAGES_READABLE_BY_PLANNERS")
 
 
 REST_FRAMEWORK = {

@@ -25,10 +25,12 @@ pytestmark = pytest.mark.django_db
 
 
 class OrderLikeView(APIView):
-    """Stands in for a domain view: planners and integrations may create, only ops may cancel (DELETE)."""
+    """Stands in for a domain view: every role reads, planners and integrations may create, only ops may
+    cancel (DELETE: declared nowhere, so ops-only)."""
 
     permission_classes = [RolePermission]
-    role_grants = {"post": (PLANNER, INTEGRATION)}
+    role_grants = {"get": (PLANNER, INTEGRATION), "post": (PLANNER, INTEGRATION)}
+    supplier_grants: dict = {}
 
     def get(self, request):
         return Response({"ok": "read"})

@@ -26,6 +26,7 @@ OPS_ONLY = {"get": (), "post": (), "patch": (), "delete": ()}
 class _OpsOnly:
     permission_classes = [RolePermission]
     role_grants = OPS_ONLY
+    supplier_grants: dict = {}
     parser_classes = [JSONParser]
 
 
