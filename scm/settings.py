@@ -77,6 +77,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "scm.observability.middleware.RequestContextMiddleware",
+    "scm.api.middleware.RejectNulMiddleware",
     "scm.api.middleware.ApiEdgeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "dashboard.static.StaticFilesMiddleware",
@@ -235,6 +236,10 @@ def _throttle_rate(name: str, default: str) -> str | None:
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 1024 * 1024)
 # Django's own limit on request.body must not be the smaller one, or it would answer first.
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(2621440, API_MAX_BODY_BYTES)
+# JSON bodies nested deeper than this answer 400 before the decoder runs (it recurses per level).
+API_MAX_JSON_DEPTH = env_int("API_MAX_JSON_DEPTH", 32)
+# A request that lost a deadlock or serialization conflict answers 503 with this Retry-After.
+API_RETRY_AFTER_SECONDS = env_int("API_RETRY_AFTER_SECONDS", 1)
 # Serve /api/v1/schema/ and /api/v1/docs/ without a login.
 API_DOCS_PUBLIC = env_flag("API_DOCS_PUBLIC")
 # Stored Idempotency-Key responses are purged after this many hours (then a key may be reused).
@@ -250,12 +255,17 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["scm.api.permissions.RolePermission"],
-    # JSON only (views that take raw bodies, like inbound messages, declare their own parser).
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # JSON only (views that take raw bodies, like inbound messages, declare their own parser), with a
+    # depth limit and refusal of text no database can store (scm/api/parsers.py).
+    "DEFAULT_PARSER_CLASSES": ["scm.api.parsers.JSONParser"],
+    # JSON out; the browsable HTML API only in DEBUG (it would turn error bodies into HTML).
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
+    + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "scm.api.rendering.ContentNegotiation",
     "DEFAULT_SCHEMA_CLASS": "scm.api.schema.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "EXCEPTION_HANDLER": "scm.api.errors.exception_handler",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "scm.api.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,
     "DEFAULT_THROTTLE_CLASSES": ["scm.api.throttling.IntegrationRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {

@@ -15,7 +15,6 @@ from django.db import IntegrityError
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import generics, status
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -44,6 +43,7 @@ from inventory.api.serializers import (
 )
 from inventory.models import Item, Location
 from scm.api.idempotency import idempotent
+from scm.api.parsers import JSONParser
 from scm.api.permissions import ALL_ROLES, OPS_ONLY, SHARED, RolePermission
 from scm.api.schema import ErrorSerializer
 from scm.errors import Conflict, NotFound

@@ -17,7 +17,6 @@ import hashlib
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import generics, status
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -41,6 +40,7 @@ from orders.models import Customer, SalesOrder
 from scm.api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from scm.api.idempotency import REPLAYED_HEADER, idempotent
 from scm.api.pagination import CursorPagination
+from scm.api.parsers import JSONParser
 from scm.api.permissions import ALL_ROLES, OPS_ONLY, RolePermission
 from scm.errors import NotFound
 from scm.roles import INTEGRATION, PLANNER

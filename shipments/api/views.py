@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import generics, status
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from scm.api.pagination import CursorPagination
+from scm.api.parsers import JSONParser
 from scm.api.permissions import ALL_ROLES, OPS_ONLY, RolePermission
 from scm.api.schema import error_responses
 from scm.api.serializers import EventSerializer

@@ -23,7 +23,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import generics, status
 from rest_framework.exceptions import PermissionDenied
-from rest_framework.parsers import BaseParser, JSONParser
+from rest_framework.parsers import BaseParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -31,6 +31,7 @@ from inventory.api.serializers import key_is_plausible
 from inventory.api.views import AlreadyExists, errors
 from scm.api.idempotency import idempotent
 from scm.api.pagination import CursorPagination
+from scm.api.parsers import JSONParser
 from scm.api.permissions import ALL_ROLES, OPS_ONLY, OWN, RolePermission
 from scm.api.supplier_scope import bound_supplier_code, may_act_for_supplier, scope_to_bound_supplier
 from scm.errors import NotFound
