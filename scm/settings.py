@@ -17,6 +17,7 @@ Variables (see README "Configuration"):
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -73,6 +74,8 @@ INSTALLED_APPS = [
     "shipments",
     "suppliers",
     "dashboard",
+    # Login throttling and lockout (docs/SECURITY.md); last, as its docs ask.
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -87,6 +90,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Turns a login refused by the lockout into its answer (JSON under /api/, a page elsewhere).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "scm.urls"
@@ -127,6 +132,11 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+# The lockout backend first: it refuses a locked-out login before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
@@ -357,6 +367,52 @@ SUPPLIER_HTTP_TIMEOUT_SECONDS = float(os.environ.get("SUPPLIER_HTTP_TIMEOUT_SECO
 SUPPLIER_POLL_RETRIES = env_int("SUPPLIER_POLL_RETRIES", 4)
 SUPPLIER_POLL_BACKOFF_BASE_SECONDS = float(os.environ.get("SUPPLIER_POLL_BACKOFF_BASE_SECONDS", "2"))
 SUPPLIER_POLL_BACKOFF_CAP_SECONDS = float(os.environ.get("SUPPLIER_POLL_BACKOFF_CAP_SECONDS", "300"))
+
+# --- Security (docs/SECURITY.md) ----------------------------------------------------------------
+# Production defaults whenever DEBUG is off; each can be overridden from the environment. `bin/run`
+# (DEBUG=1) gets plain HTTP. Behind a proxy that terminates TLS set SECURE_PROXY_SSL_HEADER (e.g.
+# "X-Forwarded-Proto: https") so Django sees the original scheme; without it every request looks
+# like HTTP and SECURE_SSL_REDIRECT would redirect forever.
+
+
+def _proxy_ssl_header(value: str) -> tuple[str, str] | None:
+    """"X-Forwarded-Proto: https" -> ("HTTP_X_FORWARDED_PROTO", "https"); empty -> None."""
+    if not value.strip():
+        return None
+    name, _, expected = value.partition(":")
+    if not name.strip() or not expected.strip():
+        raise ImproperlyConfigured('SECURE_PROXY_SSL_HEADER must look like "X-Forwarded-Proto: https".')
+    return "HTTP_" + name.strip().upper().replace("-", "_"), expected.strip()
+
+
+SECURE_PROXY_SSL_HEADER = _proxy_ssl_header(os.environ.get("SECURE_PROXY_SSL_HEADER", ""))
+SECURE_SSL_REDIRECT = env_flag("SECURE_SSL_REDIRECT", not DEBUG)
+# Health probes and the metrics scraper talk plain HTTP inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+SESSION_COOKIE_SECURE = env_flag("SESSION_COOKIE_SECURE", not DEBUG)
+CSRF_COOKIE_SECURE = env_flag("CSRF_COOKIE_SECURE", not DEBUG)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_flag("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
+# Preloading is a commitment browsers keep for months: only once the domain is submitted.
+SECURE_HSTS_PRELOAD = env_flag("SECURE_HSTS_PRELOAD")
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+
+# Login throttling (django-axes) for the dashboard, the admin and POST /api/v1/auth/token/, one
+# count for all three: after LOGIN_FAILURE_LIMIT failures for one username from one address, logins
+# are refused (429) for LOGIN_LOCKOUT_MINUTES, the right password included. `manage.py
+# axes_reset_username NAME` (or the admin's "Access attempts") lifts a lockout.
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 10)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 30))
+# "username+ip_address" groups parameters that count together; commas separate independent counts,
+# e.g. "username+ip_address,ip_address" also locks an address that sprays many usernames.
+AXES_LOCKOUT_PARAMETERS = [
+    part.split("+") if "+" in part else part for part in env_list("LOGIN_LOCKOUT_BY", "username+ip_address")
+]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "scm.api.lockout.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "scm.api.lockout.client_ip"
 
 from scm.observability.logging import configure as _configure_logging  # noqa: E402
 

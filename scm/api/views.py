@@ -61,7 +61,9 @@ class ObtainTokenView(APIView):
     def post(self, request):
         data = TokenRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        user = authenticate(request, **data.validated_data)
+        # The Django request, so the login lockout (django-axes) counts this failure with the dashboard's
+        # and the admin's, and its middleware can answer a locked-out caller.
+        user = authenticate(request._request, **data.validated_data)
         if user is None or not user.is_active:
             raise InvalidCredentials("Unable to log in with the given username and password.")
         token, _ = Token.objects.get_or_create(user=user)
