@@ -382,6 +382,7 @@ class ReceiptView(_Json, APIView):
             201: ReceiptSerializer,
             **errors(
                 e404="`inbound_reference` names no inbound supply of this SKU here (`inbound_supply_not_found`).",
+                e409="More than the inbound supply still expects (`inbound_supply_too_small`).",
                 e422=UNKNOWN_MASTER_DATA + " Or the Idempotency-Key was used for another request.",
             ),
         },

@@ -423,7 +423,12 @@ class PurchaseOrderCancelView(_Json, APIView):
     supplier_grants: dict = {}
 
     @extend_schema(
-        summary="Cancel a purchase order", request=ReasonSerializer, responses={200: PurchaseOrderSerializer}
+        summary="Cancel a purchase order",
+        request=ReasonSerializer,
+        responses={
+            200: PurchaseOrderSerializer,
+            **errors(e409="The order can no longer be cancelled, e.g. goods were received (`purchase_order_state`)."),
+        },
     )
     def post(self, request, po_id: int):
         data = ReasonSerializer(data=request.data)
