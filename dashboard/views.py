@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from dashboard import actions, selectors
-from dashboard.access import dashboard_view, is_ops, ops_only
+from dashboard.access import dashboard_view, is_ops, may_read_raw_messages, ops_only
 from dashboard.forms import (
     CancelOrderForm,
     ExceptionFilter,
@@ -242,15 +242,15 @@ def message_detail(request: HttpRequest, message_id: int) -> HttpResponse:
     if supplying is None:
         return _unavailable(request, "Supplier message", "the suppliers app")
     message = supplying.inbound_messages().filter(pk=message_id).first()
-    raw = supplying.inbound_message_raw(message_id=message_id)
-    if message is None or raw is None:
+    if message is None:
         raise Http404(f"No inbound message {message_id}.")
+    raw = supplying.inbound_message_raw(message_id=message_id) if may_read_raw_messages(request.user) else None
     return render(
         request,
         "dashboard/message.html",
         {
             "m": message,
-            "raw": highlight_message(raw[0], message.errors or []),
+            "raw": highlight_message(raw[0], message.errors or []) if raw else None,
             "is_ops": is_ops(request.user),
             "nav": "exceptions",
         },

@@ -160,12 +160,13 @@ def test_a_nul_in_a_dashboard_path_is_a_404_not_a_500(unique):
     assert response["Content-Type"].startswith("text/html")
 
 
-def test_a_nul_in_a_dashboard_query_is_a_400_not_a_500(unique):
+def test_a_nul_in_a_dashboard_query_is_ignored_with_a_message_not_a_500(unique):
     user = get_user_model().objects.create_user(username=f"p-{unique}")
     user.groups.add(Group.objects.get(name=PLANNER))
     client = Client()
     client.force_login(user)
-    assert client.get("/orders/?status=%00").status_code == 400
+    for url in ("/orders/?status=%00", "/orders/?customer=%00", "/inventory/?q=%00", "/shipments/?carrier=%00"):
+        assert client.get(url).status_code == 200, url
 
 
 def test_format_api_answers_json_not_the_browsable_html(unique):

@@ -103,3 +103,19 @@ def test_no_admin_grants_ops_a_change_form_it_would_then_refuse_to_save(ops_user
         if len(answers) > 1:
             differing.append(model._meta.label)
     assert differing == []
+
+
+@pytest.mark.parametrize(
+    "role, setting, shown", [(OPS, False, True), ("planner", False, False), ("planner", True, True)]
+)
+def test_the_dashboard_shows_raw_bytes_to_ops_and_to_planners_only_by_setting(unique, settings, role, setting, shown):
+    settings.RAW_MESSAGES_READABLE_BY_PLANNERS = setting
+    message = inbound.inbound_message_store(body=f"SECRET-PRICE-{unique}".encode(), source="api")
+    user = get_user_model().objects.create_user(username=f"{role}-{unique}")
+    user.groups.add(Group.objects.get(name=role))
+    client = Client()
+    client.force_login(user)
+    page = client.get(f"/supplier-exceptions/messages/{message.pk}/")
+    assert page.status_code == 200
+    assert (f"SECRET-PRICE-{unique}" in page.content.decode()) is shown
+    assert ('data-testid="raw-withheld"' in page.content.decode()) is not shown
