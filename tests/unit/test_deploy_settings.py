@@ -22,7 +22,8 @@ pytestmark = pytest.mark.timeout(180)
 
 
 def production_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
-    inherited = ("SECURE_", "DEBUG", "SESSION_COOKIE_", "CSRF_", "ALLOWED_HOSTS")
+    # Not from the test run: its own security settings, and the browser tests' DJANGO_ALLOW_ASYNC_UNSAFE.
+    inherited = ("SECURE_", "DEBUG", "SESSION_COOKIE_", "CSRF_", "ALLOWED_HOSTS", "DJANGO_ALLOW_ASYNC_UNSAFE")
     env = {key: value for key, value in os.environ.items() if not key.startswith(inherited)}
     env.update(
         {
