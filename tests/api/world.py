@@ -39,11 +39,24 @@ def _created(response, status: int = 201) -> dict:
 def world(unique, settings) -> World:
     settings.TMS_BASE_URL = ""
     ops = client_for(f"ops-{unique}", OPS)
-    sku, dc = f"M-{unique}", f"MDC-{unique}"
+    shared = _shared_objects(ops, unique)
+    objects, codes, clients = {}, {}, {"ops": ops}
+    for name in ("A", "B"):
+        codes[name] = f"S{name}{unique}"
+        objects[name] = {**shared, **_supplier_objects(ops, codes[name], f"PO{name}-{unique}", shared)}
+        clients[name] = client_for(f"sup{name}-{unique}", INTEGRATION, supplier=codes[name])
+    clients["anonymous"] = APIClient()
+    clients["planner"] = client_for(f"planner-{unique}", PLANNER)
+    clients["integration"] = client_for(f"int-{unique}", INTEGRATION)
+    return World(clients=clients, objects=objects, supplier_codes=codes)
+
+
+def _shared_objects(ops: APIClient, unique: str) -> dict[str, str]:
+    """An item stocked at a location, a customer with an order, a carrier with a planned shipment, a webhook."""
+    sku, dc, customer, carrier = f"M-{unique}", f"MDC-{unique}", f"MC-{unique}", f"MCAR-{unique}"
     _created(ops.post("/api/v1/items/", {"sku": sku, "name": "Matrix item"}, format="json"))
     _created(ops.post("/api/v1/locations/", {"code": dc, "name": "Matrix DC", "kind": "warehouse"}, format="json"))
     inventory.receive(sku=sku, location=dc, qty=50, reference="opening stock")
-    customer = f"MC-{unique}"
     _created(ops.post("/api/v1/customers/", {"code": customer, "name": "Matrix customer"}, format="json"))
     order = _created(
         ops.post(
@@ -52,7 +65,6 @@ def world(unique, settings) -> World:
             format="json",
         )
     )
-    carrier = f"MCAR-{unique}"
     _created(ops.post("/api/v1/carriers/", {"code": carrier, "name": "Matrix carrier"}, format="json"))
     holder = f"matrix-{unique}/line-1"
     inventory.reserve(sku=sku, location=dc, qty=3, holder=holder)
@@ -67,7 +79,7 @@ def world(unique, settings) -> World:
     endpoint = _created(
         ops.post("/api/v1/webhooks/", {"url": "https://hooks.example.com/x", "secret": "s" * 20}, format="json")
     )
-    shared = {
+    return {
         "sku": sku,
         "order_id": str(order["id"]),
         "shipment_id": str(shipment.pk),
@@ -77,37 +89,29 @@ def world(unique, settings) -> World:
         "carriers": carrier,
         "locations": dc,
     }
-    objects, codes, clients = {}, {}, {"ops": ops}
-    lines = [{"sku": sku, "qty": 5, "unit_price": "1.00"}]
-    for name in ("A", "B"):
-        code = f"S{name}{unique}"
-        codes[name] = code
-        _created(ops.post("/api/v1/suppliers/", {"code": code, "name": f"Supplier {name}"}, format="json"))
-        mapping = _created(
-            ops.post("/api/v1/supplier-items/", {"supplier": code, "supplier_part": "P-1", "sku": sku}, format="json")
+
+
+def _supplier_objects(ops: APIClient, code: str, po_number: str, shared: dict[str, str]) -> dict[str, str]:
+    """A supplier with a part number, a DRAFT purchase order and one inbound message of its own."""
+    _created(ops.post("/api/v1/suppliers/", {"code": code, "name": f"Supplier {code}"}, format="json"))
+    mapping = _created(
+        ops.post("/api/v1/supplier-items/", {"supplier": code, "supplier_part": "P-1", "sku": shared["sku"]},
+                 format="json")  # fmt: skip
+    )
+    lines = [{"sku": shared["sku"], "qty": 5, "unit_price": "1.00"}]
+    po = _created(
+        ops.post(
+            "/api/v1/purchase-orders/",
+            {"number": po_number, "supplier": code, "destination": shared["locations"], "lines": lines},
+            format="json",
         )
-        po = _created(
-            ops.post(
-                "/api/v1/purchase-orders/",
-                {"number": f"PO{name}-{unique}", "supplier": code, "destination": dc, "lines": lines},
-                format="json",
-            )
-        )
-        message = _created(
-            ops.post(f"/api/v1/inbound-messages/?supplier={code}", b"{}", content_type="application/json"), 202
-        )
-        objects[name] = {
-            **shared,
-            "suppliers": code,
-            "item_id": str(mapping["id"]),
-            "po_id": str(po["id"]),
-            "message_id": str(message["id"]),
-        }
-        clients[name] = client_for(f"sup{name}-{unique}", INTEGRATION, supplier=code)
-    clients["anonymous"] = APIClient()
-    clients["planner"] = client_for(f"planner-{unique}", PLANNER)
-    clients["integration"] = client_for(f"int-{unique}", INTEGRATION)
-    return World(clients=clients, objects=objects, supplier_codes=codes)
+    )
+    message = _created(
+        ops.post(f"/api/v1/inbound-messages/?supplier={code}", f'{{"from": "{code}"}}'.encode(),
+                 content_type="application/json"),  # fmt: skip
+        202,
+    )
+    return {"suppliers": code, "item_id": str(mapping["id"]), "po_id": str(po["id"]), "message_id": str(message["id"])}
 
 
 def url_for(path: str, objects: dict[str, str]) -> str:
