@@ -27,6 +27,13 @@ def is_ops(user) -> bool:
     return roles.has_role(user, roles.OPS)
 
 
+def may_read_raw_messages(user) -> bool:
+    """Raw supplier bytes are for ops (planners too with RAW_MESSAGES_READABLE_BY_PLANNERS), as in the API."""
+    from django.conf import settings
+
+    return is_ops(user) or (settings.RAW_MESSAGES_READABLE_BY_PLANNERS and roles.has_role(user, roles.PLANNER))
+
+
 def role_required(*allowed: str) -> Callable:
     """Anonymous users go to the login page; signed-in users without one of `allowed` get the 403 page."""
 

@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from dashboard import actions, selectors
-from dashboard.access import dashboard_view, is_ops, ops_only
+from dashboard.access import dashboard_view, is_ops, may_read_raw_messages, ops_only
 from dashboard.forms import (
     CancelOrderForm,
     ExceptionFilter,
@@ -233,15 +233,15 @@ def supplier_exceptions(request: HttpRequest) -> HttpResponse:
 @dashboard_view
 def message_detail(request: HttpRequest, message_id: int) -> HttpResponse:
     message = supplier_selectors.inbound_messages().filter(pk=message_id).first()
-    raw = supplier_selectors.inbound_message_raw(message_id=message_id)
-    if message is None or raw is None:
+    if message is None:
         raise Http404(f"No inbound message {message_id}.")
+    raw = supplier_selectors.inbound_message_raw(message_id=message_id) if may_read_raw_messages(request.user) else None
     return render(
         request,
         "dashboard/message.html",
         {
             "m": message,
-            "raw": highlight_message(raw[0], message.errors or []),
+            "raw": highlight_message(raw[0], message.errors or []) if raw else None,
             "is_ops": is_ops(request.user),
             "nav": "exceptions",
         },

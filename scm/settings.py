@@ -19,6 +19,7 @@ Variables (see README "Configuration"):
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -78,10 +79,13 @@ INSTALLED_APPS = [
     "suppliers",
     "partners",
     "dashboard",
+    # Login throttling and lockout (docs/SECURITY.md); last, as its docs ask.
+    "axes",
 ]
 
 MIDDLEWARE = [
     "scm.observability.middleware.RequestContextMiddleware",
+    "scm.api.middleware.RejectNulMiddleware",
     "scm.api.middleware.ApiEdgeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "dashboard.static.StaticFilesMiddleware",
@@ -91,6 +95,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Turns a login refused by the lockout into its answer (JSON under /api/, a page elsewhere).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "scm.urls"
@@ -131,6 +137,11 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+# The lockout backend first: it refuses a locked-out login before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
@@ -240,10 +251,17 @@ def _throttle_rate(name: str, default: str) -> str | None:
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 1024 * 1024)
 # Django's own limit on request.body must not be the smaller one, or it would answer first.
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(2621440, API_MAX_BODY_BYTES)
+# JSON bodies nested deeper than this answer 400 before the decoder runs (it recurses per level).
+API_MAX_JSON_DEPTH = env_int("API_MAX_JSON_DEPTH", 32)
+# A request that lost a deadlock or serialization conflict answers 503 with this Retry-After.
+API_RETRY_AFTER_SECONDS = env_int("API_RETRY_AFTER_SECONDS", 1)
 # Serve /api/v1/schema/ and /api/v1/docs/ without a login.
 API_DOCS_PUBLIC = env_flag("API_DOCS_PUBLIC")
 # Stored Idempotency-Key responses are purged after this many hours (then a key may be reused).
 IDEMPOTENCY_RETENTION_HOURS = env_int("IDEMPOTENCY_RETENTION_HOURS", 24)
+# The raw bytes of inbound supplier messages are for ops and the sender's own token; this lets
+# planners read them too (docs/SECURITY.md).
+RAW_MESSAGES_READABLE_BY_PLANNERS = env_flag("RAW_MESSAGES_READABLE_BY_PLANNERS")
 
 
 REST_FRAMEWORK = {
@@ -252,12 +270,17 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["scm.api.permissions.RolePermission"],
-    # JSON only (views that take raw bodies, like inbound messages, declare their own parser).
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # JSON only (views that take raw bodies, like inbound messages, declare their own parser), with a
+    # depth limit and refusal of text no database can store (scm/api/parsers.py).
+    "DEFAULT_PARSER_CLASSES": ["scm.api.parsers.JSONParser"],
+    # JSON out; the browsable HTML API only in DEBUG (it would turn error bodies into HTML).
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
+    + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "scm.api.rendering.ContentNegotiation",
     "DEFAULT_SCHEMA_CLASS": "scm.api.schema.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "EXCEPTION_HANDLER": "scm.api.errors.exception_handler",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "scm.api.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,
     "DEFAULT_THROTTLE_CLASSES": ["scm.api.throttling.IntegrationRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {
@@ -452,6 +475,52 @@ WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT = env_int("WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT
 WEBHOOK_RUN_BUDGET_SECONDS = float(os.environ.get("WEBHOOK_RUN_BUDGET_SECONDS", "20"))
 # Supplier drop folders must lie inside this folder (docs/SUPPLIERS.md); unset: no drop folder is polled.
 SUPPLIER_DROP_FOLDER_ROOT = os.environ.get("SUPPLIER_DROP_FOLDER_ROOT", "")
+
+# --- Security (docs/SECURITY.md) ----------------------------------------------------------------
+# Production defaults whenever DEBUG is off; each can be overridden from the environment. `bin/run`
+# (DEBUG=1) gets plain HTTP. Behind a proxy that terminates TLS set SECURE_PROXY_SSL_HEADER (e.g.
+# "X-Forwarded-Proto: https") so Django sees the original scheme; without it every request looks
+# like HTTP and SECURE_SSL_REDIRECT would redirect forever.
+
+
+def _proxy_ssl_header(value: str) -> tuple[str, str] | None:
+    """"X-Forwarded-Proto: https" -> ("HTTP_X_FORWARDED_PROTO", "https"); empty -> None."""
+    if not value.strip():
+        return None
+    name, _, expected = value.partition(":")
+    if not name.strip() or not expected.strip():
+        raise ImproperlyConfigured('SECURE_PROXY_SSL_HEADER must look like "X-Forwarded-Proto: https".')
+    return "HTTP_" + name.strip().upper().replace("-", "_"), expected.strip()
+
+
+SECURE_PROXY_SSL_HEADER = _proxy_ssl_header(os.environ.get("SECURE_PROXY_SSL_HEADER", ""))
+SECURE_SSL_REDIRECT = env_flag("SECURE_SSL_REDIRECT", not DEBUG)
+# Health probes and the metrics scraper talk plain HTTP inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+SESSION_COOKIE_SECURE = env_flag("SESSION_COOKIE_SECURE", not DEBUG)
+CSRF_COOKIE_SECURE = env_flag("CSRF_COOKIE_SECURE", not DEBUG)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_flag("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
+# Preloading is a commitment browsers keep for months: only once the domain is submitted.
+SECURE_HSTS_PRELOAD = env_flag("SECURE_HSTS_PRELOAD")
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+
+# Login throttling (django-axes) for the dashboard, the admin and POST /api/v1/auth/token/, one
+# count for all three: after LOGIN_FAILURE_LIMIT failures for one username from one address, logins
+# are refused (429) for LOGIN_LOCKOUT_MINUTES, the right password included. `manage.py
+# axes_reset_username NAME` (or the admin's "Access attempts") lifts a lockout.
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 10)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 30))
+# "username+ip_address" groups parameters that count together; commas separate independent counts,
+# e.g. "username+ip_address,ip_address" also locks an address that sprays many usernames.
+AXES_LOCKOUT_PARAMETERS = [
+    part.split("+") if "+" in part else part for part in env_list("LOGIN_LOCKOUT_BY", "username+ip_address")
+]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "scm.api.lockout.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "scm.api.lockout.client_ip"
 
 from scm.observability.logging import configure as _configure_logging  # noqa: E402
 

@@ -16,3 +16,10 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include("dashboard.urls")),
 ]
+
+# Under /api/ errors raised outside a DRF view (middleware, URL resolution, a crash) still answer the
+# API's JSON error shape; elsewhere Django's own pages.
+handler400 = "scm.api.errors.bad_request"
+handler403 = "scm.api.errors.permission_denied"
+handler404 = "scm.api.errors.page_not_found"
+handler500 = "scm.api.errors.server_error"

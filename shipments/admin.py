@@ -111,8 +111,9 @@ class ShipmentAdmin(ReadOnlyAdmin):
     actions = ("depart_now", "cancel_planned")
 
     def has_change_permission(self, request, obj=None):
-        # Needed to run actions; every field stays read-only.
-        return request.user.has_perm("shipments.change_shipment")
+        # The changelist's actions run with the change permission; one shipment's page is read-only (a
+        # view page without Save): every field is, and changes go through the actions and their services.
+        return obj is None and request.user.has_perm("shipments.change_shipment")
 
     def get_readonly_fields(self, request, obj=None):
         return [field.name for field in self.model._meta.fields]
@@ -158,7 +159,7 @@ class TrackingUpdateAdmin(ReadOnlyAdmin):
     actions = ("reprocess",)
 
     def has_change_permission(self, request, obj=None):
-        return request.user.has_perm("shipments.change_trackingupdate")
+        return obj is None and request.user.has_perm("shipments.change_trackingupdate")
 
     def get_readonly_fields(self, request, obj=None):
         return [field.name for field in self.model._meta.fields]

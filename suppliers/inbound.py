@@ -5,11 +5,14 @@
    the message is kept.
 2. `inbound_message_process` runs in one transaction:
    - lock the message row (two workers never process one message at once);
-   - claim its checksum (`MessageClaim`, UNIQUE): a second copy waits for the first's transaction
-     and then finds the claim taken → DUPLICATE. A quarantined message keeps its checksum claim, so
-     a resend of the same bytes does not create a second quarantine entry;
    - parse with the adapter for its format; identify the supplier; lock the supplier row (before
      any event is appended: its control numbers are needed for the replies);
+   - claim its checksum within the supplier the message is attributed to (`MessageClaim`, UNIQUE
+     "sha256:<supplier id>:<hex>"): a second copy waits for the first's transaction and then finds
+     the claim taken → DUPLICATE. A quarantined message keeps its checksum claim, so a resend of the
+     same bytes does not create a second quarantine entry. The scope is the supplier the message
+     was received for when its sender does not match (a sender mismatch), so supplier A posting
+     supplier B's bytes never makes B's own copy a duplicate of a message B cannot see;
    - in a savepoint: claim the message's identity (X12 sender + ISA13, or a JSON document number),
      plan every document (collecting all problems), lock, apply. Any problem rolls the savepoint
      back: the whole message applies or none of it does;
@@ -189,6 +192,7 @@ class _Outcome:
     problems: list[Problem]
     summary: list[dict]
     duplicate_of: int | None = None
+    same_bytes: bool = False  # a DUPLICATE by checksum: recorded without parsing results or replies
 
 
 def _process_once(message_id: int, *, reprocess: bool) -> InboundMessage:
@@ -202,13 +206,10 @@ def _process_once(message_id: int, *, reprocess: bool) -> InboundMessage:
         first_time = message.attempts == 0
         message.attempts += 1
         with event_context(causation_id=message.stream):
-            owner = _claim(f"sha256:{message.sha256}", message)
-            if owner != message.pk:
-                outcome = _Outcome(IN.DUPLICATE, [], [], duplicate_of=owner)
+            parsed = formats.parse(bytes(message.body), message.format)
+            outcome = _apply(message, parsed)
+            if outcome.same_bytes:
                 parsed = ParsedMessage(format=message.format)
-            else:
-                parsed = formats.parse(bytes(message.body), message.format)
-                outcome = _apply(message, parsed)
             _record(message, parsed, outcome, send_replies=first_time)
     return message
 
@@ -222,7 +223,11 @@ SENDER_IDS = {
 
 def _identify_supplier(message: InboundMessage, parsed: ParsedMessage) -> tuple[Supplier | None, list[Problem]]:
     """Who sent it: the X12 or EDIFACT sender id, or the JSON/CSV `supplier` field, checked against the
-    supplier the message was posted for (a supplier-bound token, a poll). A mismatch is refused, never guessed."""
+    supplier the message was posted for (a supplier-bound token, a poll). A mismatch is refused, never guessed.
+
+    A message received for a supplier is compared with that supplier only, before any lookup: whether
+    the id or code belongs to someone else must not change the answer, and the reason never names
+    another supplier (the sender would learn who else trades here)."""
     bound = message.supplier
     if parsed.format in SENDER_IDS:
         if not parsed.sender_id:
@@ -230,6 +235,18 @@ def _identify_supplier(message: InboundMessage, parsed: ParsedMessage) -> tuple[
                 return None, [Problem(code="unknown_supplier", message="the interchange names no sender")]
             return bound, []
         field, segment, element, label = SENDER_IDS[parsed.format]
+        if bound is not None and parsed.sender_id != getattr(bound, field):
+            return bound, [
+                Problem(
+                    code="sender_mismatch",
+                    message=f"{element} {parsed.sender_id!r} is not the {label} of supplier {bound.code}, for which "
+                    "the message was received",
+                    segment=segment,
+                    element=element,
+                    value=parsed.sender_id,
+                    path=segment,
+                )
+            ]
         found = Supplier.objects.filter(**{field: parsed.sender_id}).first()
         if found is None:
             return bound, [
@@ -237,18 +254,6 @@ def _identify_supplier(message: InboundMessage, parsed: ParsedMessage) -> tuple[
                     code="unknown_sender",
                     message=f"{element} {parsed.sender_id!r} (qualifier {parsed.sender_qualifier}) is not the {label} "
                     f"of any supplier; set the supplier's {field} and reprocess",
-                    segment=segment,
-                    element=element,
-                    value=parsed.sender_id,
-                    path=segment,
-                )
-            ]
-        if bound is not None and bound.pk != found.pk:
-            return bound, [
-                Problem(
-                    code="sender_mismatch",
-                    message=f"{element} {parsed.sender_id!r} is supplier {found.code}, but the message was received "
-                    f"for supplier {bound.code}",
                     segment=segment,
                     element=element,
                     value=parsed.sender_id,
@@ -268,21 +273,26 @@ def _identify_supplier(message: InboundMessage, parsed: ParsedMessage) -> tuple[
                 )
             ]
         return bound, []
+    if bound is not None and code != bound.code:
+        return bound, [
+            Problem(
+                code="sender_mismatch",
+                message=f'the document\'s "supplier" is not {bound.code}, for which the message was received',
+                value=code,
+                path="supplier",
+            )
+        ]
     found = Supplier.objects.filter(code=code).first()
     if found is None:
         return bound, [
             Problem(code="unknown_supplier", message=f"supplier {code!r} does not exist", value=code, path="supplier")
         ]
-    if bound is not None and bound.pk != found.pk:
-        return bound, [
-            Problem(
-                code="sender_mismatch",
-                message=f"the document names supplier {code}, but it was received for supplier {bound.code}",
-                value=code,
-                path="supplier",
-            )
-        ]
     return found, []
+
+
+def _checksum_key(message: InboundMessage) -> str:
+    """The checksum claim, scoped to the supplier the message is attributed to ("-": none yet)."""
+    return f"sha256:{message.supplier_id or '-'}:{message.sha256}"
 
 
 def _apply(message: InboundMessage, parsed: ParsedMessage) -> _Outcome:
@@ -295,6 +305,9 @@ def _apply(message: InboundMessage, parsed: ParsedMessage) -> _Outcome:
             problems = [
                 Problem(code="supplier_inactive", message=f"supplier {supplier.code} is inactive", value=supplier.code)
             ]
+    owner = _claim(_checksum_key(message), message)
+    if owner != message.pk:
+        return _Outcome(IN.DUPLICATE, [], [], duplicate_of=owner, same_bytes=True)
     problems = parsed.problems + problems
     if problems:
         return _Outcome(IN.QUARANTINED, problems, [])

@@ -17,6 +17,12 @@ from django.db import connection
 
 import tests.event_types  # noqa: F401 - the test-only event types
 
+# Tests talk plain HTTP to in-process clients, live servers and gunicorn subprocesses: no redirect to
+# HTTPS. bin/test exports SECURE_SSL_REDIRECT=0 before Django reads its settings; this covers the
+# subprocesses of a bare `pytest` run, the autouse fixture below the in-process clients. The production
+# default stays on (tests/unit/test_deploy_settings.py).
+os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
+
 
 def pytest_collection_modifyitems(config, items):
     from django.conf import settings
@@ -46,6 +52,7 @@ def _quiet_dispatch(settings):
     settings.ORDER_WORKFLOW_AUTORUN = False
     # Tests share one database and commit many events; readiness tests that need the lag check set it.
     settings.READINESS_MAX_SUBSCRIPTION_LAG = -1
+    settings.SECURE_SSL_REDIRECT = False
 
 
 # Partners in tests (webhook receivers, TMS, feeds) are servers on loopback, which the outbound

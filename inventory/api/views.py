@@ -15,7 +15,6 @@ from django.db import IntegrityError
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import generics, status
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -44,7 +43,8 @@ from inventory.api.serializers import (
 )
 from inventory.models import Item, Location
 from scm.api.idempotency import idempotent
-from scm.api.permissions import DenySupplierBound, RolePermission
+from scm.api.parsers import JSONParser
+from scm.api.permissions import ALL_ROLES, OPS_ONLY, SHARED, RolePermission
 from scm.api.schema import ErrorSerializer
 from scm.errors import Conflict, NotFound
 from scm.events.store import RecordedEvent
@@ -115,9 +115,11 @@ def _item(sku: str) -> Item:
     )
 )
 class ItemListView(_Json, generics.ListAPIView):
-    """Reads for every role; creating is for ops."""
+    """Reads for every role (supplier-bound tokens too: they map their part numbers to SKUs); creating is for ops."""
 
     permission_classes = [RolePermission]
+    role_grants = {"get": ALL_ROLES, "post": OPS_ONLY}
+    supplier_grants = {"get": SHARED}
     serializer_class = ItemSerializer
 
     def get_queryset(self) -> QuerySet[Item]:
@@ -146,6 +148,8 @@ class ItemDetailView(_Json, APIView):
     """One item by SKU. PUT creates or replaces, PATCH changes some fields, DELETE deactivates."""
 
     permission_classes = [RolePermission]
+    role_grants = {"get": ALL_ROLES, "put": OPS_ONLY, "patch": OPS_ONLY, "delete": OPS_ONLY}
+    supplier_grants = {"get": SHARED}
 
     @extend_schema(summary="Read an item", responses={200: ItemSerializer})
     def get(self, request, sku: str):
@@ -205,6 +209,8 @@ def _location(code: str) -> Location:
 @extend_schema_view(get=extend_schema(summary="List locations", description="Every location, by code."))
 class LocationListView(_Json, generics.ListAPIView):
     permission_classes = [RolePermission]
+    role_grants = {"get": ALL_ROLES, "post": OPS_ONLY}
+    supplier_grants = {"get": SHARED}
     serializer_class = LocationSerializer
 
     def get_queryset(self) -> QuerySet[Location]:
@@ -231,6 +237,8 @@ class LocationDetailView(_Json, APIView):
     """One location by code. PUT creates or replaces, PATCH changes some fields, DELETE deactivates."""
 
     permission_classes = [RolePermission]
+    role_grants = {"get": ALL_ROLES, "put": OPS_ONLY, "patch": OPS_ONLY, "delete": OPS_ONLY}
+    supplier_grants = {"get": SHARED}
 
     @extend_schema(summary="Read a location", responses={200: LocationSerializer})
     def get(self, request, code: str):
@@ -301,7 +309,9 @@ def _balance_row(row) -> dict:
     parameters=[BalanceQuerySerializer],
 )
 class BalanceListView(generics.ListAPIView):
-    permission_classes = [RolePermission, DenySupplierBound]
+    permission_classes = [RolePermission]
+    role_grants = {"get": ALL_ROLES}
+    supplier_grants: dict = {}
     serializer_class = BalanceSerializer
 
     def get_queryset(self):
@@ -322,7 +332,9 @@ class BalanceListView(generics.ListAPIView):
 
 
 class AtpView(APIView):
-    permission_classes = [RolePermission, DenySupplierBound]
+    permission_classes = [RolePermission]
+    role_grants = {"get": ALL_ROLES}
+    supplier_grants: dict = {}
 
     @extend_schema(
         summary="Available to promise",
@@ -358,8 +370,9 @@ def _level(sku: str, location: str) -> dict:
 
 
 class ReceiptView(_Json, APIView):
-    permission_classes = [RolePermission, DenySupplierBound]
+    permission_classes = [RolePermission]
     role_grants = {"post": (PLANNER, INTEGRATION)}
+    supplier_grants: dict = {}
 
     @extend_schema(
         summary="Record a receipt",
@@ -369,6 +382,7 @@ class ReceiptView(_Json, APIView):
             201: ReceiptSerializer,
             **errors(
                 e404="`inbound_reference` names no inbound supply of this SKU here (`inbound_supply_not_found`).",
+                e409="More than the inbound supply still expects (`inbound_supply_too_small`).",
                 e422=UNKNOWN_MASTER_DATA + " Or the Idempotency-Key was used for another request.",
             ),
         },
@@ -394,8 +408,9 @@ class ReceiptView(_Json, APIView):
 
 
 class AdjustmentView(_Json, APIView):
-    permission_classes = [RolePermission, DenySupplierBound]
+    permission_classes = [RolePermission]
     role_grants = {"post": (PLANNER,)}
+    supplier_grants: dict = {}
 
     @extend_schema(
         summary="Record an adjustment",
@@ -426,8 +441,9 @@ class AdjustmentView(_Json, APIView):
 
 
 class TransferView(_Json, APIView):
-    permission_classes = [RolePermission, DenySupplierBound]
+    permission_classes = [RolePermission]
     role_grants = {"post": (PLANNER,)}
+    supplier_grants: dict = {}
 
     @extend_schema(
         summary="Record a transfer",

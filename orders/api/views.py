@@ -17,7 +17,6 @@ import hashlib
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import generics, status
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -41,7 +40,8 @@ from orders.models import Customer, SalesOrder
 from scm.api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from scm.api.idempotency import REPLAYED_HEADER, idempotent
 from scm.api.pagination import CursorPagination
-from scm.api.permissions import DenySupplierBound, RolePermission
+from scm.api.parsers import JSONParser
+from scm.api.permissions import ALL_ROLES, OPS_ONLY, RolePermission
 from scm.errors import NotFound
 from scm.roles import INTEGRATION, PLANNER
 from scm.validation import MAX_ID
@@ -81,7 +81,9 @@ def _customer(code: str) -> Customer:
 
 @extend_schema_view(get=extend_schema(summary="List customers", description="Every customer, by code."))
 class CustomerListView(_Json, generics.ListAPIView):
-    permission_classes = [RolePermission, DenySupplierBound]
+    permission_classes = [RolePermission]
+    role_grants = {"get": ALL_ROLES, "post": OPS_ONLY}
+    supplier_grants: dict = {}
     serializer_class = CustomerSerializer
 
     def get_queryset(self) -> QuerySet[Customer]:
@@ -105,7 +107,9 @@ class CustomerListView(_Json, generics.ListAPIView):
 class CustomerDetailView(_Json, APIView):
     """One customer by code. PUT creates or replaces, PATCH changes some fields, DELETE deactivates."""
 
-    permission_classes = [RolePermission, DenySupplierBound]
+    permission_classes = [RolePermission]
+    role_grants = {"get": ALL_ROLES, "put": OPS_ONLY, "patch": OPS_ONLY, "delete": OPS_ONLY}
+    supplier_grants: dict = {}
 
     @extend_schema(summary="Read a customer", responses={200: CustomerSerializer})
     def get(self, request, code: str):
@@ -182,8 +186,9 @@ def _order_key(request) -> str | None:
     )
 )
 class OrderListView(_Json, generics.ListAPIView):
-    permission_classes = [RolePermission, DenySupplierBound]
-    role_grants = {"post": (PLANNER, INTEGRATION)}
+    permission_classes = [RolePermission]
+    role_grants = {"get": ALL_ROLES, "post": (PLANNER, INTEGRATION)}
+    supplier_grants: dict = {}
     serializer_class = OrderSummarySerializer
     pagination_class = CursorPagination
     ordering = "-pk"
@@ -221,7 +226,9 @@ class OrderListView(_Json, generics.ListAPIView):
 
 
 class OrderDetailView(APIView):
-    permission_classes = [RolePermission, DenySupplierBound]
+    permission_classes = [RolePermission]
+    role_grants = {"get": ALL_ROLES}
+    supplier_grants: dict = {}
 
     @extend_schema(summary="Read an order", responses={200: OrderSerializer})
     def get(self, request, order_id: int):
@@ -231,7 +238,9 @@ class OrderDetailView(APIView):
 class OrderCancelView(_Json, APIView):
     """Ops only."""
 
-    permission_classes = [RolePermission, DenySupplierBound]
+    permission_classes = [RolePermission]
+    role_grants = {"post": OPS_ONLY}
+    supplier_grants: dict = {}
 
     @extend_schema(
         summary="Cancel an order",
@@ -250,7 +259,9 @@ class OrderCancelView(_Json, APIView):
 class OrderRetryView(APIView):
     """Ops only."""
 
-    permission_classes = [RolePermission, DenySupplierBound]
+    permission_classes = [RolePermission]
+    role_grants = {"post": OPS_ONLY}
+    supplier_grants: dict = {}
 
     @extend_schema(
         summary="Retry a failed order",
@@ -264,7 +275,9 @@ class OrderRetryView(APIView):
 
 
 class OrderEventsView(APIView):
-    permission_classes = [RolePermission, DenySupplierBound]
+    permission_classes = [RolePermission]
+    role_grants = {"get": ALL_ROLES}
+    supplier_grants: dict = {}
 
     @extend_schema(
         summary="An order's events",

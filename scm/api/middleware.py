@@ -17,7 +17,7 @@ end of `scm/api/urls.py`.
 from __future__ import annotations
 
 from django.conf import settings
-from django.http import JsonResponse
+from django.http import Http404, JsonResponse
 from rest_framework.response import Response
 
 from scm.api.errors import error_body
@@ -79,3 +79,24 @@ def _content_length(request) -> int | None:
     except ValueError:
         return None
     return length if length >= 0 else None
+
+
+class RejectNulMiddleware:
+    """Outside the API, a NUL character in the path is a 404.
+
+    PostgreSQL text cannot hold NUL, so a lookup by such a key would fail in the database driver
+    (a 500) instead of finding nothing: `/inventory/%00/` names no SKU. The API's views and
+    serializers check their keys and parameters themselves (and name them in the error), and the
+    dashboard's filter forms refuse NUL in query parameters (Django's form fields do), so only
+    paths need this.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.path.startswith(API_PREFIX):
+            return self.get_response(request)
+        if "\x00" in request.path:
+            raise Http404("No such page.")
+        return self.get_response(request)

@@ -1,4 +1,6 @@
-"""Cursor pagination for lists that keep growing (orders, inbound messages, webhook deliveries).
+"""Pagination: cursors for lists that keep growing, bounded limit/offset for master data.
+
+Cursor pagination for lists that keep growing (orders, inbound messages, webhook deliveries).
 
 Offsets drift when rows are added while a client pages through (it sees a row twice or misses
 one); a cursor remembers the last row seen instead, so pages stay stable however fast the list
@@ -16,6 +18,11 @@ Views may set `ordering` to a unique, never-changing field (default: newest firs
     class OrderListView(generics.ListAPIView):
         pagination_class = CursorPagination
         ordering = "-pk"
+
+Master-data lists (items, locations, customers, suppliers, ...) use `LimitOffsetPagination`, the
+project default: `limit` 1..1000 (default 100) and `offset` 0..2^31-1; anything else (negative,
+not a number, larger than a database integer) answers 400 instead of being corrected silently or
+reaching SQL.
 """
 
 from __future__ import annotations
@@ -25,6 +32,19 @@ from rest_framework import exceptions, pagination
 from rest_framework.utils.urls import replace_query_param
 
 _SALT = "scm.api.pagination.cursor"
+MAX_PAGE_SIZE = 1000
+MAX_OFFSET = 2**31 - 1
+
+
+def bounded_int(request, name: str, *, default: int, low: int, high: int) -> int:
+    """The query parameter `name` as an integer in low..high, `default` when absent; else a 400."""
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    value = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 12 else None
+    if value is None or not low <= value <= high:
+        raise exceptions.ValidationError({name: [f"Must be an integer from {low} to {high}."]})
+    return value
 
 
 class InvalidCursor(exceptions.APIException):
@@ -50,18 +70,16 @@ class CursorPagination(pagination.CursorPagination):
         return super().get_ordering(request, queryset, view)
 
     def get_page_size(self, request) -> int:
-        raw = request.query_params.get(self.page_size_query_param)
-        if raw is None or raw == "":
-            return self.page_size
-        try:
-            size = int(raw)
-        except ValueError:
-            size = 0
-        if not 1 <= size <= self.max_page_size:
-            raise exceptions.ValidationError(
-                {self.page_size_query_param: [f"Must be an integer from 1 to {self.max_page_size}."]}
-            )
-        return size
+        return bounded_int(
+            request, self.page_size_query_param, default=self.page_size, low=1, high=self.max_page_size
+        )
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"].update(minimum=1, maximum=self.max_page_size)
+        return parameters
 
     def encode_cursor(self, cursor: pagination.Cursor) -> str:
         token = signing.dumps([cursor.offset, int(cursor.reverse), cursor.position], salt=_SALT, compress=True)
@@ -84,3 +102,24 @@ class CursorPagination(pagination.CursorPagination):
         if not valid:
             raise InvalidCursor()
         return pagination.Cursor(offset=offset, reverse=bool(reverse), position=position)
+
+
+class LimitOffsetPagination(pagination.LimitOffsetPagination):
+    """`limit` 1..1000 (default 100) and `offset` 0..2^31-1, each checked: out of range is a 400."""
+
+    default_limit = 100
+    max_limit = MAX_PAGE_SIZE
+
+    def get_limit(self, request) -> int:
+        return bounded_int(request, self.limit_query_param, default=self.default_limit, low=1, high=self.max_limit)
+
+    def get_offset(self, request) -> int:
+        return bounded_int(request, self.offset_query_param, default=0, low=0, high=MAX_OFFSET)
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        bounds = {self.limit_query_param: (1, self.max_limit), self.offset_query_param: (0, MAX_OFFSET)}
+        for parameter in parameters:
+            low, high = bounds[parameter["name"]]
+            parameter["schema"].update(minimum=low, maximum=high)
+        return parameters

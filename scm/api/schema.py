@@ -1,10 +1,12 @@
 """OpenAPI generation: every operation documents the errors it can answer, in the one error shape.
 
 `AutoSchema` (the project's DEFAULT_SCHEMA_CLASS) adds to each operation the standard error
-responses that follow from how the view is built: 401/403 when it needs a login, 404 when the
-path names an object, 400/413/415 when it takes a body, 429 when it is throttled, 422 and the
-`Idempotency-Key` header when its handler is `@idempotent`. Views document their own domain
-errors (409 for conflicts and so on) with `error_responses()`:
+responses that follow from how the view is built: 400 always (a malformed Content-Length is
+refused before any view runs), 401/403 when it needs a login, 404 when the path names an object,
+413/415 when it takes a body, 429 when it is throttled (the token endpoint: also the login
+lockout), 422 and the `Idempotency-Key` header when its handler is `@idempotent`, and 503 always
+(a deadlock or serialization conflict that escaped the service: retry). Views document their own
+domain errors (409 for conflicts and so on) with `error_responses()`:
 
     @extend_schema(responses={201: OrderSerializer, **error_responses(409, 422)})
 """
@@ -29,7 +31,10 @@ ERROR_DESCRIPTIONS: dict[int, str] = {
     415: "The Content-Type is not accepted (`unsupported_media_type`).",
     422: "Understood but refused, e.g. the Idempotency-Key was used for a different request "
     "(`idempotency_key_reused`).",
-    429: "Too many requests (`throttled`); retry after the `Retry-After` seconds.",
+    429: "Too many requests (`throttled`), or too many failed logins (`locked_out`); retry after the "
+    "`Retry-After` seconds.",
+    503: "A concurrent change made the database give up on this request (`transient_conflict`); nothing was "
+    "kept: send it again after the `Retry-After` seconds.",
 }
 
 
@@ -79,11 +84,8 @@ class AutoSchema(SpectacularAutoSchema):
         return parameters
 
     def _standard_error_statuses(self) -> list[int]:
-        statuses = []
+        statuses = [400]
         takes_body = self.method in _BODY_METHODS
-        has_query = any(p.get("in") == "query" for p in self._get_parameters())
-        if takes_body or has_query:
-            statuses.append(400)
         if not self._is_public():
             statuses += [401, 403]
         if "{" in self.path:
@@ -94,6 +96,7 @@ class AutoSchema(SpectacularAutoSchema):
             statuses.append(422)
         if self.view.get_throttles():
             statuses.append(429)
+        statuses.append(503)
         return statuses
 
     def _get_response_bodies(self, direction="response"):

@@ -12,7 +12,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from scm.api.permissions import DenySupplierBound, DocsPermission, RolePermission
+from scm.api.permissions import ALL_ROLES, SHARED, DocsPermission, RolePermission
 from scm.api.serializers import (
     EventPageSerializer,
     EventQuerySerializer,
@@ -36,10 +36,12 @@ class JsonErrorsMixin:
 
 class SchemaView(JsonErrorsMixin, SpectacularAPIView):
     permission_classes = [DocsPermission]
+    access_exempt = "The schema describes the API, not data: any role, or everyone with API_DOCS_PUBLIC."
 
 
 class SwaggerDocsView(JsonErrorsMixin, SpectacularSwaggerView):
     permission_classes = [DocsPermission]
+    access_exempt = SchemaView.access_exempt
 
 
 class InvalidCredentials(DomainError):
@@ -52,13 +54,16 @@ class ObtainTokenView(APIView):
 
     permission_classes = [permissions.AllowAny]
     authentication_classes: list = []
+    access_exempt = "Exchanges a username and password for a token: open, throttled and locked out per login."
     throttle_classes = [TokenObtainRateThrottle]
 
     @extend_schema(request=TokenRequestSerializer, responses={200: TokenResponseSerializer})
     def post(self, request):
         data = TokenRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        user = authenticate(request, **data.validated_data)
+        # The Django request, so the login lockout (django-axes) counts this failure with the dashboard's
+        # and the admin's, and its middleware can answer a locked-out caller.
+        user = authenticate(request._request, **data.validated_data)
         if user is None or not user.is_active:
             raise InvalidCredentials("Unable to log in with the given username and password.")
         token, _ = Token.objects.get_or_create(user=user)
@@ -72,7 +77,9 @@ class EventListView(APIView):
     supplier's events.
     """
 
-    permission_classes = [RolePermission, DenySupplierBound]
+    permission_classes = [RolePermission]
+    role_grants = {"get": ALL_ROLES}
+    supplier_grants: dict = {}
 
     @extend_schema(
         parameters=[EventQuerySerializer],
@@ -100,6 +107,11 @@ class NotFoundView(APIView):
     path with a trailing slash exists, the error says so (APIs do not redirect: a redirected
     POST loses its body).
     """
+
+    permission_classes = [RolePermission]
+    _ANY = ("get", "post", "put", "patch", "delete")
+    role_grants = dict.fromkeys(_ANY, ALL_ROLES)
+    supplier_grants = dict.fromkeys(_ANY, SHARED)
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)

@@ -23,5 +23,8 @@ class SubscriptionAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
+    def has_change_permission(self, request, obj=None):
+        return False  # the subscription runner owns every field: a Save button would change nothing
+
     def has_delete_permission(self, request, obj=None):
         return False

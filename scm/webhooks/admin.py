@@ -16,17 +16,35 @@ from scm.webhooks.selectors import BREAKER_PREFIX
 
 
 class WebhookEndpointForm(forms.ModelForm):
+    """The secret is write-only, as in the API: never rendered back (not even masked in the page source).
+    On an existing endpoint a blank secret keeps the current one; a new value rotates it."""
+
     url = forms.URLField(max_length=500, assume_scheme="https")
     secret = forms.CharField(
         min_length=16,
         max_length=256,
-        widget=forms.PasswordInput(render_value=True),
-        help_text="At least 16 characters.",
+        required=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="At least 16 characters. Never shown again.",
     )
 
     class Meta:
         model = WebhookEndpoint
         fields = ("url", "description", "event_types", "secret", "active")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.initial.pop("secret", None)
+        if self.instance.pk:
+            self.fields["secret"].help_text = "Leave blank to keep the current secret; enter a new one to rotate it."
+
+    def clean_secret(self):
+        value = self.cleaned_data.get("secret") or ""
+        if value:
+            return value
+        if not self.instance.pk:
+            raise forms.ValidationError("A new endpoint needs a secret.")
+        return WebhookEndpoint.objects.values_list("secret", flat=True).get(pk=self.instance.pk)
 
     def clean_url(self):
         url = self.cleaned_data.get("url") or ""

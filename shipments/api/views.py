@@ -1,19 +1,20 @@
 """Shipments API: thin views that validate, call one service or selector, and render.
 
 Roles (scm.api.permissions): every role reads; carriers are written by ops; tracking updates and
-departures are posted by integrations (carriers, WMS) and ops; planners and ops cancel.
+departures are posted by integrations (carriers, WMS) and ops; planners and ops cancel. Supplier-bound
+tokens may do nothing here: shipments carry customers' orders, no supplier's business.
 """
 
 from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import generics, status
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from scm.api.pagination import CursorPagination
-from scm.api.permissions import RolePermission
+from scm.api.parsers import JSONParser
+from scm.api.permissions import ALL_ROLES, OPS_ONLY, RolePermission
 from scm.api.schema import error_responses
 from scm.api.serializers import EventSerializer
 from scm.roles import INTEGRATION, PLANNER
@@ -38,6 +39,7 @@ from shipments.models import Shipment, TrackingUpdate, UpdateSource
 
 class _Api:
     permission_classes = [RolePermission]
+    supplier_grants: dict = {}
     parser_classes = [JSONParser]
 
 
@@ -46,6 +48,7 @@ class _Api:
 
 @extend_schema_view(get=extend_schema(description="Carriers by code."))
 class CarrierListView(_Api, generics.ListAPIView):
+    role_grants = {"get": ALL_ROLES, "post": OPS_ONLY}
     serializer_class = CarrierSerializer
     pagination_class = CursorPagination
     ordering = "code"
@@ -63,6 +66,8 @@ class CarrierListView(_Api, generics.ListAPIView):
 
 class CarrierDetailView(_Api, APIView):
     """One carrier, addressed by its code. PUT and PATCH both change only the fields sent."""
+
+    role_grants = {"get": ALL_ROLES, "patch": OPS_ONLY, "put": OPS_ONLY, "delete": OPS_ONLY}
 
     @extend_schema(responses={200: CarrierSerializer})
     def get(self, request, code: str):
@@ -101,6 +106,8 @@ class CarrierDetailView(_Api, APIView):
 class ShipmentListView(_Api, generics.ListAPIView):
     """Shipments, newest first."""
 
+    role_grants = {"get": ALL_ROLES}
+
     serializer_class = ShipmentSerializer
     pagination_class = CursorPagination
     ordering = "-pk"
@@ -114,6 +121,8 @@ class ShipmentListView(_Api, generics.ListAPIView):
 
 
 class ShipmentDetailView(_Api, APIView):
+    role_grants = {"get": ALL_ROLES}
+
     @extend_schema(responses={200: ShipmentSerializer})
     def get(self, request, shipment_id: int):
         return Response(ShipmentSerializer(selectors.shipment_get(shipment_id=shipment_id)).data)
@@ -121,6 +130,8 @@ class ShipmentDetailView(_Api, APIView):
 
 class ShipmentEventsView(_Api, APIView):
     """The shipment's event history (stream shipment-<id>), oldest first."""
+
+    role_grants = {"get": ALL_ROLES}
 
     @extend_schema(responses={200: EventSerializer(many=True)})
     def get(self, request, shipment_id: int):
@@ -131,7 +142,7 @@ class ShipmentTrackingView(_Api, APIView):
     """GET: every tracking update received for the shipment with its outcome (applied, duplicate,
     stale, rejected), oldest first. POST: record one update for this shipment."""
 
-    role_grants = {"post": (INTEGRATION,)}
+    role_grants = {"get": ALL_ROLES, "post": (INTEGRATION,)}
 
     @extend_schema(responses={200: TrackingUpdateSerializer(many=True)})
     def get(self, request, shipment_id: int):
@@ -177,6 +188,8 @@ class ShipmentCancelView(_Api, APIView):
 class LateShipmentListView(_Api, APIView):
     """Late shipments first, then at-risk ones, each with its order reference and reasons."""
 
+    role_grants = {"get": ALL_ROLES}
+
     @extend_schema(
         parameters=[OpenApiParameter("include_at_risk", bool, description="Default true.")],
         responses={200: LateShipmentSerializer(many=True)},
@@ -207,6 +220,8 @@ class CarrierUpdateView(_Api, APIView):
 
 class UnmatchedUpdateListView(_Api, generics.ListAPIView):
     """Tracking updates whose tracking number matched no shipment, newest first."""
+
+    role_grants = {"get": ALL_ROLES}
 
     serializer_class = TrackingUpdateSerializer
     pagination_class = CursorPagination

@@ -1,9 +1,11 @@
 """Suppliers API: suppliers and their part numbers (master data), purchase orders with their send /
 receive / cancel / close actions, and inbound messages (raw POST, status, raw bytes, reprocess).
 
-A supplier-bound integration token sees its own supplier only: every queryset is narrowed with
-`scope_to_bound_supplier` before the lookup, so another supplier's order or message answers 404
-exactly like one that does not exist.
+A supplier-bound integration token reads its own supplier, part numbers, purchase orders and
+messages, and posts messages, nothing else (`supplier_grants`, OWN): every queryset is narrowed
+with `scope_to_bound_supplier` before the lookup, so another supplier's order or message answers
+404 exactly like one that does not exist. The raw bytes of messages are for ops and the sender's
+own token; planners only when RAW_MESSAGES_READABLE_BY_PLANNERS is set.
 
 Inbound messages take any body: the bytes are read straight from the request stream (never through
 a parser, never decoded), stored byte-exact and committed, then processed. The answer is 202 with
@@ -21,7 +23,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import generics, status
 from rest_framework.exceptions import PermissionDenied
-from rest_framework.parsers import BaseParser, JSONParser
+from rest_framework.parsers import BaseParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -29,7 +31,8 @@ from inventory.api.serializers import key_is_plausible
 from inventory.api.views import AlreadyExists, errors
 from scm.api.idempotency import idempotent
 from scm.api.pagination import CursorPagination
-from scm.api.permissions import RolePermission
+from scm.api.parsers import JSONParser
+from scm.api.permissions import ALL_ROLES, OPS_ONLY, OWN, RolePermission
 from scm.api.supplier_scope import bound_supplier_code, may_act_for_supplier, scope_to_bound_supplier
 from scm.errors import NotFound
 from scm.roles import INTEGRATION, PLANNER
@@ -99,6 +102,8 @@ def _supplier(request, code: str) -> Supplier:
 @extend_schema_view(get=extend_schema(summary="List suppliers", description="Every supplier, by code."))
 class SupplierListView(_Json, generics.ListAPIView):
     permission_classes = [RolePermission]
+    role_grants = {"get": ALL_ROLES, "post": OPS_ONLY}
+    supplier_grants = {"get": OWN}
     serializer_class = SupplierSerializer
 
     def get_queryset(self) -> QuerySet[Supplier]:
@@ -124,6 +129,8 @@ class SupplierDetailView(_Json, APIView):
     """One supplier by code. PUT creates or replaces, PATCH changes some fields, DELETE deactivates."""
 
     permission_classes = [RolePermission]
+    role_grants = {"get": ALL_ROLES, "put": OPS_ONLY, "patch": OPS_ONLY, "delete": OPS_ONLY}
+    supplier_grants = {"get": OWN}
 
     @extend_schema(summary="Read a supplier", responses={200: SupplierSerializer})
     def get(self, request, code: str):
@@ -196,6 +203,8 @@ def _supplier_items(request) -> QuerySet[SupplierItem]:
 )
 class SupplierItemListView(_Json, generics.ListAPIView):
     permission_classes = [RolePermission]
+    role_grants = {"get": ALL_ROLES, "post": OPS_ONLY}
+    supplier_grants = {"get": OWN}
     serializer_class = SupplierItemSerializer
 
     def get_queryset(self) -> QuerySet[SupplierItem]:
@@ -237,6 +246,8 @@ class SupplierItemListView(_Json, generics.ListAPIView):
 
 class SupplierItemDetailView(_Json, APIView):
     permission_classes = [RolePermission]
+    role_grants = {"get": ALL_ROLES, "patch": OPS_ONLY, "delete": OPS_ONLY}
+    supplier_grants = {"get": OWN}
 
     def _get(self, request, item_id: int) -> SupplierItem:
         found = _supplier_items(request).filter(pk=_id_or_404(item_id, SupplierItemNotFound)).first()
@@ -305,7 +316,8 @@ def _order_response(request, po_id: int, code: int = status.HTTP_200_OK) -> Resp
 )
 class PurchaseOrderListView(_Json, generics.ListAPIView):
     permission_classes = [RolePermission]
-    role_grants = {"post": (PLANNER,)}
+    role_grants = {"get": ALL_ROLES, "post": (PLANNER,)}
+    supplier_grants = {"get": OWN}
     serializer_class = PurchaseOrderSerializer
     pagination_class = CursorPagination
     ordering = "-pk"
@@ -346,6 +358,8 @@ class PurchaseOrderListView(_Json, generics.ListAPIView):
 
 class PurchaseOrderDetailView(_Json, APIView):
     permission_classes = [RolePermission]
+    role_grants = {"get": ALL_ROLES}
+    supplier_grants = {"get": OWN}
 
     @extend_schema(summary="Read a purchase order", responses={200: PurchaseOrderSerializer})
     def get(self, request, po_id: int):
@@ -355,6 +369,7 @@ class PurchaseOrderDetailView(_Json, APIView):
 class PurchaseOrderSendView(_Json, APIView):
     permission_classes = [RolePermission]
     role_grants = {"post": (PLANNER,)}
+    supplier_grants: dict = {}
 
     @extend_schema(
         summary="Send a purchase order (X12 850)",
@@ -376,6 +391,8 @@ class PurchaseOrderSendView(_Json, APIView):
 
 class PurchaseOrderReceiveView(_Json, APIView):
     permission_classes = [RolePermission]
+    role_grants = {"post": OPS_ONLY}
+    supplier_grants: dict = {}
 
     @extend_schema(
         summary="Receive goods against a purchase order",
@@ -402,9 +419,15 @@ class PurchaseOrderReceiveView(_Json, APIView):
 class PurchaseOrderCancelView(_Json, APIView):
     permission_classes = [RolePermission]
     role_grants = {"post": (PLANNER,)}
+    supplier_grants: dict = {}
 
     @extend_schema(
-        summary="Cancel a purchase order", request=ReasonSerializer, responses={200: PurchaseOrderSerializer}
+        summary="Cancel a purchase order",
+        request=ReasonSerializer,
+        responses={
+            200: PurchaseOrderSerializer,
+            **errors(e409="The order can no longer be cancelled, e.g. goods were received (`purchase_order_state`)."),
+        },
     )
     def post(self, request, po_id: int):
         data = ReasonSerializer(data=request.data)
@@ -416,6 +439,7 @@ class PurchaseOrderCancelView(_Json, APIView):
 class PurchaseOrderCloseView(_Json, APIView):
     permission_classes = [RolePermission]
     role_grants = {"post": (PLANNER,)}
+    supplier_grants: dict = {}
 
     @extend_schema(
         summary="Close a purchase order",
@@ -473,7 +497,8 @@ def _read_body(request) -> bytes:
 class InboundMessageListView(generics.ListAPIView):
     max_body_bytes = "SUPPLIER_MESSAGE_MAX_BYTES"  # read by scm.api.middleware instead of API_MAX_BODY_BYTES
     permission_classes = [RolePermission]
-    role_grants = {"post": (INTEGRATION,)}
+    role_grants = {"get": ALL_ROLES, "post": (INTEGRATION,)}
+    supplier_grants = {"get": OWN, "post": OWN}
     parser_classes = [RawBodyParser]
     serializer_class = InboundMessageSerializer
     pagination_class = CursorPagination
@@ -553,6 +578,8 @@ class InboundMessageListView(generics.ListAPIView):
 
 class InboundMessageDetailView(APIView):
     permission_classes = [RolePermission]
+    role_grants = {"get": ALL_ROLES}
+    supplier_grants = {"get": OWN}
 
     @extend_schema(summary="Read an inbound message", responses={200: InboundMessageSerializer})
     def get(self, request, message_id: int):
@@ -560,7 +587,18 @@ class InboundMessageDetailView(APIView):
 
 
 class InboundMessageRawView(APIView):
+    """The bytes a supplier sent: ops and the supplier's own token; planners only by setting.
+
+    Raw messages can hold what no parsed field shows (prices, other buyers' references in a
+    forwarded file), so they are not for every role the way the parsed message is.
+    """
+
     permission_classes = [RolePermission]
+    supplier_grants = {"get": OWN}
+
+    @property
+    def role_grants(self) -> dict:
+        return {"get": (PLANNER,) if settings.RAW_MESSAGES_READABLE_BY_PLANNERS else OPS_ONLY}
 
     @extend_schema(
         summary="The stored bytes of an inbound message, unchanged",
@@ -583,6 +621,8 @@ class InboundMessageRawView(APIView):
 
 class InboundMessageReprocessView(APIView):
     permission_classes = [RolePermission]
+    role_grants = {"post": OPS_ONLY}
+    supplier_grants: dict = {}
 
     @extend_schema(
         summary="Reprocess a quarantined message",

@@ -6,6 +6,7 @@ import pytest
 
 from scm.roles import INTEGRATION, OPS, PLANNER
 from tests.api.helpers import client_for
+from tests.api.world import world  # noqa: F401 - two suppliers and one of everything, for matrix and fuzz tests
 
 
 @pytest.fixture

@@ -25,10 +25,12 @@ pytestmark = pytest.mark.django_db
 
 
 class OrderLikeView(APIView):
-    """Stands in for a domain view: planners and integrations may create, only ops may cancel (DELETE)."""
+    """Stands in for a domain view: every role reads, planners and integrations may create, only ops may
+    cancel (DELETE: declared nowhere, so ops-only)."""
 
     permission_classes = [RolePermission]
-    role_grants = {"post": (PLANNER, INTEGRATION)}
+    role_grants = {"get": (PLANNER, INTEGRATION), "post": (PLANNER, INTEGRATION)}
+    supplier_grants: dict = {}
 
     def get(self, request):
         return Response({"ok": "read"})
@@ -245,7 +247,7 @@ def test_schema_and_docs_need_a_role_and_then_render(unique):
         paths
     )
     assert "/api/v1/{path}" not in paths and not any(".*" in p for p in paths)
-    assert set(paths["/api/v1/events/"]["get"]["responses"]) == {"200", "400", "401", "403", "429"}
+    assert set(paths["/api/v1/events/"]["get"]["responses"]) == {"200", "400", "401", "403", "429", "503"}
 
     docs = client.get("/api/v1/docs/")
     assert docs.status_code == 200

@@ -67,15 +67,16 @@ def test_the_same_856_posted_twice_concurrently_is_applied_once(trade, unique):
 
 
 def _wait_for_lock_waiter(deadline_seconds: float = 10) -> None:
-    """Poll pg_stat_activity until another backend of this database waits on a lock (the claim)."""
+    """Poll pg_stat_activity until another backend of this database waits on a lock: the supplier row,
+    which processing locks before it claims the checksum within that supplier, or the claim itself."""
     deadline = time.monotonic() + deadline_seconds
     with connection.cursor() as cursor:
         while time.monotonic() < deadline:
             cursor.execute("SELECT pg_stat_clear_snapshot()")  # inside a transaction the view is a snapshot
             cursor.execute(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND pid <> pg_backend_pid() AND wait_event_type = 'Lock' AND query ILIKE %s",
-                ["%suppliers_messageclaim%"],
+                "AND pid <> pg_backend_pid() AND wait_event_type = 'Lock' AND (query ILIKE %s OR query ILIKE %s)",
+                ["%suppliers_messageclaim%", "%suppliers_supplier%"],
             )
             if cursor.fetchone()[0]:
                 return
@@ -84,7 +85,8 @@ def _wait_for_lock_waiter(deadline_seconds: float = 10) -> None:
 
 def test_second_copy_waits_for_the_first_and_then_is_a_duplicate(trade, unique):
     """Deterministic overlap: the first copy is applied inside a transaction kept open while the second is
-    processed on another connection; the second must block on the claim, and once the first commits,
+    processed on another connection; the second must block (on the supplier row it locks before claiming
+    the checksum), and once the first commits,
     end DUPLICATE (and if the first had rolled back, it would have applied instead)."""
     body = interchange(
         trade["supplier"].isa_id,

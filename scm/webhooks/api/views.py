@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import generics, status
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from scm.api.pagination import CursorPagination
+from scm.api.parsers import JSONParser
 from scm.api.permissions import RolePermission
 from scm.api.schema import error_responses
 from scm.webhooks import selectors, services
@@ -26,6 +26,7 @@ OPS_ONLY = {"get": (), "post": (), "patch": (), "delete": ()}
 class _OpsOnly:
     permission_classes = [RolePermission]
     role_grants = OPS_ONLY
+    supplier_grants: dict = {}
     parser_classes = [JSONParser]
 
 
