@@ -29,6 +29,7 @@ from partners.models import PartnerConnection
 from scm import outbound
 from scm.observability import metrics
 from scm.outbound.breaker import BreakerPolicy, DbBreaker, breaker_close
+from scm.outbound.models import BreakerState
 from scm.outbound.selectors import BreakerView, breaker_get
 
 PREFIX = "transport:"
@@ -71,13 +72,15 @@ def breaker_view(supplier_code: str) -> BreakerView:
 
 def closed_until(supplier_code: str, *, now: datetime) -> datetime | None:
     """None when a call may go to the partner now; otherwise when to look again: when the open
-    circuit lets a probe out, or, while another caller's probe is out, after one try's time."""
+    circuit lets a probe out, or when another caller's probe, still out, would be replaced (judged
+    with `breaker_policy()`, as `DbBreaker.allow` will judge the call)."""
     view = breaker_view(supplier_code)
-    if view.calls_allowed(now=now) != 0:
-        return None
-    if view.opened_until is not None and view.opened_until > now:
+    if view.state == BreakerState.OPEN and view.opened_until is not None and view.opened_until > now:
         return view.opened_until
-    return now + timedelta(seconds=attempt_seconds())
+    if view.state == BreakerState.HALF_OPEN and view.probe_started_at is not None:
+        replaced_at = view.probe_started_at + timedelta(seconds=breaker_policy().probe_timeout_seconds)
+        return replaced_at if replaced_at > now else None
+    return None
 
 
 def circuit_close(supplier_code: str) -> bool:

@@ -225,7 +225,8 @@ def _apply_outcome(entry: OutboxEntry, outcome: Outcome, now: datetime) -> str:
     entry.lease_until = None
     if outcome.result == "skipped":  # not tried: the try is given back, the last real error kept
         entry.status, entry.attempts = OUT.QUEUED, entry.attempts - 1
-        entry.next_attempt_at = max(outcome.retry_at or now, now + timedelta(seconds=1))
+        later = outcome.retry_at if outcome.retry_at and outcome.retry_at > now else None
+        entry.next_attempt_at = later or now + timedelta(seconds=circuit.attempt_seconds())  # a probe is out
         return AttemptOutcome.SKIPPED
     entry.last_error = outcome.error[:4000]
     entry.mic = outcome.mic or entry.mic
