@@ -46,9 +46,13 @@ def transport_dead_letters(request: HttpRequest) -> HttpResponse:
     listing = selectors.paginate(transport.outbox_dead_letters(), values["page"])
     for problem in problems + listing.problems:
         messages.warning(request, problem)
-    return render(
-        request, "dashboard/transport.html", {"listing": listing, "is_ops": is_ops(request.user), "nav": "transport"}
-    )
+    context = {
+        "listing": listing,
+        "circuits": transport.transport_circuits_open(),
+        "is_ops": is_ops(request.user),
+        "nav": "transport",
+    }
+    return render(request, "dashboard/transport.html", context)
 
 
 @require_POST

@@ -1,12 +1,15 @@
-"""Ops admin for partner transport: connections (saved through the service, secrets write-only), the
-outbox (read-only, "Resend" for dead letters), AS2 messages with their MDNs, and pulled files."""
+"""Ops admin for partner transport: connections (saved through the service, secrets write-only, with
+their circuit read from scm.outbound), the outbox (read-only, "Resend" for dead letters), AS2
+messages with their MDNs, and pulled files."""
 
 from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.urls import reverse
+from django.utils.html import format_html
 
-from partners import services
+from partners import circuit, selectors, services
 from partners.connections import EDITABLE, partner_connection_save
 from partners.forms import SECRET_LABELS, PartnerConnectionForm
 from partners.models import OUT, As2Message, DeliveryAttempt, OutboxEntry, PartnerConnection, PulledFile
@@ -29,10 +32,10 @@ class ReadOnly:
 @admin.register(PartnerConnection)
 class PartnerConnectionAdmin(admin.ModelAdmin):
     form = PartnerConnectionForm
-    list_display = ("supplier", "protocol", "active", "consecutive_failures", "breaker_open_until", "last_pulled_at")
+    list_display = ("supplier", "protocol", "active", "circuit", "last_pulled_at")
     list_filter = ("protocol", "active")
     search_fields = ("supplier__code", "as2_partner_id", "sftp_host")
-    readonly_fields = ("secrets_stored", "consecutive_failures", "breaker_open_until", "last_pulled_at")
+    readonly_fields = ("secrets_stored", "circuit", "last_pulled_at")
     fieldsets = (
         (None, {"fields": ("supplier", "protocol", "active", "send_documents_since", "secrets_stored")}),
         (
@@ -74,8 +77,25 @@ class PartnerConnectionAdmin(admin.ModelAdmin):
         ),
         ("HTTPS POST", {"fields": ("https_url", "https_auth_header", "https_auth")}),
         ("Secrets", {"fields": ("clear_secrets",), "description": SECRET_NOTE}),
-        ("Breaker", {"fields": ("consecutive_failures", "breaker_open_until", "last_pulled_at")}),
+        ("Circuit", {"fields": ("circuit", "last_pulled_at")}),
     )
+
+    def get_queryset(self, request):
+        return selectors.connections_with_circuit(super().get_queryset(request))
+
+    @admin.display(description="circuit")
+    def circuit(self, obj: PartnerConnection) -> str:
+        """The supplier's `transport:<code>` breaker (scm.outbound), linked to where ops may close it."""
+        if obj.pk is None:
+            return "–"
+        state = getattr(obj, "breaker_state", None) or "closed"
+        failures = getattr(obj, "breaker_consecutive_failures", None) or 0
+        until = getattr(obj, "breaker_opened_until", None)
+        shown = state + (f" until {until:%Y-%m-%d %H:%M:%S}" if state == "open" and until else "")
+        shown += f", {failures} failure(s) in a row" if failures else ""
+        name = circuit.breaker_name(obj.supplier.code)
+        link = reverse("admin:outbound_breaker_changelist") + f"?q={name}"
+        return format_html('<a href="{}" title="{}">{}</a>', link, getattr(obj, "breaker_last_error", "") or "", shown)
 
     @admin.display(description="secrets stored")
     def secrets_stored(self, obj: PartnerConnection) -> str:

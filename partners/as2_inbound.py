@@ -23,11 +23,10 @@ import logging
 from dataclasses import dataclass, field
 from functools import partial
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from partners import services, stations, transmit
+from partners import circuit, services, stations, transmit
 from partners.adapters import http
 from partners.adapters.as2 import mdn as as2_mdn
 from partners.adapters.as2 import message as as2
@@ -36,6 +35,7 @@ from partners.models import As2Direction, As2Message, As2Status, PartnerConnecti
 from scm.errors import DomainError, NotFound, ValidationFailed
 from scm.events.store import NewEvent, append
 from suppliers.inbound import enqueue_processing, inbound_message_store
+from suppliers.models import MessageSource
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ def as2_receive(*, headers: dict[str, str], body: bytes) -> Reply:
     else:
         stored = inbound_message_store(
             body=opened.payload,
-            source="as2",
+            source=MessageSource.AS2,
             supplier=connection.supplier,
             content_type=opened.content_type,
             filename=opened.filename or message_id,
@@ -207,12 +207,10 @@ def async_mdn_send(*, record_id: int) -> str:
             url=record.mdn_url,
             body=bytes(record.mdn_body),
             headers=dict(record.mdn_headers),
-            partner=f"partner:{record.connection.supplier.code}",
-            connect_timeout=settings.PARTNER_CONNECT_TIMEOUT_SECONDS,
-            total_timeout=settings.PARTNER_TIMEOUT_SECONDS,
-            max_response_bytes=settings.PARTNER_MAX_RESPONSE_BYTES,
+            call=circuit.http_call(record.connection.supplier.code),
+            body_needed=False,
         )
-    except TransportError as exc:
+    except TransportError as exc:  # an open circuit (BreakerOpen) is retryable: retried after a backoff
         log.warning("async MDN for AS2 message %s not delivered: %s", record.message_id, exc.message)
         return "retry" if exc.retryable else "failed"
     return "sent"

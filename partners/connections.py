@@ -4,6 +4,11 @@
 plaintext in `secrets` ({"as2_private_key": ..., "sftp_password": ..., "sftp_private_key": ...,
 "https_auth": ...}); a key left out keeps what is stored, an empty string clears it. They are sealed
 (partners/secrets.py) before the row is written and never returned.
+
+Partner addresses (the AS2 URL, the HTTPS URL, the SFTP host) are checked against the outbound
+address policy at save (`scm.outbound.check_url`: a literal or `localhost` address, and what a name
+resolves to now), so ops learn at once that an internal address needs OUTBOUND_ALLOWED_NETWORKS; the
+check that counts is made again at every connect.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from partners import secrets
 from partners.adapters.as2 import smime
 from partners.exceptions import ConnectionInvalid
 from partners.models import AfterPull, PartnerConnection, Protocol
+from scm import outbound
 from suppliers.models import Supplier
 
 SECRET_COLUMNS = {
@@ -88,6 +94,7 @@ def _validate_as2(connection: PartnerConnection, plaintext: dict[str, str]) -> N
             raise ConnectionInvalid(f"Our private key: {exc}", as2_private_key="") from None
         if not smime.key_matches_certificate(key, ours):
             raise ConnectionInvalid("Our private key does not belong to our certificate.", as2_private_key="")
+    _check_address(connection.as2_url, field="as2_url", what="AS2 URL")
 
 
 def _validate_sftp(connection: PartnerConnection, plaintext: dict[str, str]) -> None:
@@ -107,9 +114,22 @@ def _validate_sftp(connection: PartnerConnection, plaintext: dict[str, str]) -> 
             asyncssh.import_private_key(plaintext["sftp_private_key"])
         except (asyncssh.KeyImportError, ValueError) as exc:
             raise ConnectionInvalid(f"SFTP private key: {exc}", sftp_private_key="") from None
+    host = connection.sftp_host
+    bracketed = f"[{host}]" if ":" in host and not host.startswith("[") else host
+    _check_address(f"http://{bracketed}:{connection.sftp_port}/", field="sftp_host", what="SFTP host", shown=host)
 
 
 def _validate_https(connection: PartnerConnection, plaintext: dict[str, str]) -> None:
     _require(connection, "https_url")
     if not connection.https_url.lower().startswith("https://") and not connection.https_url.startswith("http://"):
         raise ConnectionInvalid("The HTTPS URL must start with https://.", https_url=connection.https_url)
+    _check_address(connection.https_url, field="https_url", what="HTTPS URL")
+
+
+def _check_address(url: str, *, field: str, what: str, shown: str | None = None) -> None:
+    """The save-time check of the outbound policy (SFTP hosts are checked as an http URL of host and
+    port: the policy judges the address and port, whatever the protocol)."""
+    try:
+        outbound.check_url(url, what=what)
+    except outbound.AddressRefused as exc:
+        raise ConnectionInvalid(exc.message, **{field: shown or url}) from None

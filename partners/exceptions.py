@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from scm.errors import Conflict, DomainError, NotFound, ValidationFailed
 
 
@@ -37,9 +39,31 @@ class OutboxEntryNotDead(Conflict):
 
 class TransportError(Exception):
     """One attempt to reach a partner failed. `retryable` says whether the same bytes may succeed later
-    (a timeout, a 503) or never will (a 4xx, an MDN that says the partner refused the message)."""
+    (a timeout, a 503) or never will (a 4xx, an MDN that says the partner refused the message).
+    `partner_failed` says whether it counts against the partner's breaker: by default the retryable
+    failures do (it did not answer, or answered 5xx), a refusal does not (it is alive), and neither
+    does a refusal of ours (the address policy)."""
 
-    def __init__(self, message: str, *, retryable: bool = True) -> None:
+    def __init__(self, message: str, *, retryable: bool = True, partner_failed: bool | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.retryable = retryable
+        self.partner_failed = retryable if partner_failed is None else partner_failed
+
+
+class BreakerOpen(TransportError):
+    """The partner's circuit (scm.outbound, `transport:<supplier code>`) is open: not called. The
+    outbox gives the try back and waits until `until` (None: soon, another caller holds the probe)."""
+
+    def __init__(self, message: str, *, until: datetime | None) -> None:
+        super().__init__(message, retryable=True, partner_failed=False)
+        self.until = until
+
+
+class AddressNotAllowed(TransportError):
+    """The outbound address policy refused every address the partner's host resolves to (SFTP; HTTP
+    calls get the same judgement inside scm.outbound.request). Not called, not the partner's failure,
+    never retried: the same address would be refused again until ops allow-list it."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retryable=False, partner_failed=False)

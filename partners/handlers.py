@@ -1,10 +1,11 @@
 """Event handlers: every outbound document the other apps build is queued in the outbox.
 
 The `partners.outbox` subscription follows the log: a PurchaseOrderSent names its 850; a processed
-supplier message (applied or quarantined) may have produced a 997 and an 824 for it. Queueing is
-idempotent (one outbox entry per document), so a replayed event queues nothing twice. Documents no
-event names (a 997 for a duplicate interchange, TA1/CONTRL built by other code) are picked up by the
-beat sweep, `services.outbox_enqueue_missing`.
+supplier message (applied or quarantined) may have produced replies for it, every kind found by the
+message they answer: a 997, an 824, a TA1 (X12) or a CONTRL (EDIFACT). Queueing is idempotent (one
+outbox entry per document), so a replayed event queues nothing twice. Documents no event names (the
+997 and TA1 answering a duplicate interchange, which appends no event) are picked up by the beat
+sweep, `services.outbox_enqueue_missing`, a minute later.
 """
 
 from __future__ import annotations

@@ -18,6 +18,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from suppliers.models import OutboundKind
+
 
 class Protocol(models.TextChoices):
     NONE = "none", "None (documents are not transmitted)"
@@ -27,8 +29,18 @@ class Protocol(models.TextChoices):
 
 
 class MdnMode(models.TextChoices):
+    """The MDN we ask a partner for (a connection's setting: we always ask for one)."""
+
     SYNC = "sync", "Synchronous (in the HTTP response)"
     ASYNC = "async", "Asynchronous (posted to our MDN URL)"
+
+
+class MdnRequested(models.TextChoices):
+    """The MDN an AS2 message asked for: ours always ask (sync or async); a partner's may ask for none."""
+
+    NONE = "none", "None"
+    SYNC = "sync", "Synchronous"
+    ASYNC = "async", "Asynchronous"
 
 
 class SignatureAlgorithm(models.TextChoices):
@@ -97,9 +109,6 @@ class PartnerConnection(models.Model):
     https_url = models.URLField("their HTTPS URL", max_length=500, blank=True)
     https_auth_header = models.CharField(max_length=64, blank=True, default="Authorization")
     https_auth_secret = models.TextField(blank=True, editable=False)
-    # Interim per-partner breaker (TODO(outbound): scm/outbound keeps breakers once it lands).
-    consecutive_failures = models.PositiveIntegerField(default=0, editable=False)
-    breaker_open_until = models.DateTimeField(null=True, blank=True, editable=False)
     last_pulled_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -142,7 +151,7 @@ class OutboxEntry(models.Model):
 
     connection = models.ForeignKey(PartnerConnection, on_delete=models.PROTECT, related_name="outbox")
     document = models.OneToOneField("suppliers.OutboundMessage", on_delete=models.PROTECT, related_name="transport")
-    kind = models.CharField(max_length=8)
+    kind = models.CharField(max_length=8, choices=OutboundKind.choices)
     purchase_order = models.CharField(max_length=64, blank=True, help_text="PO number, when the document is one.")
     protocol = models.CharField(max_length=8, choices=Protocol.choices)
     status = models.CharField(max_length=16, choices=OutboxStatus.choices, default=OUT.QUEUED, db_index=True)
@@ -239,7 +248,7 @@ class As2Message(models.Model):
     signed = models.BooleanField(default=False)
     encrypted = models.BooleanField(default=False)
     error = models.TextField(blank=True, help_text="Why it was refused, or why its MDN was not good.")
-    mdn_mode = models.CharField(max_length=8, blank=True, help_text="none, sync or async")
+    mdn_mode = models.CharField(max_length=8, choices=MdnRequested.choices, blank=True)
     mdn_url = models.CharField(max_length=500, blank=True)
     mdn_disposition = models.CharField(max_length=300, blank=True)
     mdn_signed = models.BooleanField(default=False)

@@ -10,9 +10,11 @@ from dataclasses import dataclass
 
 from django.db.models import Prefetch, QuerySet
 
-from partners.models import OUT, As2Direction, As2Message, DeliveryAttempt, OutboxEntry
+from partners import circuit
+from partners.models import OUT, As2Direction, As2Message, DeliveryAttempt, OutboxEntry, PartnerConnection
 from scm.events.models import Event
 from scm.events.store import RecordedEvent, read_stream
+from scm.outbound.selectors import BreakerView, breakers_open, with_breaker
 from suppliers.models import PurchaseOrder
 
 #: What each event of a PO's story says on the PO page, in the words a planner uses.
@@ -47,6 +49,19 @@ def outbox_dead_count() -> int:
     return OutboxEntry.objects.filter(status=OUT.DEAD).count()
 
 
+def connections_with_circuit(queryset: QuerySet[PartnerConnection] | None = None) -> QuerySet[PartnerConnection]:
+    """Connections annotated with their circuit (scm.outbound's `transport:<supplier code>` row) in the
+    same query: `breaker_state` (null: never failed), `breaker_opened_until`,
+    `breaker_consecutive_failures`, `breaker_last_error` (see scm.outbound.selectors.with_breaker)."""
+    queryset = PartnerConnection.objects.all() if queryset is None else queryset
+    return with_breaker(queryset.select_related("supplier"), prefix=circuit.PREFIX, key="supplier__code")
+
+
+def transport_circuits_open() -> list[BreakerView]:
+    """Partner transport circuits that are not closed (open, or half open with a probe out), by name."""
+    return [view for view in breakers_open() if view.name.startswith(circuit.PREFIX)]
+
+
 def purchase_orders_recent() -> QuerySet[PurchaseOrder]:
     return PurchaseOrder.objects.select_related("supplier").order_by("-id")
 
@@ -63,6 +78,7 @@ class PurchaseOrderTransport:
     lines: list
     entries: list[OutboxEntry]
     steps: list[Step]
+    circuit: BreakerView  # the supplier's transport circuit (closed when it never failed)
 
 
 def purchase_order_transport(*, number: str) -> PurchaseOrderTransport | None:
@@ -90,5 +106,9 @@ def purchase_order_transport(*, number: str) -> PurchaseOrderTransport | None:
     events.sort(key=lambda e: e.position)
     steps = [Step(event=e, label=STEP_LABELS.get(e.type, e.type)) for e in events]
     return PurchaseOrderTransport(
-        order=order, lines=list(order.lines.order_by("line_no")), entries=entries, steps=steps
+        order=order,
+        lines=list(order.lines.order_by("line_no")),
+        entries=entries,
+        steps=steps,
+        circuit=circuit.breaker_view(order.supplier.code),
     )

@@ -4,7 +4,9 @@ and resending dead letters. Every state change appends its event in the same tra
 States: QUEUED → SENDING (a worker's claim, with a lease) → DELIVERED, or AWAITING_MDN (AS2 with an
 asynchronous MDN) → DELIVERED; a failed try goes back to QUEUED with an exponential backoff with
 jitter, and to DEAD after PARTNER_MAX_ATTEMPTS tries or a failure that cannot succeed by retrying.
-Ops resend a DEAD entry (`outbox_entry_resend`), which queues it again with a fresh try budget.
+A try that was not made because the partner's circuit is open (`partners.circuit`) gives its number
+back and waits for the circuit. Ops resend a DEAD entry (`outbox_entry_resend`), which queues it
+again with a fresh try budget and closes the partner's circuit.
 
 Locks: the entry row (`select_for_update`) before any append; a claim is one conditional UPDATE, so
 two workers never send one entry at once, and a worker that died simply lets its lease expire.
@@ -24,7 +26,7 @@ from django.db.models import Q
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
-from partners import breaker
+from partners import circuit, documents
 from partners.exceptions import OutboxEntryNotDead, OutboxEntryNotFound
 from partners.models import OUT, AttemptOutcome, DeliveryAttempt, OutboxEntry, PartnerConnection, Protocol
 from scm.events.store import NewEvent, append
@@ -143,21 +145,22 @@ class Claim:
 
 def outbox_claim(*, entry_id: int, now: datetime | None = None) -> Claim | None:
     """Take an entry that is due for one try (QUEUED, or SENDING with an expired lease) and lease it.
-    None when it is not due, someone else holds it, or its partner's breaker is open (the entry then
-    waits for the breaker, without spending a try)."""
+    None when it is not due, someone else holds it, or its partner's circuit is open (the entry then
+    waits for the circuit, without spending a try)."""
     now = now or timezone.now()
     with transaction.atomic():
         entry = (
-            OutboxEntry.objects.select_for_update(skip_locked=True)
-            .select_related("connection", "document")
+            OutboxEntry.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("connection__supplier", "document")
             .filter(pk=entry_id, next_attempt_at__lte=now)
             .filter(Q(status=OUT.QUEUED) | Q(status=OUT.SENDING, lease_until__lte=now))
             .first()
         )
         if entry is None:
             return None
-        if breaker.is_open(entry.connection, now=now):
-            entry.next_attempt_at = entry.connection.breaker_open_until
+        wait_until = circuit.closed_until(entry.connection.supplier.code, now=now)
+        if wait_until is not None:
+            entry.next_attempt_at = wait_until
             entry.save(update_fields=["next_attempt_at"])
             return None
         entry.status = OUT.SENDING
@@ -176,18 +179,20 @@ def _remote_name(entry: OutboxEntry) -> str:
 
         return new_message_id(entry.connection.as2_our_id)
     document = entry.document
-    return f"{entry.kind}_{document.isa_control.zfill(9)}_{entry.pk}.x12"
+    return f"{entry.kind}_{document.isa_control.zfill(9)}_{entry.pk}.{documents.extension(entry.kind)}"
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """What one try did: `delivered`, `transmitted` (waiting for an async MDN) or `failed`."""
+    """What one try did: `delivered`, `transmitted` (waiting for an async MDN), `failed`, or
+    `skipped` (not made: the partner's circuit is open; due again at `retry_at`)."""
 
     result: str
     error: str = ""
     retryable: bool = True
     mic: str = ""
     mdn: dict | None = None  # the facts of an MDN that came with this try (AS2, synchronous)
+    retry_at: datetime | None = None
 
 
 def outbox_record(*, claim: Claim, outcome: Outcome, now: datetime | None = None) -> str:
@@ -212,16 +217,17 @@ def outbox_record(*, claim: Claim, outcome: Outcome, now: datetime | None = None
             error=outcome.error[:4000],
         )
         entry.save()
-        if outcome.result == "failed":
-            breaker.record_failure(entry.connection_id, now=now)
-        else:
-            breaker.record_success(entry.connection_id)
         _outcome_events(entry, outcome, claim.attempt)
     return entry.status
 
 
 def _apply_outcome(entry: OutboxEntry, outcome: Outcome, now: datetime) -> str:
     entry.lease_until = None
+    if outcome.result == "skipped":  # not tried: the try is given back, the last real error kept
+        entry.status, entry.attempts = OUT.QUEUED, entry.attempts - 1
+        later = outcome.retry_at if outcome.retry_at and outcome.retry_at > now else None
+        entry.next_attempt_at = later or now + timedelta(seconds=circuit.attempt_seconds())  # a probe is out
+        return AttemptOutcome.SKIPPED
     entry.last_error = outcome.error[:4000]
     entry.mic = outcome.mic or entry.mic
     if outcome.result == "delivered":
@@ -279,7 +285,6 @@ def outbox_mdn_settle(*, entry_id: int, mdn: dict, now: datetime | None = None) 
     if mdn["good"]:
         entry.status, entry.delivered_at, entry.last_error = OUT.DELIVERED, now, ""
         entry.save()
-        breaker.record_success(entry.connection_id)
         _event(entry, "PartnerDocumentDelivered", attempts=entry.attempts)
     else:
         entry.status, entry.dead_at, entry.last_error = OUT.DEAD, now, error[:4000]
@@ -327,8 +332,9 @@ def outbox_due(*, now: datetime | None = None, limit: int = 200) -> list[int]:
 
 @transaction.atomic
 def outbox_entry_resend(*, entry_id: int, actor: str = "") -> OutboxEntry:
-    """Queue a DEAD entry again, due now, with a fresh try budget. Raises OutboxEntryNotFound and
-    OutboxEntryNotDead (a live entry is already being sent)."""
+    """Queue a DEAD entry again, due now, with a fresh try budget, and close the partner's circuit
+    (ops resending say the partner is back). Raises OutboxEntryNotFound and OutboxEntryNotDead (a live
+    entry is already being sent)."""
     entry = OutboxEntry.objects.select_for_update().select_related("connection__supplier").filter(pk=entry_id).first()
     if entry is None:
         raise OutboxEntryNotFound(f"No outbox entry {entry_id}.", outbox_id=entry_id)
@@ -339,7 +345,7 @@ def outbox_entry_resend(*, entry_id: int, actor: str = "") -> OutboxEntry:
     entry.status, entry.attempts, entry.dead_at = OUT.QUEUED, 0, None
     entry.next_attempt_at = timezone.now()
     entry.save()
-    breaker.record_success(entry.connection_id)
+    circuit.circuit_close(entry.connection.supplier.code)
     _event(entry, "PartnerDocumentResent", actor=actor or None)
     transaction.on_commit(partial(_kick, entry.pk))
     return entry

@@ -11,7 +11,9 @@ For each regular file (dot files and `.part` files are left alone: still being w
 So a dropped connection at any point loses nothing (nothing is removed before it is stored) and
 duplicates nothing (the stored copy is found by supplier, path and checksum; the pipeline's checksum
 claim is the second guard). Each run is recorded as a supplier PollAttempt (channel "sftp"), so a
-failed pull shows with the other poll dead letters on the dashboard.
+failed pull shows with the other poll dead letters on the dashboard. The session goes through the
+outbound policy and the partner's circuit (`partners.circuit.sftp_session`): while the circuit is open
+the pull is not tried, and that is recorded too.
 """
 
 from __future__ import annotations
@@ -23,18 +25,18 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from partners import breaker, stations
+from partners import circuit
 from partners.adapters import sftp
 from partners.exceptions import TransportError
 from partners.models import AfterPull, PartnerConnection, Protocol, PulledFile
 from scm.errors import DomainError
 from scm.events.store import NewEvent, append
 from suppliers.inbound import enqueue_processing, inbound_message_store, max_message_bytes
-from suppliers.models import InboundMessage, PollStatus
+from suppliers.models import InboundMessage, MessageSource, PollChannel, PollStatus
 from suppliers.polling import poll_attempt_record
 
 log = logging.getLogger(__name__)
-SOURCE = "sftp"
+SOURCE = MessageSource.SFTP
 
 
 def connections_due(*, now: datetime | None = None) -> list[int]:
@@ -69,22 +71,16 @@ def sftp_pull(*, connection_id: int) -> PullResult:
     """Pull every waiting file of one connection; records one PollAttempt."""
     connection = PartnerConnection.objects.select_related("supplier").get(pk=connection_id)
     started, result = timezone.now(), PullResult()
-    if breaker.is_open(connection, now=started):
-        result.errors.append(f"not tried: the partner's breaker is open until {connection.breaker_open_until}")
-    else:
-        try:
-            with sftp.Session(stations.sftp_target(connection)) as session:
-                for remote in session.list_files(connection.sftp_outbox_path):
-                    _pull_one(session, connection, remote, result)
-        except (TransportError, DomainError) as exc:
-            result.errors.append(getattr(exc, "message", str(exc)))
-            breaker.record_failure(connection.pk, now=timezone.now())
-        else:
-            breaker.record_success(connection.pk)
+    try:
+        with circuit.sftp_session(connection) as session:
+            for remote in session.list_files(connection.sftp_outbox_path):
+                _pull_one(session, connection, remote, result)
+    except (TransportError, DomainError) as exc:  # BreakerOpen included: "not tried", with the reason
+        result.errors.append(getattr(exc, "message", str(exc)))
     with transaction.atomic():
         poll_attempt_record(
             supplier_id=connection.supplier_id,
-            channel=SOURCE,
+            channel=PollChannel.SFTP,
             status=PollStatus.FAILED if result.errors else PollStatus.SUCCEEDED,
             started_at=started,
             messages_stored=result.stored,

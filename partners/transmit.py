@@ -1,7 +1,10 @@
 """One try at sending one outbox entry: claim it, send it over its connection, record the outcome.
 
 No transaction is open while a partner is called (the claim and the record are short transactions
-of their own). Per protocol:
+of their own). Every call goes through the outbound policy and the partner's circuit
+(`partners.circuit`); a circuit found open at the last moment makes the try `skipped` (given back).
+The document's format decides how it is labelled: X12 (850, 997, 824, TA1) as `application/edi-x12`
+and `.x12`, EDIFACT (CONTRL) as `application/edifact` and `.edi` (`documents.py`). Per protocol:
 - HTTPS: a 2xx answer is delivery.
 - SFTP: written under a temporary name and renamed in their inbox; the rename is delivery.
 - AS2: signed and/or encrypted per the connection; delivered only with a good MDN (signature
@@ -18,12 +21,12 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 
-from partners import services, stations
+from partners import circuit, documents, services, stations
 from partners.adapters import http
 from partners.adapters.as2 import mdn as as2_mdn
 from partners.adapters.as2 import message as as2
 from partners.adapters.as2.smime import SmimeError
-from partners.exceptions import TransportError
+from partners.exceptions import BreakerOpen, TransportError
 from partners.models import As2Direction, As2Message, As2Status, MdnMode, OutboxEntry, Protocol
 from scm.errors import DomainError
 
@@ -38,6 +41,8 @@ def outbox_entry_transmit(*, entry_id: int) -> str:
     entry = OutboxEntry.objects.select_related("connection__supplier", "document").get(pk=claim.entry_id)
     try:
         outcome = SENDERS[entry.protocol](entry)
+    except BreakerOpen as exc:
+        outcome = services.Outcome("skipped", error=exc.message, retry_at=exc.until)
     except TransportError as exc:
         outcome = services.Outcome("failed", error=exc.message, retryable=exc.retryable)
     except DomainError as exc:  # a missing key or secret: waits visibly, retries, then dead-letters
@@ -49,34 +54,24 @@ def outbox_entry_transmit(*, entry_id: int) -> str:
     return status
 
 
-def _budget() -> dict:
-    return {
-        "connect_timeout": settings.PARTNER_CONNECT_TIMEOUT_SECONDS,
-        "total_timeout": settings.PARTNER_TIMEOUT_SECONDS,
-        "max_response_bytes": settings.PARTNER_MAX_RESPONSE_BYTES,
-    }
-
-
 def _send_https(entry: OutboxEntry) -> services.Outcome:
     connection = entry.connection
-    headers = {"Content-Type": "application/edi-x12", **stations.https_headers(connection)}
+    headers = {"Content-Type": documents.content_type(entry.kind), **stations.https_headers(connection)}
     http.post(
         url=connection.https_url,
         body=bytes(entry.document.body),
         headers=headers,
-        partner=f"partner:{connection.supplier.code}",
-        **_budget(),
+        call=circuit.http_call(connection.supplier.code),
+        body_needed=False,  # a 2xx is delivery, whatever it says
     )
     return services.Outcome("delivered")
 
 
 def _send_sftp(entry: OutboxEntry) -> services.Outcome:
-    from partners.adapters import sftp
-
     connection = entry.connection
     if not connection.sftp_inbox_path:
         raise TransportError("the connection has no inbox path to send to", retryable=False)
-    with sftp.Session(stations.sftp_target(connection)) as session:
+    with circuit.sftp_session(connection) as session:
         session.write_atomically(connection.sftp_inbox_path, entry.remote_name, bytes(entry.document.body))
     return services.Outcome("delivered")
 
@@ -99,16 +94,13 @@ def _send_as2(entry: OutboxEntry) -> services.Outcome:
         station=station,
         options=options,
         message_id=entry.remote_name,
-        filename=f"{entry.kind}_{entry.document.isa_control}.x12",
+        filename=f"{entry.kind}_{entry.document.isa_control}.{documents.extension(entry.kind)}",
         subject=f"{entry.kind} {entry.purchase_order or entry.document.isa_control}",
+        content_type=documents.content_type(entry.kind),
     )
     record = _as2_record(entry, built, options)
     answer = http.post(
-        url=connection.as2_url,
-        body=built.body,
-        headers=built.headers,
-        partner=f"partner:{connection.supplier.code}",
-        **_budget(),
+        url=connection.as2_url, body=built.body, headers=built.headers, call=circuit.http_call(connection.supplier.code)
     )
     if asynchronous:
         return services.Outcome("transmitted", mic=built.mic)

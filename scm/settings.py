@@ -441,7 +441,8 @@ PARTNER_BACKOFF_CAP_SECONDS = float(os.environ.get("PARTNER_BACKOFF_CAP_SECONDS"
 PARTNER_LEASE_SECONDS = float(os.environ.get("PARTNER_LEASE_SECONDS", "300"))
 # An asynchronous MDN not received within this long counts the try as failed (the message is resent).
 PARTNER_MDN_TIMEOUT_SECONDS = float(os.environ.get("PARTNER_MDN_TIMEOUT_SECONDS", "3600"))
-# Per-partner breaker: this many failed tries in a row stop tries to that partner for the reset time.
+# Each supplier's transport circuit (scm.outbound breaker `transport:<code>`, shared by its sends, SFTP
+# pulls and MDNs): this many failed calls in a row stop calls to that partner for the reset time.
 PARTNER_BREAKER_THRESHOLD = env_int("PARTNER_BREAKER_THRESHOLD", 5)
 PARTNER_BREAKER_RESET_SECONDS = float(os.environ.get("PARTNER_BREAKER_RESET_SECONDS", "300"))
 # Start a send right after the commit that queued a document (off: only the beat sweep sends).

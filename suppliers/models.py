@@ -312,6 +312,8 @@ class MessageSource(models.TextChoices):
     HTTP_POLL = "http_poll", "HTTP feed poll"
     FOLDER = "folder", "Drop folder"
     ADMIN = "admin", "Admin upload"
+    AS2 = "as2", "AS2 (partner transport)"
+    SFTP = "sftp", "SFTP pull (partner transport)"
 
 
 class InboundStatus(models.TextChoices):
@@ -442,6 +444,7 @@ class OutboundMessage(models.Model):
 class PollChannel(models.TextChoices):
     HTTP = "http", "HTTP feed"
     FOLDER = "folder", "Drop folder"
+    SFTP = "sftp", "SFTP pull (partner transport)"
 
 
 class PollStatus(models.TextChoices):

@@ -282,7 +282,8 @@ class SftpServer:
     """An SFTP server on loopback serving `root` (chrooted) to one user with a password.
 
     `drop_on_read` (a file name) makes the server cut the connection in the middle of reading that
-    file, once; `drop_on_remove` cuts it when that file is about to be removed, once."""
+    file, once; `drop_on_remove` cuts it when that file is about to be removed, once. `connections`
+    counts the SSH connections it accepted."""
 
     def __init__(self, root: Path, *, username: str = "partner", password: str = "s3cret") -> None:
         self.root, self.username, self.password = root, username, password
@@ -290,6 +291,7 @@ class SftpServer:
         self.drop_on_read: str | None = None
         self.drop_on_remove: str | None = None
         self.drop_on_write: str | None = None
+        self.connections = 0
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
@@ -304,6 +306,9 @@ class SftpServer:
         server = self
 
         class Auth(asyncssh.SSHServer):
+            def connection_made(self, conn):
+                server.connections += 1
+
             def begin_auth(self, username):
                 return True
 

@@ -5,9 +5,16 @@ the database between SFTP operations, which Django refuses to do from inside an 
 session runs its own event loop in a private thread and every operation is submitted to it and
 awaited with its own timeout: the caller's thread never runs an event loop.
 
-Every call has a budget: `connect_timeout` for TCP + SSH handshake + login, `operation_timeout` for
-each SFTP operation (a listing, one file's read or write). The server's host key must be the pinned
-one (no known_hosts file, no agent, no user ssh config is consulted).
+Every call has a budget: `connect_timeout` for the name lookup + TCP + SSH handshake + login,
+`operation_timeout` for each SFTP operation (a listing, one file's read or write). The server's host
+key must be the pinned one (no known_hosts file, no agent, no user ssh config is consulted).
+
+The address is the outbound policy's (`scm.outbound.policy.allowed_addresses`, as for every HTTP call):
+the host is resolved once, every address judged (loopback, private, link-local, ... refused unless
+`OUTBOUND_ALLOWED_NETWORKS` allows it), and the session connects to an address that passed, never to
+the name again, so DNS rebinding cannot point it elsewhere. A refusal is AddressNotAllowed.
+The partner's circuit breaker is the caller's (`partners.circuit.sftp_session`): this module keeps
+no state between sessions.
 """
 
 from __future__ import annotations
@@ -15,12 +22,15 @@ from __future__ import annotations
 import asyncio
 import posixpath
 import threading
+import time
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 
 import asyncssh
 
-from partners.exceptions import TransportError
+from partners.exceptions import AddressNotAllowed, TransportError
+from scm.outbound import policy
+from scm.outbound.exceptions import AddressRefused, CallFailed
 
 PART_SUFFIX = ".part"
 
@@ -59,9 +69,12 @@ class Session:
         self._sftp = None
 
     def __enter__(self) -> Session:
+        started = time.monotonic()
         self._thread.start()
         try:
-            self._run(self._connect(), self.target.connect_timeout, "connecting")
+            addresses = self._allowed_addresses()
+            remaining = max(self.target.connect_timeout - (time.monotonic() - started), 0.001)
+            self._run(self._connect(addresses), remaining, "connecting")
         except BaseException:
             self.close()
             raise
@@ -96,15 +109,38 @@ class Session:
         except asyncssh.PermissionDenied as exc:
             raise TransportError(f"{self.target.label}: login refused ({exc})", retryable=False) from None
         except asyncssh.SFTPNoSuchFile as exc:
-            raise TransportError(f"{self.target.label}: {what}: no such file or folder ({exc})") from None
+            raise TransportError(  # their server answers: a configuration matter, not the partner failing
+                f"{self.target.label}: {what}: no such file or folder ({exc})", partner_failed=False
+            ) from None
         except (OSError, asyncssh.Error) as exc:
             raise TransportError(f"{self.target.label}: {what} failed: {type(exc).__name__}: {exc}"[:500]) from None
 
-    async def _connect(self) -> None:
+    def _allowed_addresses(self) -> list[str]:
+        target = self.target
+        try:
+            found = policy.allowed_addresses(target.host, target.port, timeout=target.connect_timeout)
+        except AddressRefused as exc:
+            raise AddressNotAllowed(f"{target.label}: {exc.message}") from None
+        except CallFailed as exc:
+            raise TransportError(f"{target.label}: {exc.message}") from None
+        return [str(address) for address in found]
+
+    async def _connect(self, addresses: list[str]) -> None:
+        """Connect to the first judged address that answers (the next one only when a connection
+        could not be made at all: a refused login or host key ends the attempt)."""
+        for address in addresses[:-1]:
+            try:
+                await self._open(address)
+                return
+            except OSError:
+                continue
+        await self._open(addresses[-1])
+
+    async def _open(self, address: str) -> None:
         target = self.target
         keys = [asyncssh.import_private_key(target.private_key)] if target.private_key else None
         self._connection = await asyncssh.connect(
-            target.host,
+            address,
             target.port,
             username=target.username,
             password=target.password or None,

@@ -26,6 +26,9 @@ Breaker names: `webhook:<endpoint id>`, `tms@<host:port>`, `supplier-feed:<code>
 (`breakers_open()`, `breaker_get(name=...)`). Settings: `OUTBOUND_*` (docs/ARCHITECTURE.md,
 "Outbound calls").
 
+Transports that open their own connections (SFTP) ask `policy.allowed_addresses(host, port,
+timeout=...)` for the judged addresses to connect to, and report to `breaker.DbBreaker` themselves.
+
 Modules: `policy` (addresses, allow-list, URL checks), `transport` (the guarded requests adapter and
 the deadline), `breaker` (the database-backed circuit), `client` (`request`), `selectors`.
 """

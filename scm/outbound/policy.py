@@ -12,6 +12,10 @@ and anything else not globally routable; an IPv4-mapped IPv6 address is judged a
 `::1/128`; any port) and `address:port` pairs (`10.0.0.5:8443`, `[::1]:9000`). Entries are
 addresses, never names: a name could be re-pointed at anything, which is the attack itself.
 
+`allowed_addresses(host, port, timeout=...)` is the same connect-time judgement for transports that
+open their own connections (SFTP in `partners/adapters/sftp.py`): it resolves the name once and
+returns only the addresses that pass; the caller connects to one of those, never to the name.
+
 `check_url` is the save-time check (a 400 for the caller): scheme, host, `localhost` names, a literal
 address, and the addresses the name resolves to now. A name that does not resolve at save time is
 accepted (partners' DNS may not be visible from where ops edit); the connect-time check still holds.
@@ -188,6 +192,28 @@ def resolve(host: str, port: int, *, timeout: float) -> list[IPAddress]:
     if not addresses:
         raise CallFailed(f"{host} resolves to no address", host=host)
     return addresses
+
+
+def allowed_addresses(host: str, port: int, *, timeout: float) -> list[IPAddress]:
+    """The addresses of `host` that we may connect to on `port`, for a transport that opens its own
+    connections (SFTP): resolved once within `timeout`, each judged by `judge_address`. Connect only
+    to one of these, never to the name (a second lookup is what DNS rebinding would answer).
+
+    Raises CallFailed (not resolved in time, or no address) or AddressRefused (the first refusal,
+    when every address is refused). Public: a small addition for `partners` SFTP (not used by the
+    HTTP transport, which judges inside its connection class)."""
+    refusal: AddressRefused | None = None
+    allowed = []
+    for address in resolve(host, port, timeout=timeout):
+        try:
+            judge_address(address, port, host=host)
+        except AddressRefused as exc:
+            refusal = refusal or exc
+            continue
+        allowed.append(address)
+    if not allowed:
+        raise refusal or CallFailed(f"{host} resolves to no address", host=host)
+    return allowed
 
 
 def _literal_address(host: str) -> IPAddress | None:

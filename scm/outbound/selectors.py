@@ -76,11 +76,12 @@ def breaker_counts() -> dict[tuple[str, str], int]:
     return dict(Counter((partner_kind(name), state) for name, state in names))
 
 
-def with_breaker(queryset: QuerySet, *, prefix: str) -> QuerySet:
-    """Annotate rows of a partner table with their breaker (named `<prefix><pk>`): `breaker_state`
+def with_breaker(queryset: QuerySet, *, prefix: str, key: str = "pk") -> QuerySet:
+    """Annotate rows of a partner table with their breaker (named `<prefix><key>`, the row's `key`
+    field or lookup, its pk by default; `partners` uses `key="supplier__code"`): `breaker_state`
     (null when the partner never failed), `breaker_opened_until`, `breaker_probe_started_at`,
     `breaker_consecutive_failures`, `breaker_last_error`, in the same query."""
-    breaker = Breaker.objects.filter(name=Concat(Value(prefix), Cast(OuterRef("pk"), CharField())))
+    breaker = Breaker.objects.filter(name=Concat(Value(prefix), Cast(OuterRef(key), CharField())))
     return queryset.annotate(
         breaker_state=Subquery(breaker.values("state")[:1]),
         breaker_opened_until=Subquery(breaker.values("opened_until")[:1]),

@@ -1,7 +1,8 @@
 """The outbox against a partner endpoint that is down (HTTPS POST to a loopback server that answers
-503, then nothing at all): every try is recorded with exponential backoff, the breaker opens, the
-document dead-letters, shows on the dashboard, is resent by ops and then delivered — and meanwhile
-order fulfilment goes on untouched. Time is driven by moving entries' due time, nothing sleeps."""
+503, then nothing at all): every try is recorded with exponential backoff, the partner's circuit
+(scm.outbound's `transport:<supplier code>`) opens, the document dead-letters, shows on the dashboard,
+is resent by ops and then delivered — and meanwhile order fulfilment goes on untouched. Time is driven
+by moving entries' due time, nothing sleeps."""
 
 from __future__ import annotations
 
@@ -12,10 +13,10 @@ from django.utils import timezone
 
 from orders import services as orders
 from orders.models import OrderStatus
+from partners import circuit, transmit
 from partners import services as outbox
-from partners import transmit
 from partners.connections import partner_connection_save
-from partners.models import OUT, AttemptOutcome, OutboxEntry, PartnerConnection
+from partners.models import OUT, AttemptOutcome, OutboxEntry
 from scm.events import subscriptions
 from tests.factories import stocked
 from tests.partner_trade import TEST_SECRETS_KEY, event_types, make_trade, send_order
@@ -71,9 +72,9 @@ def trade(unique, httpserver):
 
 
 def try_when_due(entry: OutboxEntry) -> str:
-    """Jump the clock to the entry's due time (and past an open breaker), then try once."""
+    """Jump the clock to the entry's due time (and past an open circuit), then try once."""
     entry.refresh_from_db()
-    PartnerConnection.objects.filter(pk=entry.connection_id).update(breaker_open_until=None)
+    circuit.circuit_close(entry.connection.supplier.code)
     OutboxEntry.objects.filter(pk=entry.pk).update(next_attempt_at=timezone.now() - timedelta(seconds=1))
     return transmit.outbox_entry_transmit(entry_id=entry.pk)
 
@@ -118,16 +119,20 @@ def test_a_partner_that_is_down_retries_with_backoff_then_dead_letters_and_ops_r
 
 def test_the_breaker_opens_after_failures_in_a_row_and_holds_tries_without_spending_them(trade, partner):
     entry = send_order(trade)
-    for _ in range(3):
-        try_when_due(entry) if _ else transmit.outbox_entry_transmit(entry_id=entry.pk)
-    connection = PartnerConnection.objects.get(pk=entry.connection_id)
-    assert connection.consecutive_failures == 3 and connection.breaker_open_until > timezone.now()
+    for number in range(3):
+        if number:
+            OutboxEntry.objects.filter(pk=entry.pk).update(next_attempt_at=timezone.now() - timedelta(seconds=1))
+        assert transmit.outbox_entry_transmit(entry_id=entry.pk) == OUT.QUEUED
+    view = circuit.breaker_view(trade.supplier.code)
+    assert view.name == f"transport:{trade.supplier.code}"
+    assert (view.state, view.consecutive_failures) == ("open", 3) and view.opened_until > timezone.now()
+    assert view.last_error == "HTTP 503"
 
     OutboxEntry.objects.filter(pk=entry.pk).update(next_attempt_at=timezone.now() - timedelta(seconds=1))
     assert transmit.outbox_entry_transmit(entry_id=entry.pk) == ""
     entry.refresh_from_db()
     assert entry.attempts == 3 and len(partner.got) == 3
-    assert entry.next_attempt_at == connection.breaker_open_until
+    assert entry.next_attempt_at == view.opened_until
 
 
 def test_a_refusing_partner_is_not_retried(trade, partner):
@@ -146,7 +151,8 @@ def test_an_unreachable_partner_fails_within_its_budget(trade, settings):
     assert transmit.outbox_entry_transmit(entry_id=entry.pk) == OUT.QUEUED
     assert timezone.now() - started < timedelta(seconds=settings.PARTNER_CONNECT_TIMEOUT_SECONDS + 3)
     entry.refresh_from_db()
-    assert "ConnectionError" in entry.last_error
+    assert entry.last_error == "calling http://127.0.0.1:9/edi: cannot connect to 127.0.0.1:9: Connection refused"
+    assert circuit.breaker_view(trade.supplier.code).consecutive_failures == 1
 
 
 def test_order_fulfilment_is_unaffected_while_a_partner_is_down(trade, partner, unique):
