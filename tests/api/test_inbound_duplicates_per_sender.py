@@ -100,7 +100,7 @@ def test_the_migration_scopes_existing_checksum_claims_to_their_message_supplier
     from suppliers import inbound
     from suppliers.models import MessageClaim
 
-    migration = importlib.import_module("suppliers.migrations.0004_scope_checksum_claims_to_supplier")
+    migration = importlib.import_module("suppliers.migrations.0005_scope_checksum_claims_to_supplier")
     with_supplier = inbound.inbound_message_store(body=f"one {unique}".encode(), source="api",
                                                   supplier=two_suppliers["b"])  # fmt: skip
     without = inbound.inbound_message_store(body=f"two {unique}".encode(), source="api")

@@ -45,6 +45,6 @@ def unscope_claims(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("suppliers", "0003_supplier_edifact_id_and_interchange_acks")]
+    dependencies = [("suppliers", "0004_message_source_and_poll_channel_for_transport")]
 
     operations = [migrations.RunPython(scope_claims, unscope_claims)]
