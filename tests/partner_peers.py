@@ -303,52 +303,9 @@ class SftpServer:
         return self.host_key.export_public_key().decode().strip()
 
     async def _start(self):
-        server = self
-
-        class Auth(asyncssh.SSHServer):
-            def connection_made(self, conn):
-                server.connections += 1
-
-            def begin_auth(self, username):
-                return True
-
-            def password_auth_supported(self):
-                return True
-
-            def validate_password(self, username, password):
-                return username == server.username and password == server.password
-
-        class Files(asyncssh.SFTPServer):
-            def __init__(self, chan):
-                super().__init__(chan, chroot=str(server.root).encode())
-
-            def _drop(self):
-                self.channel.get_connection().abort()
-                raise asyncssh.SFTPConnectionLost("dropped by the test")
-
-            def read(self, file_obj, offset, size):
-                name = Path(os.fsdecode(file_obj.name)).name
-                if server.drop_on_read and name == server.drop_on_read:
-                    server.drop_on_read = None
-                    self._drop()
-                return super().read(file_obj, offset, size)
-
-            def write(self, file_obj, offset, data):
-                name = Path(os.fsdecode(file_obj.name)).name
-                if server.drop_on_write and server.drop_on_write in name:
-                    server.drop_on_write = None
-                    super().write(file_obj, offset, data[: len(data) // 2])
-                    self._drop()
-                return super().write(file_obj, offset, data)
-
-            def remove(self, path):
-                if server.drop_on_remove and Path(path.decode()).name == server.drop_on_remove:
-                    server.drop_on_remove = None
-                    self._drop()
-                return super().remove(path)
-
         return await asyncssh.create_server(
-            Auth, "127.0.0.1", 0, server_host_keys=[self.host_key], sftp_factory=Files, allow_scp=False
+            _auth_class(self), "127.0.0.1", 0, server_host_keys=[self.host_key], sftp_factory=_files_class(self),
+            allow_scp=False,
         )
 
     def close(self) -> None:
@@ -359,6 +316,60 @@ class SftpServer:
         asyncio.run_coroutine_threadsafe(stop(), self.loop).result(10)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
+
+
+def _auth_class(server):
+    """The SSH server's authentication: the peer's one user and password; counts connections."""
+
+    class Auth(asyncssh.SSHServer):
+        def connection_made(self, conn):
+            server.connections += 1
+
+        def begin_auth(self, username):
+            return True
+
+        def password_auth_supported(self):
+            return True
+
+        def validate_password(self, username, password):
+            return username == server.username and password == server.password
+
+    return Auth
+
+
+def _files_class(server):
+    """The SFTP subsystem, chrooted to the peer's folder, dropping the connection where a test asks."""
+
+    class Files(asyncssh.SFTPServer):
+        def __init__(self, chan):
+            super().__init__(chan, chroot=str(server.root).encode())
+
+        def _drop(self):
+            self.channel.get_connection().abort()
+            raise asyncssh.SFTPConnectionLost("dropped by the test")
+
+        def read(self, file_obj, offset, size):
+            name = Path(os.fsdecode(file_obj.name)).name
+            if server.drop_on_read and name == server.drop_on_read:
+                server.drop_on_read = None
+                self._drop()
+            return super().read(file_obj, offset, size)
+
+        def write(self, file_obj, offset, data):
+            name = Path(os.fsdecode(file_obj.name)).name
+            if server.drop_on_write and server.drop_on_write in name:
+                server.drop_on_write = None
+                super().write(file_obj, offset, data[: len(data) // 2])
+                self._drop()
+            return super().write(file_obj, offset, data)
+
+        def remove(self, path):
+            if server.drop_on_remove and Path(path.decode()).name == server.drop_on_remove:
+                server.drop_on_remove = None
+                self._drop()
+            return super().remove(path)
+
+    return Files
 
 
 class DjangoServer:
