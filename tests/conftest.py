@@ -15,6 +15,8 @@ import uuid
 import pytest
 from django.db import connection
 
+from tests import lockorder
+
 
 def pytest_collection_modifyitems(config, items):
     from django.conf import settings
@@ -29,6 +31,21 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip_pg)
         if "redis" in item.keywords and not os.environ.get("TEST_REDIS_URL"):
             item.add_marker(skip_redis)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    lockorder.install()
+    lockorder.reset()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    """Every test doubles as a lock-order check: see tests/lockorder.py."""
+    result = yield
+    if item.get_closest_marker("allow_lock_after_append") is None:
+        lockorder.assert_clean(item.nodeid)
+    return result
 
 
 @pytest.fixture(autouse=True)
