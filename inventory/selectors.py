@@ -327,8 +327,9 @@ def check_balances(*, progress=None) -> list[Discrepancy]:
         for bucket, expected, source in expectations:
             if have[bucket] != expected:
                 found.append(Discrepancy(skus[key[0]], codes[key[1]], str(bucket), have[bucket], expected, source))
-        if progress and index % 1000 == 0:
-            progress(index, len(keys))
+        done = index + 1
+        if progress and (done % 1000 == 0 or done == len(keys)):
+            progress(done, len(keys))
     return found
 
 
