@@ -11,7 +11,6 @@ say "not available yet" instead of failing.
 from __future__ import annotations
 
 import importlib
-import math
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -22,7 +21,6 @@ from django.db.models import (
     Case,
     Count,
     F,
-    Min,
     Q,
     QuerySet,
     Sum,
@@ -34,14 +32,12 @@ from django.utils import timezone
 from django.utils.functional import cached_property
 
 from inventory import selectors as stock
-from inventory.models import Balance, Bucket, InboundSupply, LedgerEntry, LocationKind, Reason
+from inventory.models import SELLABLE_KINDS, InboundSupply, LedgerEntry
 from orders import selectors as order_selectors
 from orders.models import OPEN_STATUSES, STATUS_COLOURS, OrderStatus, SalesOrder
+from orders.references import order_id_from_ref
 
-DEMAND_WINDOW_DAYS = 28
-"""Days of shipments that make "demand" — the same window replenishment suggestions use."""
 CHART_DAYS = 30
-SELLABLE = (LocationKind.WAREHOUSE, LocationKind.STORE)
 
 
 def page_size() -> int:
@@ -282,86 +278,81 @@ def positions(
 
     Three queries whatever the size: the balances, the shipped demand per balance over the
     window, and the next expected date per balance; the figures are computed here, so each is
-    worked out once per row. Demand, reorder point and position follow
-    `inventory.selectors.replenishment_suggestions` exactly (same window, same rule), so a row is
-    flagged below its reorder point exactly when the replenishment page suggests reordering it.
+    worked out once per row. Demand, reorder point and the reorder flag are inventory's
+    (`shipped_demand`, `reorder_point`, `below_reorder_point`), the ones its replenishment
+    suggestions use, so a row is flagged exactly when the replenishment page suggests reordering it.
     Days of cover is available units over daily demand (None when nothing shipped in the window).
     """
     now = now or timezone.now()
-    window = DEMAND_WINDOW_DAYS
     rows = stock.balances(location=location or None)
     if search:
         rows = rows.filter(Q(item__sku__icontains=search) | Q(item__name__icontains=search))
     wanted = rows.values("item_id")
-    shipped = {
-        (row["item_id"], row["location_id"]): -row["total"]
-        for row in LedgerEntry.objects.filter(
-            item_id__in=wanted,
-            reason=Reason.SHIPMENT,
-            bucket=Bucket.ON_HAND,
-            effective_at__gte=now - timedelta(days=window),
-            effective_at__lte=now,
-        )
-        .values("item_id", "location_id")
-        .annotate(total=Sum("quantity"))
-        .order_by()
-    }
-    next_dates = {
-        (row["item_id"], row["location_id"]): row["first"]
-        for row in InboundSupply.objects.filter(item_id__in=wanted, quantity__gt=0)
-        .values("item_id", "location_id")
-        .annotate(first=Min("expected_date"))
-        .order_by()
-    }
+    window = stock.DEMAND_WINDOW_DAYS
+    demand = stock.shipped_demand(since=now - timedelta(days=window), until=now, items=wanted)
+    next_dates = stock.next_expected_dates(items=wanted)
     found = []
-    for row in rows.values(
-        "pk",
-        "item_id",
-        "location_id",
-        "item__sku",
-        "location__code",
-        "on_hand",
-        "reserved",
-        "inbound",
-        "item__reorder_point",
-        "item__lead_time_days",
-        "item__safety_stock",
-        "item__active",
-        "location__active",
-        "location__kind",
-    ).order_by():
+    for row in rows.values(*_POSITION_COLUMNS).order_by():
         key = (row["item_id"], row["location_id"])
-        demand = shipped.get(key, 0)
-        daily = demand / window
-        point = row["item__reorder_point"]
-        if point is None:
-            point = math.ceil(daily * row["item__lead_time_days"]) + row["item__safety_stock"]
-        available = row["on_hand"] - row["reserved"]
-        flagged = (
-            row["item__active"]
-            and row["location__active"]
-            and row["location__kind"] in SELLABLE
-            and not (point <= 0 and daily == 0)
-            and available + row["inbound"] <= point
-        )
-        if below_reorder and not flagged:
-            continue
-        found.append(
-            Position(
-                balance_id=row["pk"],
-                sku=row["item__sku"],
-                location=row["location__code"],
-                on_hand=row["on_hand"],
-                reserved=row["reserved"],
-                inbound=row["inbound"],
-                available=available,
-                next_expected=next_dates.get(key),
-                demand=demand,
-                reorder_point=point,
-                days_of_cover=available / daily if daily else None,
-                below_reorder=bool(flagged),
-            )
-        )
+        position = _position(row, demand=demand.get(key, 0), window=window, next_expected=next_dates.get(key))
+        if position.below_reorder or not below_reorder:
+            found.append(position)
+    return _sorted_positions(found, sort)
+
+
+_POSITION_COLUMNS = (
+    "pk",
+    "item_id",
+    "location_id",
+    "item__sku",
+    "location__code",
+    "on_hand",
+    "reserved",
+    "inbound",
+    "item__reorder_point",
+    "item__lead_time_days",
+    "item__safety_stock",
+    "item__active",
+    "location__active",
+    "location__kind",
+)
+
+
+def _position(row: dict[str, Any], *, demand: int, window: int, next_expected: date | None) -> Position:
+    """One balance row's figures, with inventory's reorder rule."""
+    daily = demand / window
+    point = stock.reorder_point(
+        explicit=row["item__reorder_point"],
+        daily_demand=daily,
+        lead_time_days=row["item__lead_time_days"],
+        safety_stock=row["item__safety_stock"],
+    )
+    available = row["on_hand"] - row["reserved"]
+    flagged = (
+        row["item__active"]
+        and row["location__active"]
+        and row["location__kind"] in SELLABLE_KINDS
+        and stock.below_reorder_point(point=point, daily_demand=daily, position=available + row["inbound"])
+    )
+    return Position(
+        balance_id=row["pk"],
+        sku=row["item__sku"],
+        location=row["location__code"],
+        on_hand=row["on_hand"],
+        reserved=row["reserved"],
+        inbound=row["inbound"],
+        available=available,
+        next_expected=next_expected,
+        demand=demand,
+        reorder_point=point,
+        days_of_cover=available / daily if daily else None,
+        below_reorder=bool(flagged),
+    )
+
+
+def _sorted_positions(found: list[Position], sort: str) -> list[Position]:
+    """Sorted by a POSITION_SORTS key ("-" for descending), rows without a value last; SKU, then
+    location, breaks ties."""
     key_name = sort.lstrip("-") if sort.lstrip("-") in POSITION_SORTS else "sku"
     found.sort(key=lambda p: (p.sku, p.location))
     if key_name != "sku":
@@ -375,7 +366,7 @@ def positions(
 def hydrate_positions(listing: Listing) -> Listing:
     """Give the page's rows their item and location (one query for the page), for the template."""
     page_rows: list[Position] = list(listing.page.object_list)
-    balances = Balance.objects.select_related("item", "location").in_bulk([p.balance_id for p in page_rows])
+    balances = stock.balances_by_id([p.balance_id for p in page_rows])
     shown = []
     for position in page_rows:
         balance = balances[position.balance_id]
@@ -400,9 +391,7 @@ class SkuPage:
 def sku_page(*, sku: str, location: str | None, as_of: date | None, now: datetime | None = None) -> SkuPage:
     """One SKU: balances per location (now, or at the end of the `as_of` day), the on-hand history of
     one location over the 30 days up to then, its ledger up to then, and open inbound supply."""
-    from inventory.services import get_item
-
-    item = get_item(sku)
+    item = stock.get_item(sku)
     now = now or timezone.now()
     at = timezone.make_aware(datetime.combine(as_of, time.max)) if as_of else None
     end = min(at, now) if at else now
@@ -437,11 +426,7 @@ def sku_page(*, sku: str, location: str | None, as_of: date | None, now: datetim
         history = [(when.isoformat(), qty) for when, qty in points if when <= end]
         if history:
             history.append((end.isoformat(), history[-1][1]))
-        ledger_rows = list(
-            LedgerEntry.objects.select_related("location")
-            .filter(item=item, location__code=chosen, effective_at__lte=end)
-            .order_by("-effective_at", "-id")[:100]
-        )
+        ledger_rows = list(stock.ledger(sku=sku, location=chosen, until=end, limit=100))
     return SkuPage(
         item=item,
         as_of=at,
@@ -519,7 +504,7 @@ def location_codes() -> list[str]:
 
 
 def replenishment(*, location: str = "", now: datetime | None = None) -> list:
-    return stock.replenishment_suggestions(location=location or None, now=now, window_days=DEMAND_WINDOW_DAYS)
+    return stock.replenishment_suggestions(location=location or None, now=now, window_days=stock.DEMAND_WINDOW_DAYS)
 
 
 @dataclass(frozen=True)
@@ -552,8 +537,7 @@ def parse_picked_rows(data) -> tuple[list[PickedRow], list[str]]:
 
 def order_id_of(order_ref: str) -> int | None:
     """42 for "order-42"; None for a transfer or anything else."""
-    number = (order_ref or "").removeprefix("order-")
-    return int(number) if order_ref.startswith("order-") and number.isdigit() else None
+    return order_id_from_ref(order_ref)
 
 
 def dead_webhook_deliveries() -> QuerySet:

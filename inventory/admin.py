@@ -5,17 +5,7 @@ from django.contrib import admin
 
 from inventory import services
 from inventory.models import Balance, InboundSupply, Item, LedgerEntry, Location, Reservation
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+from scm.admin import ReadOnlyAdmin
 
 
 @admin.register(Item)

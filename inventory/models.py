@@ -46,6 +46,10 @@ class LocationKind(models.TextChoices):
     IN_TRANSIT = "in_transit", "In transit"
 
 
+#: Where stock can be promised and sold from (ATP, allocation, replenishment).
+SELLABLE_KINDS = (LocationKind.WAREHOUSE, LocationKind.STORE)
+
+
 class Location(models.Model):
     code = models.CharField(max_length=32, unique=True)
     name = models.CharField(max_length=200)

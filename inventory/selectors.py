@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import Min, Q, QuerySet, Sum
 from django.utils import timezone
 
+from inventory.exceptions import UnknownLocation, UnknownSku
 from inventory.models import (
+    SELLABLE_KINDS,
     Balance,
     Bucket,
     InboundSupply,
@@ -21,6 +25,33 @@ from inventory.models import (
     Reason,
     Reservation,
 )
+
+# --- Items and locations by key ---------------------------------------------------------------
+
+
+def get_item(sku: str) -> Item:
+    try:
+        return Item.objects.get(sku=sku)
+    except Item.DoesNotExist:
+        raise UnknownSku(sku) from None
+
+
+def get_items(skus: Iterable[str]) -> dict[str, Item]:
+    """Items by SKU in one query; the first unknown SKU (in the order given) raises UnknownSku."""
+    wanted = list(dict.fromkeys(skus))
+    found = {item.sku: item for item in Item.objects.filter(sku__in=wanted)}
+    for sku in wanted:
+        if sku not in found:
+            raise UnknownSku(sku)
+    return found
+
+
+def get_location(code: str) -> Location:
+    try:
+        return Location.objects.get(code=code)
+    except Location.DoesNotExist:
+        raise UnknownLocation(code) from None
+
 
 # --- Current balances -------------------------------------------------------------------------
 
@@ -36,6 +67,11 @@ def balances(*, sku: str | None = None, location: str | None = None) -> QuerySet
 
 def balance_for(*, sku: str, location: str) -> Balance | None:
     return balances(sku=sku, location=location).first()
+
+
+def balances_by_id(ids: list[int]) -> dict[int, Balance]:
+    """Balances with their item and location, by id (one query)."""
+    return Balance.objects.select_related("item", "location").in_bulk(ids)
 
 
 # --- The past ---------------------------------------------------------------------------------
@@ -84,10 +120,15 @@ def balances_as_of(
     ]
 
 
-def ledger(*, sku: str, location: str | None = None, limit: int = 200) -> QuerySet[LedgerEntry]:
+def ledger(
+    *, sku: str, location: str | None = None, until: datetime | None = None, limit: int = 200
+) -> QuerySet[LedgerEntry]:
+    """The SKU's ledger rows, newest effective time first; `until` leaves out rows effective later."""
     rows = LedgerEntry.objects.select_related("item", "location").filter(item__sku=sku)
     if location:
         rows = rows.filter(location__code=location)
+    if until is not None:
+        rows = rows.filter(effective_at__lte=until)
     return rows.order_by("-effective_at", "-id")[:limit]
 
 
@@ -133,13 +174,10 @@ def available_to_promise(*, sku: str, qty: int, today: date | None = None) -> At
     expected date; supply already overdue counts from today. `promise` is the cumulative quantity
     promisable by each date, stopping once `qty` is covered.
     """
-    from inventory.services import get_item
-
     item = get_item(sku)
     today = today or timezone.localdate()
-    sellable = [LocationKind.WAREHOUSE, LocationKind.STORE]
     stock = (
-        Balance.objects.filter(item=item, location__kind__in=sellable, location__active=True)
+        Balance.objects.filter(item=item, location__kind__in=SELLABLE_KINDS, location__active=True)
         .select_related("location")
         .order_by("location__allocation_rank", "location__code")
     )
@@ -150,7 +188,7 @@ def available_to_promise(*, sku: str, qty: int, today: date | None = None) -> At
     ]
     now_total = sum(entry["available"] for entry in locations)
     supplies = (
-        InboundSupply.objects.filter(item=item, quantity__gt=0, location__kind__in=sellable)
+        InboundSupply.objects.filter(item=item, quantity__gt=0, location__kind__in=SELLABLE_KINDS)
         .select_related("location")
         .order_by("expected_date", "id")
     )
@@ -211,8 +249,58 @@ class Suggestion:
     days_of_cover: float | None
 
 
+DEMAND_WINDOW_DAYS = 28
+"""Days of shipments that make "demand" for replenishment and the dashboard's positions."""
+
+BalanceKey = tuple[int, int]
+
+
+def shipped_demand(*, since: datetime, until: datetime, items: Any = None) -> dict[BalanceKey, int]:
+    """Units shipped out of each balance (item id, location id) with effective time in [since, until].
+    `items` (item ids, or a subquery of them) narrows it."""
+    rows = LedgerEntry.objects.filter(
+        reason=Reason.SHIPMENT, bucket=Bucket.ON_HAND, effective_at__gte=since, effective_at__lte=until
+    )
+    if items is not None:
+        rows = rows.filter(item_id__in=items)
+    return {
+        (row["item_id"], row["location_id"]): -row["total"]
+        for row in rows.values("item_id", "location_id").annotate(total=Sum("quantity")).order_by()
+    }
+
+
+def next_expected_dates(*, items: Any) -> dict[BalanceKey, date]:
+    """The earliest expected date of open inbound supply per balance, for these items."""
+    return {
+        (row["item_id"], row["location_id"]): row["first"]
+        for row in InboundSupply.objects.filter(item_id__in=items, quantity__gt=0)
+        .values("item_id", "location_id")
+        .annotate(first=Min("expected_date"))
+        .order_by()
+    }
+
+
+def reorder_point(*, explicit: int | None, daily_demand: float, lead_time_days: int, safety_stock: int) -> int:
+    """The item's explicit reorder point, else demand over the lead time plus safety stock."""
+    if explicit is not None:
+        return explicit
+    return math.ceil(daily_demand * lead_time_days) + safety_stock
+
+
+def below_reorder_point(*, point: int, daily_demand: float, position: int) -> bool:
+    """Whether a balance should be reordered: its position (available + inbound) is at or below the
+    reorder point, unless there is neither a reorder point nor any demand."""
+    if point <= 0 and daily_demand == 0:
+        return False
+    return position <= point
+
+
 def replenishment_suggestions(
-    *, location: str | None = None, sku: str | None = None, window_days: int = 28, now: datetime | None = None
+    *,
+    location: str | None = None,
+    sku: str | None = None,
+    window_days: int = DEMAND_WINDOW_DAYS,
+    now: datetime | None = None,
 ) -> list[Suggestion]:
     """What to reorder, where and how much.
 
@@ -222,59 +310,51 @@ def replenishment_suggestions(
     plus a lead time of demand), at least `min_qty`, rounded up to whole packs.
     """
     now = now or timezone.now()
-    since = now - timedelta(days=window_days)
     rows = Balance.objects.select_related("item", "location").filter(
-        item__active=True, location__kind__in=[LocationKind.WAREHOUSE, LocationKind.STORE], location__active=True
+        item__active=True, location__kind__in=SELLABLE_KINDS, location__active=True
     )
     if location:
         rows = rows.filter(location__code=location)
     if sku:
         rows = rows.filter(item__sku=sku)
-    demand = {
-        (row["item_id"], row["location_id"]): -row["total"]
-        for row in LedgerEntry.objects.filter(
-            reason=Reason.SHIPMENT, bucket=Bucket.ON_HAND, effective_at__gte=since, effective_at__lte=now
-        )
-        .values("item_id", "location_id")
-        .annotate(total=Sum("quantity"))
-        .order_by()
-    }
+    demand = shipped_demand(since=now - timedelta(days=window_days), until=now)
     suggestions = []
     for balance in rows.order_by("item__sku", "location__code"):
-        item = balance.item
         daily = demand.get((balance.item_id, balance.location_id), 0) / window_days
-        reorder_point = (
-            item.reorder_point
-            if item.reorder_point is not None
-            else math.ceil(daily * item.lead_time_days) + item.safety_stock
-        )
-        if reorder_point <= 0 and daily == 0:
-            continue
-        position = balance.available + balance.inbound
-        if position > reorder_point:
-            continue
-        order_up_to = (
-            item.max_qty if item.max_qty is not None else reorder_point + math.ceil(daily * item.lead_time_days)
-        )
-        quantity = max(order_up_to - position, item.min_qty, 1)
-        quantity = math.ceil(quantity / item.pack_size) * item.pack_size
-        suggestions.append(
-            Suggestion(
-                sku=item.sku,
-                location=balance.location.code,
-                on_hand=balance.on_hand,
-                reserved=balance.reserved,
-                available=balance.available,
-                inbound=balance.inbound,
-                position=position,
-                daily_demand=round(daily, 3),
-                reorder_point=reorder_point,
-                order_up_to=order_up_to,
-                suggested_qty=quantity,
-                days_of_cover=round(balance.available / daily, 1) if daily else None,
-            )
-        )
+        suggestion = _suggestion(balance, daily)
+        if suggestion is not None:
+            suggestions.append(suggestion)
     return suggestions
+
+
+def _suggestion(balance: Balance, daily: float) -> Suggestion | None:
+    item = balance.item
+    point = reorder_point(
+        explicit=item.reorder_point,
+        daily_demand=daily,
+        lead_time_days=item.lead_time_days,
+        safety_stock=item.safety_stock,
+    )
+    position = balance.available + balance.inbound
+    if not below_reorder_point(point=point, daily_demand=daily, position=position):
+        return None
+    order_up_to = item.max_qty if item.max_qty is not None else point + math.ceil(daily * item.lead_time_days)
+    quantity = max(order_up_to - position, item.min_qty, 1)
+    quantity = math.ceil(quantity / item.pack_size) * item.pack_size
+    return Suggestion(
+        sku=item.sku,
+        location=balance.location.code,
+        on_hand=balance.on_hand,
+        reserved=balance.reserved,
+        available=balance.available,
+        inbound=balance.inbound,
+        position=position,
+        daily_demand=round(daily, 3),
+        reorder_point=point,
+        order_up_to=order_up_to,
+        suggested_qty=quantity,
+        days_of_cover=round(balance.available / daily, 1) if daily else None,
+    )
 
 
 # --- Consistency ------------------------------------------------------------------------------

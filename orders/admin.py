@@ -16,29 +16,8 @@ from django.utils.html import format_html, format_html_join
 from orders import selectors, services
 from orders.models import Allocation, Customer, FulfillmentWorkflow, OrderLine, OrderShipment, SalesOrder
 from scm import roles
+from scm.admin import ReadOnlyAdmin, ReadOnlyInline
 from scm.errors import DomainError
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Customer)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from orders import services
+from orders.references import order_id_from_ref
 from scm.events.store import RecordedEvent
 
 STOCK_ARRIVAL_TYPES = (
@@ -28,7 +29,7 @@ def on_stock_available(event: RecordedEvent) -> None:
 def on_shipment_event(event: RecordedEvent) -> None:
     payload = event.payload
     order_ref = payload.get("order_ref") or ""
-    if not order_ref.startswith("order-"):
+    if order_id_from_ref(order_ref) is None:
         return
     shipment_id = int(payload.get("shipment_id") or event.stream.rsplit("-", 1)[1])
     lines = payload.get("lines", [])

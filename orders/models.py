@@ -10,6 +10,8 @@ from django.db import models
 from django.db.models import F, Q
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
+from orders.references import line_holder, order_ref
+
 
 class Customer(models.Model):
     code = models.CharField(max_length=32, unique=True)
@@ -85,7 +87,7 @@ class SalesOrder(ConcurrentTransitionMixin, models.Model):
 
     @property
     def stream(self) -> str:
-        return f"order-{self.pk}"
+        return order_ref(self.pk)
 
     # Transitions change the status only; the service saves and appends the event (no I/O here).
 
@@ -150,7 +152,7 @@ class OrderLine(models.Model):
     @property
     def holder(self) -> str:
         """The inventory reservation holder for this line."""
-        return f"order-{self.order_id}/line-{self.pk}"
+        return line_holder(self.order_id, self.pk)
 
     @property
     def backordered(self) -> int:

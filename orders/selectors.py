@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db.models import Prefetch, QuerySet
 
 from orders.models import Allocation, Customer, OrderLine, SalesOrder
+from orders.references import order_ref
 from scm.events.store import RecordedEvent, read_stream
 
 
@@ -44,7 +45,7 @@ def order_detail(*, order_id: int) -> SalesOrder | None:
 
 
 def order_events(*, order_id: int) -> list[RecordedEvent]:
-    return read_stream(f"order-{order_id}")
+    return read_stream(order_ref(order_id))
 
 
 def _describe(event: RecordedEvent) -> tuple[str, str]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 
+from scm.admin import ReadOnlyAdmin, ReadOnlyInline
 from scm.errors import DomainError
 from shipments import services
 from shipments.models import (
@@ -20,17 +21,6 @@ from shipments.models import (
     TrackingUpdate,
     UpdateOutcome,
 )
-
-
-class ReadOnlyMixin:
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Carrier)
@@ -59,19 +49,19 @@ class CarrierAdmin(admin.ModelAdmin):
             self.message_user(request, exc.message, level=messages.ERROR)
 
 
-class ShipmentLineInline(ReadOnlyMixin, admin.TabularInline):
+class ShipmentLineInline(ReadOnlyInline):
     model = ShipmentLine
     extra = 0
     fields = ("sku", "qty", "holder")
 
 
-class ShipmentDelayInline(ReadOnlyMixin, admin.TabularInline):
+class ShipmentDelayInline(ReadOnlyInline):
     model = ShipmentDelay
     extra = 0
     fields = ("cause", "detail", "detected_at", "event_position")
 
 
-class TrackingUpdateInline(ReadOnlyMixin, admin.TabularInline):
+class TrackingUpdateInline(ReadOnlyInline):
     model = TrackingUpdate
     extra = 0
     fields = ("received_at", "source", "status", "occurred_at", "note", "outcome", "outcome_detail")
@@ -79,7 +69,7 @@ class TrackingUpdateInline(ReadOnlyMixin, admin.TabularInline):
 
 
 @admin.register(Shipment)
-class ShipmentAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class ShipmentAdmin(ReadOnlyAdmin):
     list_display = (
         "id",
         "order_ref",
@@ -129,7 +119,7 @@ class ShipmentAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
 
 @admin.register(TrackingUpdate)
-class TrackingUpdateAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class TrackingUpdateAdmin(ReadOnlyAdmin):
     list_display = (
         "id",
         "received_at",
@@ -164,14 +154,14 @@ class TrackingUpdateAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
 
 @admin.register(PlanningAttempt)
-class PlanningAttemptAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class PlanningAttemptAdmin(ReadOnlyAdmin):
     list_display = ("id", "created_at", "order_ref", "transfer_ref", "plan_key", "planner", "outcome", "error_code")
     list_filter = ("outcome", "planner")
     search_fields = ("order_ref", "transfer_ref", "plan_key")
 
 
 @admin.register(CircuitBreaker)
-class CircuitBreakerAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class CircuitBreakerAdmin(ReadOnlyAdmin):
     list_display = ("name", "state", "consecutive_failures", "opened_until", "updated_at", "last_error")
     actions = ("close_circuit",)
 

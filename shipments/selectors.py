@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from scm.events.store import RecordedEvent, read_stream
 from shipments.exceptions import CarrierNotFound, ShipmentNotFound
+from shipments.lateness import delay_causes, stale_after
 from shipments.models import (
     IN_FLIGHT_STATUSES,
     OPEN_STATUSES,
@@ -132,7 +133,7 @@ def _late_filter(now: datetime, stale_after: timedelta) -> Q:
 
 
 def late_candidates(*, now: datetime, stale_after: timedelta) -> QuerySet[Shipment]:
-    """Open shipments that meet at least one of the detector's conditions (see services.delay_causes)."""
+    """Open shipments that meet at least one of the detector's conditions (see shipments.lateness.delay_causes)."""
     return (
         Shipment.objects.filter(status__in=OPEN_STATUSES)
         .filter(_late_filter(now, stale_after))
@@ -171,10 +172,8 @@ def late_shipments(*, now: datetime | None = None, include_at_risk: bool = True)
     Computed from the shipments' current facts, so the list is right even before the periodic
     detector has run; `first_flagged_at` says when the detector (or a carrier) first flagged it.
     """
-    from shipments.services import delay_causes
-
     now = now or timezone.now()
-    stale = timedelta(hours=settings.SHIPMENT_STALE_AFTER_HOURS)
+    stale = stale_after()
     today = timezone.localdate(now)
     late_q = _late_filter(now, stale) | Q(delays__cause=DelayCause.CARRIER_REPORTED)
     at_risk_q = (

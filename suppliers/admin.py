@@ -7,6 +7,7 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.utils.html import format_html, format_html_join
 
+from scm.admin import ReadOnlyAdmin, ReadOnlyInline
 from scm.errors import DomainError
 from suppliers import inbound, services
 from suppliers.models import (
@@ -24,17 +25,6 @@ from suppliers.models import (
 )
 
 RAW_PREVIEW_BYTES = 20_000
-
-
-class ReadOnlyMixin:
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class SupplierItemInline(admin.TabularInline):
@@ -99,7 +89,7 @@ class SupplierItemAdmin(admin.ModelAdmin):
         services.supplier_item_delete(item_id=obj.pk)
 
 
-class PurchaseOrderLineInline(ReadOnlyMixin, admin.TabularInline):
+class PurchaseOrderLineInline(ReadOnlyInline):
     model = PurchaseOrderLine
     extra = 0
     fields = (
@@ -118,7 +108,7 @@ class PurchaseOrderLineInline(ReadOnlyMixin, admin.TabularInline):
 
 
 @admin.register(PurchaseOrder)
-class PurchaseOrderAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class PurchaseOrderAdmin(ReadOnlyAdmin):
     list_display = ("number", "supplier", "destination", "status", "created_at", "sent_at")
     list_filter = ("status", "supplier")
     search_fields = ("number",)
@@ -153,7 +143,7 @@ class PurchaseOrderAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
 
 @admin.register(InboundMessage)
-class InboundMessageAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class InboundMessageAdmin(ReadOnlyAdmin):
     list_display = ("id", "received_at", "supplier", "format", "source", "status", "size", "first_error")
     list_filter = ("status", "format", "source", "supplier")
     search_fields = ("sha256", "filename", "interchange_control")
@@ -223,7 +213,7 @@ class InboundMessageAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
 
 @admin.register(OutboundMessage)
-class OutboundMessageAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class OutboundMessageAdmin(ReadOnlyAdmin):
     list_display = ("id", "created_at", "supplier", "kind", "isa_control", "gs_control", "status", "purchase_order")
     list_filter = ("kind", "status", "supplier")
     exclude = ("body",)
@@ -237,14 +227,14 @@ class OutboundMessageAdmin(ReadOnlyMixin, admin.ModelAdmin):
         return obj is None or request.method == "GET"
 
 
-class ShipNoticeLineInline(ReadOnlyMixin, admin.TabularInline):
+class ShipNoticeLineInline(ReadOnlyInline):
     model = ShipNoticeLine
     extra = 0
     fields = ("line_no", "po_line", "sku", "qty", "qty_received", "pack")
 
 
 @admin.register(ShipNotice)
-class ShipNoticeAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class ShipNoticeAdmin(ReadOnlyAdmin):
     list_display = ("number", "supplier", "shipped_on", "expected_on", "carrier", "created_at")
     list_filter = ("supplier",)
     search_fields = ("number",)
@@ -252,13 +242,13 @@ class ShipNoticeAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
 
 @admin.register(SupplierInvoice)
-class SupplierInvoiceAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class SupplierInvoiceAdmin(ReadOnlyAdmin):
     list_display = ("number", "supplier", "purchase_order", "invoice_date", "total", "match_status")
     list_filter = ("match_status", "supplier")
     search_fields = ("number",)
 
 
 @admin.register(PollAttempt)
-class PollAttemptAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class PollAttemptAdmin(ReadOnlyAdmin):
     list_display = ("id", "supplier", "channel", "status", "tries", "messages_stored", "finished_at", "error")
     list_filter = ("status", "channel", "supplier")

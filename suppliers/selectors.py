@@ -6,11 +6,14 @@ Message lists never load the raw bodies (`defer("body")`): a page of 100 message
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from django.db.models import Count, F, Prefetch, QuerySet
 from django.utils import timezone
 
+from inventory import selectors as inventory_selectors
 from suppliers.models import (
     IN,
     OPEN_PO_STATUSES,
@@ -20,6 +23,7 @@ from suppliers.models import (
     PollStatus,
     PurchaseOrder,
     PurchaseOrderLine,
+    ShipNoticeLine,
     Supplier,
     SupplierInvoice,
     SupplierItem,
@@ -129,3 +133,37 @@ def late_purchase_orders(*, today=None) -> QuerySet[PurchaseOrder]:
         )
         .distinct()
     )
+
+
+# --- What a purchase order still expects ------------------------------------------------------
+
+
+def open_shipments(lines: Iterable[PurchaseOrderLine]) -> dict[int, list[ShipNoticeLine]]:
+    """Ship notice lines of these PO lines not yet received in full, oldest first, by PO line id (one query)."""
+    found: dict[int, list[ShipNoticeLine]] = defaultdict(list)
+    rows = (
+        ShipNoticeLine.objects.filter(po_line__in=[line.pk for line in lines], qty_received__lt=F("qty"))
+        .select_related("notice__supplier")
+        .order_by("notice_id", "line_no")
+    )
+    for shipped in rows:
+        found[shipped.po_line_id].append(shipped)
+    return found
+
+
+def open_inbound(
+    order: PurchaseOrder,
+    lines: Iterable[PurchaseOrderLine],
+    shipments: dict[int, list[ShipNoticeLine]] | None = None,
+) -> dict[str, int]:
+    """Inbound supply still expected per reference: the PO lines' own, and their open ship notice lines'."""
+    refs: dict[str, str] = {line.inbound_reference: line.sku for line in lines}
+    for shipped_lines in (shipments or {}).values():
+        refs.update({shipped.inbound_reference: shipped.sku for shipped in shipped_lines})
+    found: dict[str, int] = {}
+    for sku in sorted(set(refs.values())):
+        for supply in inventory_selectors.inbound_for(sku=sku, location=order.destination).filter(
+            reference__in=[ref for ref, of in refs.items() if of == sku]
+        ):
+            found[supply.reference] = supply.quantity
+    return found

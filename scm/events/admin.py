@@ -2,25 +2,17 @@
 
 from django.contrib import admin
 
+from scm.admin import ReadOnlyAdmin
 from scm.events.models import Event, Subscription
 
 
 @admin.register(Event)
-class EventAdmin(admin.ModelAdmin):
+class EventAdmin(ReadOnlyAdmin):
     list_display = ("position", "type", "stream", "version", "occurred_at", "recorded_at")
     list_filter = ("type",)
     search_fields = ("stream", "type", "event_id")
     date_hierarchy = "recorded_at"
     ordering = ("-position",)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Subscription)

@@ -17,16 +17,16 @@ The feed adapter `fetch_feed` reads a carrier's feed: HTTP GET returning a JSON 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 import requests
 from django.utils import timezone
 
+from scm.validation import FUTURE_TOLERANCE
 from shipments.exceptions import CarrierFeedError
 from shipments.models import TrackingStatus
 
-FUTURE_TOLERANCE = timedelta(minutes=5)
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 MAX_NOTE = 2000
 

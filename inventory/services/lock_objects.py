@@ -1,0 +1,71 @@
+"""Row locks on stock, taken in one fixed order (Saleor's `lock_objects.py` idea).
+
+Balances are always locked in (item id, location id) order so concurrent multi-balance operations
+cannot deadlock; a service locks every balance it touches up front, before its first event append.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from inventory.exceptions import InboundSupplyNotFound, ReservationNotFound
+from inventory.models import Balance, InboundSupply, Item, Location, Reservation
+
+BalanceKey = tuple[int, int]
+
+
+def lock_balances(pairs: Iterable[tuple[Item, Location]]) -> dict[BalanceKey, Balance]:
+    """Lock (creating when missing) the balances of these item/location pairs, in one fixed order.
+
+    Callers that will touch several balances in one transaction call this once, up front, with
+    all of them; later per-balance locks in the same transaction are then already held.
+    """
+    wanted = sorted({(item.pk, location.pk) for item, location in pairs})
+    found = _select_for_update(wanted)
+    missing = [key for key in wanted if key not in found]
+    if missing:
+        Balance.objects.bulk_create(
+            [Balance(item_id=item_id, location_id=location_id) for item_id, location_id in missing],
+            ignore_conflicts=True,
+        )
+        found = _select_for_update(wanted)
+    return found
+
+
+def lock_balances_for_skus(items: Sequence[Item]) -> dict[BalanceKey, Balance]:
+    """Lock every existing balance of these items across locations (for allocation decisions)."""
+    rows = (
+        Balance.objects.select_for_update(of=("self",))
+        .select_related("location")
+        .filter(item__in=[item.pk for item in items])
+        .order_by("item_id", "location_id")
+    )
+    return {(row.item_id, row.location_id): row for row in rows}
+
+
+def _select_for_update(keys: list[BalanceKey]) -> dict[BalanceKey, Balance]:
+    if not keys:
+        return {}
+    item_ids = {item_id for item_id, _ in keys}
+    location_ids = {location_id for _, location_id in keys}
+    rows = (
+        Balance.objects.select_for_update()
+        .filter(item_id__in=item_ids, location_id__in=location_ids)
+        .order_by("item_id", "location_id")
+    )
+    wanted = set(keys)
+    return {(row.item_id, row.location_id): row for row in rows if (row.item_id, row.location_id) in wanted}
+
+
+def lock_reservation(item: Item, location: Location, holder: str) -> Reservation:
+    reservation = Reservation.objects.select_for_update().filter(holder=holder, item=item, location=location).first()
+    if reservation is None:
+        raise ReservationNotFound(holder, item.sku, location.code)
+    return reservation
+
+
+def lock_supply(item: Item, location: Location, reference: str) -> InboundSupply:
+    supply = InboundSupply.objects.select_for_update().filter(item=item, location=location, reference=reference).first()
+    if supply is None:
+        raise InboundSupplyNotFound(reference, item.sku, location.code)
+    return supply

@@ -1,0 +1,182 @@
+"""Allocating an order's lines to stock (reservations), and filling backorders when stock arrives."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import F
+
+from inventory import selectors as stock_selectors
+from inventory import services as inventory
+from inventory.models import SELLABLE_KINDS
+from orders.allocation import Candidate, LinePlan, plan_lines
+from orders.models import Allocation, FulfillmentWorkflow, OrderLine, OrderStatus, SalesOrder, WorkflowStep
+from orders.references import line_holder
+from orders.services.common import advance_workflow, lock_order, record_event, run_transition, schedule_workflow
+
+
+@dataclass(frozen=True)
+class AllocationOutcome:
+    order_id: int
+    status: str
+    reserved_now: int
+    backordered: int
+    changed: bool
+
+
+def _stock_snapshot(skus: list[str]) -> dict[str, list[Candidate]]:
+    items = list(stock_selectors.get_items(sorted(set(skus))).values())
+    locked = inventory.lock_balances_for_skus(items)
+    sku_by_id = {item.pk: item.sku for item in items}
+    stock: dict[str, list[Candidate]] = {}
+    for (item_id, _), balance in locked.items():
+        place = balance.location
+        if place.kind in SELLABLE_KINDS and place.active:
+            stock.setdefault(sku_by_id[item_id], []).append(
+                Candidate(place.code, balance.available, place.allocation_rank)
+            )
+    return stock
+
+
+def _expected_supply(order: SalesOrder, line: OrderLine, short: int) -> dict:
+    """Which inbound supply should cover a backordered quantity, after orders ahead in the queue."""
+    ahead = sum(
+        other.ordered - other.reserved - other.shipped - other.cancelled
+        for other in OrderLine.objects.filter(
+            sku=line.sku,
+            order__status__in=[OrderStatus.BACKORDERED, OrderStatus.CREATED],
+            ordered__gt=F("reserved") + F("shipped") + F("cancelled"),
+        )
+        .exclude(order=order)
+        .select_related("order")
+        if (other.order.priority, other.order.created_at, other.order_id) < (order.priority, order.created_at, order.pk)
+    )
+    covering, needed, skip = [], short, ahead
+    for supply in stock_selectors.inbound_for(sku=line.sku):
+        if supply.location.kind not in SELLABLE_KINDS:
+            continue
+        usable = supply.quantity
+        if skip:
+            taken_by_others = min(skip, usable)
+            skip -= taken_by_others
+            usable -= taken_by_others
+        if usable <= 0:
+            continue
+        use = min(usable, needed)
+        covering.append(
+            {
+                "reference": supply.reference,
+                "location": supply.location.code,
+                "expected_date": supply.expected_date.isoformat(),
+                "qty": use,
+            }
+        )
+        needed -= use
+        if needed == 0:
+            break
+    return {
+        "queued_ahead": ahead,
+        "covered_by": covering,
+        "promise_date": covering[-1]["expected_date"] if covering and needed == 0 else None,
+        "uncovered": needed,
+    }
+
+
+@transaction.atomic
+def order_allocate(*, order_id: int) -> AllocationOutcome:
+    """Reserve what can be reserved for the order's open lines and explain every decision.
+
+    Moves the order to RESERVED when every line is covered, BACKORDERED otherwise. Running it
+    again when nothing changed writes nothing (idempotent).
+    """
+    order = lock_order(order_id)
+    allocatable = (OrderStatus.CREATED, OrderStatus.BACKORDERED, OrderStatus.RESERVED)
+    if order.status not in allocatable:
+        return AllocationOutcome(order.pk, order.status, 0, 0, False)
+    lines = list(order.lines.all())
+    needing = [line for line in lines if line.backordered > 0]
+    plans: list[LinePlan] = []
+    if needing:
+        stock = _stock_snapshot([line.sku for line in needing])
+        plans = plan_lines([(line.pk, line.line_no, line.sku, line.backordered) for line in needing], stock)
+        requests = [
+            inventory.ReservationRequest(plan.sku, location, quantity, line_holder(order.pk, plan.line_id))
+            for plan in plans
+            for location, quantity in plan.take.items()
+        ]
+        inventory.reserve_many(requests=requests, reference=order.stream)
+        by_id = {line.pk: line for line in lines}
+        for plan in plans:
+            line = by_id[plan.line_id]
+            line.reserved += plan.reserved
+            if plan.reserved:
+                line.save(update_fields=["reserved"])
+            for location, quantity in plan.take.items():
+                allocation, _ = Allocation.objects.get_or_create(line=line, location=location)
+                allocation.reserved += quantity
+                allocation.save(update_fields=["reserved"])
+    reserved_now = sum(plan.reserved for plan in plans)
+    backordered = sum(line.backordered for line in lines)
+    target = "mark_reserved" if backordered == 0 else "mark_backordered"
+    status_before = order.status
+    if reserved_now == 0 and (
+        (backordered == 0 and status_before == OrderStatus.RESERVED)
+        or (backordered > 0 and status_before == OrderStatus.BACKORDERED)
+    ):
+        return AllocationOutcome(order.pk, order.status, 0, backordered, False)
+    run_transition(order, target)
+    order.save()
+    explained = []
+    for plan in plans:
+        line = next(line for line in lines if line.pk == plan.line_id)
+        entry = {
+            "line_no": plan.line_no,
+            "sku": plan.sku,
+            "needed": plan.needed,
+            "reserved": plan.reserved,
+            "allocations": [{"location": loc, "qty": qty} for loc, qty in plan.take.items()],
+            "rule": plan.rule,
+            "candidates": plan.candidates,
+            "backordered": plan.short,
+        }
+        if plan.short:
+            entry["expected_supply"] = _expected_supply(order, line, plan.short)
+        explained.append(entry)
+    record_event(
+        order,
+        "OrderReserved" if backordered == 0 else "OrderBackordered",
+        {"previous_status": status_before, "lines": explained, "backordered_units": backordered},
+    )
+    workflow = FulfillmentWorkflow.objects.select_for_update().get(order=order)
+    if backordered == 0 and workflow.step in (WorkflowStep.RESERVE, WorkflowStep.AWAIT_STOCK):
+        advance_workflow(workflow, WorkflowStep.PLAN_SHIPMENT)
+        schedule_workflow(order.pk)
+    elif backordered and workflow.step == WorkflowStep.RESERVE:
+        advance_workflow(workflow, WorkflowStep.AWAIT_STOCK)
+    return AllocationOutcome(order.pk, order.status, reserved_now, backordered, True)
+
+
+def fill_backorders(*, sku: str, limit: int = 200) -> list[AllocationOutcome]:
+    """Stock of `sku` became available: reserve waiting backorders by priority, then age.
+
+    Each order is allocated in its own (nested) transaction; stops when an order could not get
+    everything it waits for, since the orders after it in the queue cannot get more."""
+    waiting = (
+        SalesOrder.objects.filter(
+            status=OrderStatus.BACKORDERED,
+            lines__sku=sku,
+            lines__ordered__gt=F("lines__reserved") + F("lines__shipped") + F("lines__cancelled"),
+        )
+        .order_by("priority", "created_at", "id")
+        .values_list("id", flat=True)
+        .distinct()[:limit]
+    )
+    outcomes = []
+    for order_id in list(dict.fromkeys(waiting)):
+        outcome = order_allocate(order_id=order_id)
+        outcomes.append(outcome)
+        line = OrderLine.objects.get(order_id=order_id, sku=sku)
+        if line.backordered > 0:
+            break
+    return outcomes

@@ -1,0 +1,92 @@
+"""855 purchase order acknowledgements."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from suppliers.adapters.x12.documents import AckLine, LineAck, LineSchedule, PurchaseOrderAck855
+from suppliers.adapters.x12.mappers.common import (
+    Parties,
+    add_date,
+    add_ref,
+    description,
+    line_fields,
+    maps,
+    missing,
+    only_one,
+)
+from suppliers.adapters.x12.model import Segment, TransactionSet
+from suppliers.adapters.x12.values import ccyymmdd, integer, number, required, required_date, text
+
+
+@maps("855")
+def map_855(tset: TransactionSet) -> PurchaseOrderAck855:
+    """An 855 acknowledgement: BAK header, PO1 lines with ACK statuses, SCH schedules and DTM dates."""
+    bak: Segment | None = None
+    currency: str | None = None
+    references: dict[str, str] = {}
+    dates: dict[str, date] = {}
+    parties = Parties()
+    lines: list[dict[str, Any]] = []
+    line_count: int | None = None
+    for segment in tset.body:
+        tag = segment.tag
+        if tag == "BAK":
+            bak = only_one(bak, segment)
+        elif tag == "PO1":
+            lines.append({**line_fields(segment, 6), "description": None, "acks": [], "schedules": [], "dates": {}})
+        elif tag == "CTT":
+            line_count = integer(segment, 1)
+        elif lines:
+            line = lines[-1]
+            if tag == "ACK":
+                line["acks"].append(
+                    LineAck(
+                        status=required(segment, 1, "a line item status code"),
+                        quantity=number(segment, 2),
+                        unit=text(segment, 3),
+                        date_qualifier=text(segment, 4),
+                        date=ccyymmdd(segment, 5),
+                    )
+                )
+            elif tag == "SCH":
+                line["schedules"].append(
+                    LineSchedule(
+                        quantity=number(segment, 1),
+                        unit=text(segment, 2),
+                        date_qualifier=text(segment, 5),
+                        date=ccyymmdd(segment, 6),
+                    )
+                )
+            elif tag == "PID":
+                line["description"] = description(line["description"], segment)
+            elif tag == "DTM":
+                add_date(line["dates"], segment)
+        elif tag == "CUR":
+            currency = text(segment, 2)
+        elif tag == "REF":
+            add_ref(references, segment)
+        elif tag == "DTM":
+            add_date(dates, segment)
+        else:
+            parties.take(segment)
+    if bak is None:
+        raise missing(tset, "BAK", "the acknowledgement header")
+    return PurchaseOrderAck855(
+        control_number=tset.control_number,
+        purpose=required(bak, 1, "a purpose code"),
+        ack_type=required(bak, 2, "an acknowledgment type"),
+        po_number=required(bak, 3, "a purchase order number"),
+        po_date=required_date(bak, 4),
+        reference=text(bak, 8),
+        ack_date=ccyymmdd(bak, 9),
+        currency=currency,
+        references=references,
+        dates=dates,
+        parties=parties.freeze(),
+        lines=tuple(
+            AckLine(**{**line, "acks": tuple(line["acks"]), "schedules": tuple(line["schedules"])}) for line in lines
+        ),
+        line_count=line_count,
+    )

@@ -1,0 +1,27 @@
+"""What every document plan shares: the message context and the plan's locks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from suppliers.models import InboundMessage, PurchaseOrder, Supplier
+
+
+@dataclass
+class Context:
+    supplier: Supplier
+    message: InboundMessage | None
+
+    @property
+    def message_id(self) -> int | None:
+        return self.message.pk if self.message else None
+
+
+@dataclass
+class Plan:
+    orders: list[PurchaseOrder] = field(default_factory=list)
+    skus_at: set[tuple[str, str]] = field(default_factory=set)  # (sku, location) balances it will touch
+
+    def apply(self, ctx: Context) -> dict[str, Any]:  # pragma: no cover - abstract
+        raise NotImplementedError

@@ -1,0 +1,69 @@
+"""X12 control numbers and the outbound messages we produce with them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+
+from suppliers.exceptions import ControlNumbersExhausted
+from suppliers.models import X12_MAX_CONTROL, InboundMessage, OutboundMessage, PurchaseOrder, Supplier
+
+
+@dataclass(frozen=True)
+class ControlNumbers:
+    interchange: int
+    group: int
+    transaction_set: int
+
+
+def allocate_control_numbers(*, supplier_id: int) -> ControlNumbers:
+    """The next ISA13/GS06/ST02 for messages to this supplier; each strictly greater than the last.
+
+    The supplier row is locked for the rest of the caller's transaction, so two concurrent senders
+    never get the same number and a rolled-back send gives its numbers back.
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("allocate_control_numbers must run inside the transaction that uses the numbers")
+    supplier = Supplier.objects.select_for_update().get(pk=supplier_id)
+    numbers = ControlNumbers(supplier.next_isa_control, supplier.next_gs_control, supplier.next_st_control)
+    if max(numbers.interchange, numbers.group, numbers.transaction_set) > X12_MAX_CONTROL:
+        raise ControlNumbersExhausted(
+            f"Supplier {supplier.code} has used every X12 control number up to {X12_MAX_CONTROL}.",
+            supplier=supplier.code,
+        )
+    Supplier.objects.filter(pk=supplier_id).update(
+        next_isa_control=F("next_isa_control") + 1,
+        next_gs_control=F("next_gs_control") + 1,
+        next_st_control=F("next_st_control") + 1,
+    )
+    return numbers
+
+
+def outbound_store(
+    *,
+    supplier: Supplier | None,
+    kind: str,
+    body: bytes,
+    numbers: ControlNumbers,
+    purchase_order: PurchaseOrder | None = None,
+    inbound_message: InboundMessage | None = None,
+) -> OutboundMessage:
+    """Record an X12 message we produced, in the caller's transaction."""
+    return OutboundMessage.objects.create(
+        supplier=supplier,
+        kind=kind,
+        body=body,
+        sha256=InboundMessage.checksum(body),
+        isa_control=str(numbers.interchange),
+        gs_control=str(numbers.group),
+        st_control=str(numbers.transaction_set),
+        purchase_order=purchase_order,
+        inbound_message=inbound_message,
+    )
+
+
+def our_x12_identity() -> tuple[str, str]:
+    return settings.SCM_X12_QUALIFIER, settings.SCM_X12_ID
