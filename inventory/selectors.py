@@ -53,6 +53,16 @@ def get_location(code: str) -> Location:
         raise UnknownLocation(code) from None
 
 
+def get_locations(codes: Iterable[str]) -> dict[str, Location]:
+    """Locations by code in one query; the first unknown code (in the order given) raises UnknownLocation."""
+    wanted = list(dict.fromkeys(codes))
+    found = {location.code: location for location in Location.objects.filter(code__in=wanted)}
+    for code in wanted:
+        if code not in found:
+            raise UnknownLocation(code)
+    return found
+
+
 # --- Current balances -------------------------------------------------------------------------
 
 

@@ -4,7 +4,7 @@
 - `recording`: applying movements to locked balances, the stock event and its ledger rows;
 - `movements`: receipts, adjustments, cycle counts;
 - `transfers`: transfers between locations;
-- `reservations`: reserve, release, consume;
+- `reservations`: reserve, release, consume (the one reservation implementation);
 - `inbound`: inbound supply (expected units);
 - `master_data`: items and locations.
 
@@ -20,20 +20,31 @@ The names other apps use are importable from `inventory.services` itself. The lo
 
 from inventory.selectors import get_item, get_items, get_location
 from inventory.services.inbound import add_inbound, move_inbound, remove_inbound, reschedule_inbound
-from inventory.services.lock_objects import lock_balances, lock_balances_for_skus
+from inventory.services.lock_objects import lock_balances, lock_balances_for_skus, lock_reservations, lock_supplies
 from inventory.services.master_data import ITEM_FIELDS, LOCATION_FIELDS, item_upsert, location_upsert
 from inventory.services.movements import ADJUSTMENT_REASONS, adjust, count, receive
 from inventory.services.recording import stock_stream
-from inventory.services.reservations import ReservationRequest, consume_reservation, release, reserve, reserve_many
+from inventory.services.reservations import (
+    HeldUnits,
+    ReservationRequest,
+    consume_many,
+    consume_reservation,
+    release,
+    release_many,
+    reserve,
+    reserve_many,
+)
 from inventory.services.transfers import dispatch_transfer, receive_transfer, transfer
 
 __all__ = [
     "ADJUSTMENT_REASONS",
+    "HeldUnits",
     "ITEM_FIELDS",
     "LOCATION_FIELDS",
     "ReservationRequest",
     "add_inbound",
     "adjust",
+    "consume_many",
     "consume_reservation",
     "count",
     "dispatch_transfer",
@@ -44,10 +55,13 @@ __all__ = [
     "location_upsert",
     "lock_balances",
     "lock_balances_for_skus",
+    "lock_reservations",
+    "lock_supplies",
     "move_inbound",
     "receive",
     "receive_transfer",
     "release",
+    "release_many",
     "remove_inbound",
     "reschedule_inbound",
     "reserve",
