@@ -1,4 +1,5 @@
-"""The lock-order checker: a row lock taken after an event append fails the test.
+"""The lock-order checker: a row lock taken after an event append, or against the global lock order,
+fails the test.
 
 Why: every append takes the event log's transaction-scoped append lock (scm/events/store.py) and
 keeps it until commit. A transaction that appended and then waits for a row lock can deadlock with
@@ -9,11 +10,12 @@ How: a wrapper around every SQL statement of every connection (threads included)
 service transaction. It notes the rows each statement that can lock rows targets:
 `SELECT ... FOR UPDATE/NO KEY UPDATE/SHARE/KEY SHARE` (the rows it returns), `UPDATE` and `DELETE`
 (the rows their WHERE matches), `INSERT ... ON CONFLICT DO UPDATE` (the row with the conflict key).
-Once the transaction has appended (`scm_append_events(...)`, `scm_reserve(...)`), such a statement
+Once the transaction has appended (`scm_append_events(...)`), such a statement
 targeting a row the transaction neither locked nor wrote before is a violation; re-locking or
 re-writing a row it already holds cannot wait and is fine (SKIP LOCKED and NOWAIT never wait
-either). `scm_reserve(...)`, `LOCK TABLE` and `pg_advisory_xact_lock(...)` after an append are
-always violations.
+either). `LOCK TABLE` and `pg_advisory_xact_lock(...)` after an append are always violations.
+Before or after an append, a new lock on a kind of row that comes earlier in `LOCK_ORDER` than one
+the transaction already holds is a violation too (an order line after a balance, say).
 
 "Transaction" means the outermost atomic block that is not pytest-django's test-case wrapper, so
 services called one after the other in a `db` test count as separate transactions, as they are in
@@ -24,8 +26,10 @@ their own; in a `db` test the setup writes in the same database transaction). Ro
 deadlocks, exist on PostgreSQL only: on SQLite, which serialises writers, the checker does nothing.
 
 tests/conftest.py installs it for the whole suite; a test that breaks the rule on purpose says so
-with `@pytest.mark.allow_lock_after_append`. `LOCK_ORDER_REPORT=<file>` writes the violations to
-that file instead of failing (to list them all in one run).
+with `@pytest.mark.allow_lock_after_append`. Violations being worked off are listed in
+tests/lockorder_baseline.txt (they do not fail tests; the goal is an empty list).
+`LOCK_ORDER_REPORT=<file>` writes the violations to that file instead of failing (to list them all
+in one run).
 """
 
 from __future__ import annotations
@@ -44,8 +48,8 @@ from django.db.backends.signals import connection_created
 ROOT = Path(__file__).resolve().parent.parent
 _NOT_THE_CALLER = ("tests/lockorder.py", "scm/events/store.py")
 
-APPEND = re.compile(r"\bscm_append_events\s*\(|\bscm_reserve\s*\(", re.IGNORECASE)
-ALWAYS_WAITS = re.compile(r"\bscm_reserve\s*\(|\bpg_advisory_xact_lock\s*\(|^\s*LOCK\s+TABLE\b", re.IGNORECASE)
+APPEND = re.compile(r"\bscm_append_events\s*\(", re.IGNORECASE)
+ALWAYS_WAITS = re.compile(r"\bpg_advisory_xact_lock\s*\(|^\s*LOCK\s+TABLE\b", re.IGNORECASE)
 LOCK_CLAUSE = re.compile(
     r"\sFOR\s+(?:NO\s+KEY\s+UPDATE|UPDATE|SHARE|KEY\s+SHARE)(?P<rest>(?:\s+OF\s+[\w\",\s]+?)?"
     r"(?:\s+SKIP\s+LOCKED|\s+NOWAIT)?)\s*$",
@@ -64,6 +68,26 @@ UPSERT = re.compile(
 
 Row = tuple[str, object]
 
+LOCK_ORDER = (
+    ("events_subscription", "suppliers_inboundmessage", "shipments_trackingupdate"),
+    ("suppliers_supplier",),
+    ("orders_salesorder",),
+    ("orders_orderline",),
+    ("orders_allocation",),
+    ("orders_fulfillmentworkflow",),
+    ("suppliers_purchaseorder",),
+    ("suppliers_purchaseorderline",),
+    ("suppliers_shipnoticeline",),
+    ("shipments_shipment",),
+    ("inventory_balance",),
+    ("inventory_reservation",),
+    ("inventory_inboundsupply",),
+)
+"""The global lock order of docs/ARCHITECTURE.md ("Lock order"), by table: a transaction never takes
+a row lock on a kind of row listed before one it already holds. (Within a kind, the services lock in
+key order in one statement; that part is not checked here.)"""
+RANK = {table: rank for rank, tables in enumerate(LOCK_ORDER) for table in tables}
+
 
 @dataclass(frozen=True)
 class Violation:
@@ -77,14 +101,13 @@ class Violation:
     def key(self) -> str:
         """The violation without line numbers or rows: what the baseline file lists."""
         strip = re.compile(r":\d+ ")
-        return f"{self.lock} at {strip.sub(' ', self.lock_site)} after an append at {strip.sub(' ', self.append_site)}"
+        after = f" after an append at {strip.sub(' ', self.append_site)}" if self.append_site else ""
+        return f"{self.lock} at {strip.sub(' ', self.lock_site)}{after}"
 
     def __str__(self) -> str:
         rows = f" (rows not held: {self.rows})" if self.rows else ""
-        return (
-            f"{self.lock}{rows} at {self.lock_site} after an event append at {self.append_site} "
-            f"(transaction opened by {self.transaction_site})"
-        )
+        after = f" after an event append at {self.append_site}" if self.append_site else ""
+        return f"{self.lock}{rows} at {self.lock_site}{after} (transaction opened by {self.transaction_site})"
 
 
 @dataclass
@@ -95,6 +118,7 @@ class _State:
     appended: bool = False
     append_site: str = ""
     held: set[Row] = field(default_factory=set)
+    highest: tuple[int, str] = (-1, "")
 
 
 _guard = threading.Lock()
@@ -329,21 +353,35 @@ def _wrapper(execute, sql, params, many, context):
         if rows is None:
             _report(state, f"(checker) cannot tell which rows this locks: {sql[:300]}")
             rows = set()
-        elif state.appended and probe.waits:
-            new = rows - state.held
-            new -= _written_by_transaction(connection, new, state.watermark) if new else set()
-            if new:
-                shown = ", ".join(f"{table}#{pk}" for table, pk in sorted(new)[:4])
-                _report(state, probe.what, shown)
+        elif probe.waits and rows - state.held:
+            _check_new_locks(connection, state, probe, rows - state.held)
         state.held |= rows
+        state.highest = max([state.highest, *((RANK[table], table) for table, _ in rows if table in RANK)])
     result = execute(sql, params, many, context)
     if not state.appended and APPEND.search(sql):
         state.appended, state.append_site = True, _caller_site()
     return result
 
 
-def _report(state: _State, lock: str, rows: str = "") -> None:
-    violation = Violation(lock, _caller_site(), state.append_site, state.transaction_site, rows)
+def _check_new_locks(connection, state: _State, probe: Probe, candidates: set[Row]) -> None:
+    """Rows this statement may wait for that the transaction does not hold: none may follow an
+    append, and none may be of a kind that comes before one it already holds."""
+    out_of_order = {(t, pk) for t, pk in candidates if t in RANK and RANK[t] < state.highest[0]}
+    if not state.appended and not out_of_order:
+        return
+    new = candidates - _written_by_transaction(connection, candidates, state.watermark)
+    shown = ", ".join(f"{table}#{pk}" for table, pk in sorted(new)[:4])
+    if state.appended and new:
+        _report(state, probe.what, shown)
+    elif new & out_of_order:
+        tables = ", ".join(sorted({table for table, _ in new & out_of_order}))
+        _report(
+            state, f"{probe.what}: {tables} after {state.highest[1]}, against the lock order", shown, appended=False
+        )
+
+
+def _report(state: _State, lock: str, rows: str = "", *, appended: bool = True) -> None:
+    violation = Violation(lock, _caller_site(), state.append_site if appended else "", state.transaction_site, rows)
     with _guard:
         _violations.append(violation)
 

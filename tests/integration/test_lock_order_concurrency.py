@@ -33,8 +33,6 @@ pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 CLIENTS = 8
 ORDERS = 40
 ROUNDS = range(int(os.environ.get("LOCK_ORDER_ROUNDS", "1")))
-# Until release_many replaces the per-allocation release loop (issue 13), cancel and compensation deadlock.
-RELEASE_LOOP_DEADLOCKS = pytest.mark.xfail(reason="issue 13: _release_all locks balances after appending")
 
 
 # --- Measuring deadlocks ----------------------------------------------------------------------
@@ -156,7 +154,6 @@ def network(committed_db, unique, settings) -> Network:
 # --- The tests --------------------------------------------------------------------------------
 
 
-@RELEASE_LOOP_DEADLOCKS
 @pytest.mark.parametrize("round_no", ROUNDS)
 def test_cancelling_40_orders_from_8_clients_never_deadlocks(network, round_no):
     ids = network.reserved_orders()
@@ -168,7 +165,6 @@ def test_cancelling_40_orders_from_8_clients_never_deadlocks(network, round_no):
     assert network.consistent()
 
 
-@RELEASE_LOOP_DEADLOCKS
 @pytest.mark.parametrize("round_no", ROUNDS)
 def test_compensating_40_failed_orders_from_8_clients_never_deadlocks(network, round_no):
     ids = network.reserved_orders()
@@ -204,7 +200,6 @@ def test_receiving_40_two_line_purchase_orders_from_8_clients_never_deadlocks(ne
     assert network.consistent()
 
 
-@RELEASE_LOOP_DEADLOCKS
 @pytest.mark.parametrize("round_no", ROUNDS)
 def test_cancel_fail_ship_and_receive_all_at_once_never_deadlock(network, round_no):
     ids = network.reserved_orders()

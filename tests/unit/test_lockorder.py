@@ -120,3 +120,19 @@ def test_the_probe_selects_the_rows_a_write_targets(monkeypatch, sql, params, pr
     probe = lockorder.probe_for(sql, params)
     assert probe.sql.endswith(probe_sql)
     assert probe.params == probe_params
+
+
+def test_a_kind_of_row_locked_after_a_later_kind_is_reported_before_any_append(two_balances, unique):
+    item, first, second = two_balances
+    inventory.reserve(sku=item.sku, location=first.code, qty=1, holder=f"h-{unique}")
+    lockorder.reset()
+    with transaction.atomic():
+        list(Reservation.objects.select_for_update().filter(holder=f"h-{unique}"))
+        list(Balance.objects.select_for_update().filter(item=item, location=first))
+
+    [violation] = lockorder.violations()
+    assert violation.lock == (
+        "SELECT ... FOR UPDATE on inventory_balance: inventory_balance after inventory_reservation, "
+        "against the lock order"
+    )
+    assert violation.append_site == ""
