@@ -49,8 +49,13 @@ def test_a_real_deadlock_is_retried_and_both_transactions_get_through(committed_
         return index
 
     assert run_threads(2, bump_in_order) == [0, 1]
-    assert sorted(attempts) == [0, 0, 1] or sorted(attempts) == [0, 1, 1]  # exactly one victim, run twice
-    assert counted("deadlock", "retried") == retried_before + 1
+    retries = len(attempts) - 2  # the first attempts deadlock for sure; a retry may meet the other again
+    assert retries >= 1
+    assert counted("deadlock", "retried") == retried_before + retries
+    assert [name for (name,) in Customer.objects.filter(pk__in=rows).order_by("pk").values_list("name")] in (
+        ["first by 0", "second by 0"],
+        ["second by 1", "first by 1"],
+    )
 
 
 def test_still_failing_after_the_last_attempt_raises_transient_conflict(committed_db):
