@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from dashboard import views
+from dashboard import transport, views
 
 app_name = "dashboard"
 
@@ -22,4 +22,8 @@ urlpatterns = [
     path("replenishment/", views.replenishment, name="replenishment"),
     path("replenishment/draft/", views.replenishment_draft, name="replenishment_draft"),
     path("webhooks/dead/", views.dead_webhooks, name="webhooks"),
+    path("purchase-orders/", transport.purchase_order_list, name="purchase_orders"),
+    path("purchase-orders/<str:number>/", transport.purchase_order_detail, name="purchase_order"),
+    path("transport/dead/", transport.transport_dead_letters, name="transport"),
+    path("transport/outbox/<int:entry_id>/resend/", transport.outbox_resend, name="outbox_resend"),
 ]

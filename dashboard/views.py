@@ -27,7 +27,9 @@ from dashboard.forms import (
 from dashboard.highlight import highlight_message
 from inventory.exceptions import UnknownSku
 from orders import services as order_services
+from scm.bus.selectors import relay_overview
 from scm.errors import DomainError
+from scm.outbound.selectors import breakers_open
 
 
 def _warn(request: HttpRequest, problems: list[str]) -> None:
@@ -49,7 +51,9 @@ def _unavailable(request: HttpRequest, title: str, what: str) -> HttpResponse:
 @require_GET
 @dashboard_view
 def overview(request: HttpRequest) -> HttpResponse:
-    return render(request, "dashboard/overview.html", {"o": selectors.overview(), "nav": "overview"})
+    return render(
+        request, "dashboard/overview.html", {"o": selectors.overview(), "relay": relay_overview(), "nav": "overview"}
+    )
 
 
 # --- Inventory --------------------------------------------------------------------------------
@@ -335,4 +339,5 @@ def dead_webhooks(request: HttpRequest) -> HttpResponse:
     values, problems = ExceptionFilter(request.GET).values()
     listing = selectors.paginate(selectors.dead_webhook_deliveries(), values["page"])
     _warn(request, problems + listing.problems)
-    return render(request, "dashboard/webhooks.html", {"listing": listing, "nav": "webhooks"})
+    breakers = breakers_open()  # every partner's, not only webhooks': ops look for open circuits here
+    return render(request, "dashboard/webhooks.html", {"listing": listing, "breakers": breakers, "nav": "webhooks"})

@@ -12,6 +12,8 @@ Variables (see README "Configuration"):
     REDIS_URL        e.g. redis://127.0.0.1:6379/0; when unset Celery runs tasks eagerly.
     LOG_FORMAT       "json" or "console"; json unless DEBUG.
     TMS_BASE_URL     external transport management system; unset means the built-in planner.
+    NATS_URL         NATS server(s) for the event relay; unset means no relay (docs/EVENT_BUS.md).
+    OTEL_EXPORTER_OTLP_ENDPOINT  where traces go (OTLP/HTTP); unset means no tracing at all.
 """
 
 from __future__ import annotations
@@ -68,10 +70,13 @@ INSTALLED_APPS = [
     "scm.events",
     "scm.api",
     "scm.webhooks",
+    "scm.outbound",
+    "scm.bus",
     "inventory",
     "orders",
     "shipments",
     "suppliers",
+    "partners",
     "dashboard",
 ]
 
@@ -308,6 +313,50 @@ WEBHOOK_LEASE_SECONDS = float(os.environ.get("WEBHOOK_LEASE_SECONDS", "120"))
 # Most deliveries one task run sends before it yields the worker.
 WEBHOOK_BATCH = env_int("WEBHOOK_BATCH", 200)
 
+# --- Event bus: the relay of the committed log to NATS JetStream (docs/EVENT_BUS.md) ------------
+# Unset NATS_URL: no relay runs and nothing else changes. Comma-separate several servers of a cluster.
+
+NATS_URL = os.environ.get("NATS_URL", "")
+# A NATS credentials (.creds) file for an account that may publish and manage the stream.
+NATS_CREDENTIALS_FILE = os.environ.get("NATS_CREDENTIALS_FILE", "")
+# The JetStream stream and its subjects: <prefix>.<category>.<EventType>.
+NATS_STREAM = os.environ.get("NATS_STREAM", "SCM_EVENTS")
+NATS_SUBJECT_PREFIX = os.environ.get("NATS_SUBJECT_PREFIX", "scm.events")
+NATS_STREAM_REPLICAS = env_int("NATS_STREAM_REPLICAS", 1)
+NATS_STREAM_STORAGE = os.environ.get("NATS_STREAM_STORAGE", "file")
+# Retention by limits: messages older than this many hours (0: no age limit) or beyond this many
+# bytes (-1: no limit) are dropped, oldest first. Consumers replay from any point inside them.
+NATS_STREAM_MAX_AGE_HOURS = float(os.environ.get("NATS_STREAM_MAX_AGE_HOURS", "720"))
+NATS_STREAM_MAX_BYTES = env_int("NATS_STREAM_MAX_BYTES", -1)
+# JetStream drops a second message with the same Nats-Msg-Id (the event id) inside this window.
+NATS_STREAM_DUPLICATE_WINDOW_SECONDS = float(os.environ.get("NATS_STREAM_DUPLICATE_WINDOW_SECONDS", "300"))
+# The relay's checkpoint row (bus_relaycheckpoint.name).
+EVENT_RELAY_NAME = os.environ.get("EVENT_RELAY_NAME", "nats")
+# Events read from the log per round, and publishes awaiting JetStream's acknowledgement at once.
+EVENT_RELAY_BATCH = env_int("EVENT_RELAY_BATCH", 500)
+EVENT_RELAY_MAX_IN_FLIGHT = env_int("EVENT_RELAY_MAX_IN_FLIGHT", 256)
+EVENT_RELAY_ACK_TIMEOUT_SECONDS = float(os.environ.get("EVENT_RELAY_ACK_TIMEOUT_SECONDS", "5"))
+# How often an idle relay looks for new events.
+EVENT_RELAY_POLL_SECONDS = float(os.environ.get("EVENT_RELAY_POLL_SECONDS", "0.2"))
+# After a round that published nothing (NATS down), wait between half and all of
+# min(cap, base * 2**(failures-1)) before the next.
+EVENT_RELAY_BACKOFF_BASE_SECONDS = float(os.environ.get("EVENT_RELAY_BACKOFF_BASE_SECONDS", "0.5"))
+EVENT_RELAY_BACKOFF_CAP_SECONDS = float(os.environ.get("EVENT_RELAY_BACKOFF_CAP_SECONDS", "30"))
+# /readyz answers 503 when the relay is more positions behind the log head than this (negative: off).
+READINESS_MAX_RELAY_LAG = env_int("READINESS_MAX_RELAY_LAG", 10000)
+
+# --- Tracing: OpenTelemetry (docs/OBSERVABILITY.md "Tracing") ----------------------------------
+# On only when an OTLP endpoint is set; then web and worker processes install the Django, Celery,
+# psycopg2 and requests instrumentations and export spans over OTLP/HTTP. Unset: nothing is
+# imported or installed. The exporter and sampler read the other OTEL_* variables themselves.
+
+OTEL_EXPORTER_OTLP_ENDPOINT = os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get(
+    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", ""
+)
+TRACING_ENABLED = bool(OTEL_EXPORTER_OTLP_ENDPOINT) and not env_flag("OTEL_SDK_DISABLED")
+# Service name of the spans; "-web" / "-worker" is appended per process kind.
+OTEL_SERVICE_NAME = os.environ.get("OTEL_SERVICE_NAME", "scm")
+
 # --- Logging ----------------------------------------------------------------------------------
 
 LOG_FORMAT = os.environ.get("LOG_FORMAT", "console" if DEBUG else "json")
@@ -321,7 +370,10 @@ TMS_API_KEY = os.environ.get("TMS_API_KEY", "")
 # TMS adapter (shipments/adapters/tms.py, docs/SHIPMENTS.md): per-attempt timeouts, retries with
 # exponential backoff and jitter, and a circuit breaker whose state is a database row.
 TMS_CONNECT_TIMEOUT = float(os.environ.get("TMS_CONNECT_TIMEOUT", "3.05"))
-TMS_READ_TIMEOUT = float(os.environ.get("TMS_READ_TIMEOUT", "10"))
+# The whole attempt, answer included (TMS_READ_TIMEOUT is its old name, still read).
+TMS_ATTEMPT_TIMEOUT_SECONDS = float(
+    os.environ.get("TMS_ATTEMPT_TIMEOUT_SECONDS") or os.environ.get("TMS_READ_TIMEOUT") or "10"
+)
 TMS_MAX_ATTEMPTS = env_int("TMS_MAX_ATTEMPTS", 3)
 TMS_BACKOFF_BASE_SECONDS = float(os.environ.get("TMS_BACKOFF_BASE_SECONDS", "0.5"))
 TMS_BACKOFF_CAP_SECONDS = float(os.environ.get("TMS_BACKOFF_CAP_SECONDS", "8"))
@@ -349,6 +401,62 @@ SUPPLIER_HTTP_TIMEOUT_SECONDS = float(os.environ.get("SUPPLIER_HTTP_TIMEOUT_SECO
 SUPPLIER_POLL_RETRIES = env_int("SUPPLIER_POLL_RETRIES", 4)
 SUPPLIER_POLL_BACKOFF_BASE_SECONDS = float(os.environ.get("SUPPLIER_POLL_BACKOFF_BASE_SECONDS", "2"))
 SUPPLIER_POLL_BACKOFF_CAP_SECONDS = float(os.environ.get("SUPPLIER_POLL_BACKOFF_CAP_SECONDS", "300"))
+
+# --- Partner transport (docs/SUPPLIERS.md "Transport") ----------------------------------------
+
+# Fernet keys sealing partner secrets at rest, comma-separated, newest first (rotation: docs).
+PARTNER_SECRETS_KEY = env_list("PARTNER_SECRETS_KEY")
+# Our public site root as partners reach it (e.g. https://edi.example.com): they post asynchronous MDNs
+# to <it>/as2/mdn/. Needed only for connections that ask for asynchronous MDNs.
+PARTNER_AS2_BASE_URL = os.environ.get("PARTNER_AS2_BASE_URL", "")
+# Largest AS2 request we read (signed, encrypted, maybe base64: larger than the payload it carries).
+PARTNER_AS2_MAX_BYTES = env_int("PARTNER_AS2_MAX_BYTES", 16 * 1024 * 1024)
+# Budget of one try: connect (TCP + TLS/SSH handshake + login), then the whole exchange.
+PARTNER_CONNECT_TIMEOUT_SECONDS = float(os.environ.get("PARTNER_CONNECT_TIMEOUT_SECONDS", "10"))
+PARTNER_TIMEOUT_SECONDS = float(os.environ.get("PARTNER_TIMEOUT_SECONDS", "60"))
+PARTNER_MAX_RESPONSE_BYTES = env_int("PARTNER_MAX_RESPONSE_BYTES", 1024 * 1024)
+# Outbox retries: try n that fails waits uniform [d/2, d], d = min(cap, base * 2**(n-1)); DEAD after the last.
+PARTNER_MAX_ATTEMPTS = env_int("PARTNER_MAX_ATTEMPTS", 8)
+PARTNER_BACKOFF_BASE_SECONDS = float(os.environ.get("PARTNER_BACKOFF_BASE_SECONDS", "30"))
+PARTNER_BACKOFF_CAP_SECONDS = float(os.environ.get("PARTNER_BACKOFF_CAP_SECONDS", "3600"))
+# A claimed try not recorded within this long (its worker died) is taken over.
+PARTNER_LEASE_SECONDS = float(os.environ.get("PARTNER_LEASE_SECONDS", "300"))
+# An asynchronous MDN not received within this long counts the try as failed (the message is resent).
+PARTNER_MDN_TIMEOUT_SECONDS = float(os.environ.get("PARTNER_MDN_TIMEOUT_SECONDS", "3600"))
+# Per-partner breaker: this many failed tries in a row stop tries to that partner for the reset time.
+PARTNER_BREAKER_THRESHOLD = env_int("PARTNER_BREAKER_THRESHOLD", 5)
+PARTNER_BREAKER_RESET_SECONDS = float(os.environ.get("PARTNER_BREAKER_RESET_SECONDS", "300"))
+# Start a send right after the commit that queued a document (off: only the beat sweep sends).
+PARTNER_OUTBOX_AUTORUN = env_flag("PARTNER_OUTBOX_AUTORUN", True)
+CELERY_BEAT_SCHEDULE["send-partner-documents"] = {
+    "task": "partners.tasks.send_due_documents",
+    "schedule": float(os.environ.get("PARTNER_OUTBOX_SWEEP_SECONDS", "30")),
+}
+# --- Outbound calls (scm/outbound; docs/ARCHITECTURE.md "Outbound calls") ---------------------
+# Every call to a partner goes through scm.outbound.request: http(s) only, public addresses only
+# (judged at connect time) unless allow-listed, a time and size budget per attempt, and a circuit
+# breaker per partner whose state is a database row.
+
+# Exceptions to the address policy: CIDR networks and address:port pairs ([v6]:port), comma-separated.
+OUTBOUND_ALLOWED_NETWORKS = env_list("OUTBOUND_ALLOWED_NETWORKS")
+# Default budget of an attempt (callers with their own settings, below and above, pass theirs).
+OUTBOUND_CONNECT_TIMEOUT_SECONDS = float(os.environ.get("OUTBOUND_CONNECT_TIMEOUT_SECONDS", "3"))
+OUTBOUND_TOTAL_TIMEOUT_SECONDS = float(os.environ.get("OUTBOUND_TOTAL_TIMEOUT_SECONDS", "15"))
+OUTBOUND_MAX_RESPONSE_BYTES = env_int("OUTBOUND_MAX_RESPONSE_BYTES", 1024 * 1024)
+# Breakers: open after this many consecutive failures, for this long, then one probe (replaced if
+# it has not reported after the probe timeout, which must exceed any attempt's budget).
+OUTBOUND_BREAKER_FAILURE_THRESHOLD = env_int("OUTBOUND_BREAKER_FAILURE_THRESHOLD", 5)
+OUTBOUND_BREAKER_RESET_SECONDS = float(os.environ.get("OUTBOUND_BREAKER_RESET_SECONDS", "60"))
+OUTBOUND_BREAKER_PROBE_TIMEOUT_SECONDS = float(os.environ.get("OUTBOUND_BREAKER_PROBE_TIMEOUT_SECONDS", "120"))
+# Webhooks (docs/API.md): WEBHOOK_TIMEOUT_SECONDS above is the total deadline of one attempt.
+WEBHOOK_CONNECT_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOK_CONNECT_TIMEOUT_SECONDS", "2"))
+# One run claims an endpoint's due deliveries this many at a time, never more than the in-flight
+# limit allows across all workers, and stops claiming after its time budget.
+WEBHOOK_CLAIM_SLICE = env_int("WEBHOOK_CLAIM_SLICE", 10)
+WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT = env_int("WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT", 10)
+WEBHOOK_RUN_BUDGET_SECONDS = float(os.environ.get("WEBHOOK_RUN_BUDGET_SECONDS", "20"))
+# Supplier drop folders must lie inside this folder (docs/SUPPLIERS.md); unset: no drop folder is polled.
+SUPPLIER_DROP_FOLDER_ROOT = os.environ.get("SUPPLIER_DROP_FOLDER_ROOT", "")
 
 from scm.observability.logging import configure as _configure_logging  # noqa: E402
 

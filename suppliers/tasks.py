@@ -42,9 +42,12 @@ def process_inbound_message(self, message_id: int) -> str:
 def poll_suppliers() -> list[int]:
     """Beat: start a poll for every supplier whose interval has passed, and requeue stored messages
     whose processing never ran (see `inbound.sweep_received_messages`)."""
+    from partners import tasks as partner_tasks
+
     due = polling.suppliers_due()
     for supplier_id in due:
         poll_supplier.delay(supplier_id)
+    partner_tasks.start_due_pulls()  # SFTP outboxes of partners (partners/sftp_pull.py)
     inbound.sweep_received_messages()
     return due
 

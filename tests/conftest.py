@@ -26,11 +26,14 @@ def pytest_collection_modifyitems(config, items):
         raise pytest.UsageError("CI=true requires PostgreSQL (set DATABASE_URL); refusing to run on SQLite.")
     skip_pg = pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL or start it on 127.0.0.1:5432")
     skip_redis = pytest.mark.skip(reason="needs Redis: set REDIS_URL")
+    skip_nats = pytest.mark.skip(reason="needs nats-server with JetStream: set TEST_NATS_URL or start it on :4222")
     for item in items:
         if "postgres" in item.keywords and not on_postgres:
             item.add_marker(skip_pg)
         if "redis" in item.keywords and not os.environ.get("TEST_REDIS_URL"):
             item.add_marker(skip_redis)
+        if "nats" in item.keywords and not os.environ.get("TEST_NATS_URL"):
+            item.add_marker(skip_nats)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -55,6 +58,28 @@ def _quiet_dispatch(settings):
     settings.ORDER_WORKFLOW_AUTORUN = False
     # Tests share one database and commit many events; readiness tests that need the lag check set it.
     settings.READINESS_MAX_SUBSCRIPTION_LAG = -1
+
+
+# Partners in tests (webhook receivers, TMS, feeds) are servers on loopback, which the outbound
+# policy refuses. Tests about something else allow loopback; tests of the policy itself request the
+# `strict_outbound` fixture and get no allow-list (they allow-list their own server explicitly).
+LOOPBACK_NETWORKS = ["127.0.0.0/8", "::1/128"]
+
+
+@pytest.fixture(autouse=True)
+def _loopback_partners(request, settings):
+    settings.OUTBOUND_ALLOWED_NETWORKS = [] if "strict_outbound" in request.fixturenames else LOOPBACK_NETWORKS
+
+
+@pytest.fixture(autouse=True)
+def _drop_folder_root(settings, tmp_path_factory):
+    """Drop folders in tests are `tmp_path`s: all of them lie inside pytest's base temporary folder."""
+    settings.SUPPLIER_DROP_FOLDER_ROOT = str(tmp_path_factory.getbasetemp())
+
+
+@pytest.fixture
+def strict_outbound():
+    """Request it to run with the outbound policy's real allow-list (empty): nothing on loopback."""
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from scm import outbound
+from suppliers.drop_folders import drop_folder_resolve
+from suppliers.exceptions import DropFolderRefused
 from suppliers.models import (
     InboundMessage,
     OutboundMessage,
@@ -33,6 +36,7 @@ class SupplierSerializer(serializers.ModelSerializer):
             "isa_qualifier",
             "isa_id",
             "gs_id",
+            "edifact_id",
             "formats",
             "feed_url",
             "drop_folder",
@@ -50,12 +54,30 @@ class SupplierInputSerializer(serializers.Serializer):
     isa_qualifier = serializers.CharField(max_length=2, allow_blank=True, default="ZZ")
     isa_id = serializers.CharField(max_length=15, allow_blank=True, default="")
     gs_id = serializers.CharField(max_length=15, allow_blank=True, default="")
+    edifact_id = serializers.CharField(max_length=35, allow_blank=True, default="")
     formats = serializers.ListField(
-        child=serializers.ChoiceField(choices=["x12", "json", "csv"]), default=list, max_length=3
+        child=serializers.ChoiceField(choices=["x12", "edifact", "json", "csv"]), default=list, max_length=4
     )
     feed_url = serializers.URLField(max_length=500, allow_blank=True, default="")
     drop_folder = serializers.CharField(max_length=500, allow_blank=True, default="")
     poll_interval_seconds = serializers.IntegerField(min_value=10, max_value=86400 * 7, default=300)
+
+    def validate_feed_url(self, value: str) -> str:
+        """The outbound policy, names resolved (the service repeats the static part)."""
+        if value:
+            try:
+                outbound.check_url(value, what="feed_url")
+            except outbound.AddressRefused as exc:
+                raise serializers.ValidationError(exc.message) from None
+        return value
+
+    def validate_drop_folder(self, value: str) -> str:
+        if value:
+            try:
+                drop_folder_resolve(value)
+            except DropFolderRefused as exc:
+                raise serializers.ValidationError(exc.message) from None
+        return value
 
 
 class SupplierCreateSerializer(SupplierInputSerializer):
