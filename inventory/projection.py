@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.db import connection, transaction
@@ -37,19 +38,58 @@ class RebuildResult:
     balances_changed: int
 
 
-def _stream(sql: str, params: list, chunk_size: int = 5000) -> Iterator[tuple]:
-    """Rows of `sql` through a server-side cursor on PostgreSQL (Django's chunked cursor elsewhere)."""
+@contextmanager
+def audit_snapshot() -> Iterator[None]:
+    """Every read inside sees the database as of one instant.
+
+    The audit commands compare several tables (balances, ledger, reservations, inbound supply, the
+    event log) while the system keeps writing; read at different instants they would disagree for no
+    fault. On PostgreSQL this is one REPEATABLE READ, READ ONLY transaction (it also gives the
+    server-side cursors the transaction they need); on SQLite a read transaction. Inside a caller's
+    transaction (a test), that transaction is the snapshot.
+    """
+    if connection.in_atomic_block:
+        yield
+        return
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        yield
+
+
+def make_interruptible() -> None:
+    """Let Ctrl-C cancel the statement in flight (libpq otherwise blocks the signal until the server
+    answers, which may be a lock wait): psycopg2 then waits in Python and sends a cancel request on
+    KeyboardInterrupt, and the statement fails with query_canceled. For management commands only: the
+    setting holds for the whole process."""
     if connection.vendor == "postgresql":
-        connection.ensure_connection()
-        with connection.connection.cursor(name="scm_projection_replay") as cursor:
-            cursor.itersize = chunk_size
-            cursor.execute(sql, params)
-            yield from cursor
+        import psycopg2.extensions
+        import psycopg2.extras
+
+        psycopg2.extensions.set_wait_callback(psycopg2.extras.wait_select)
+
+
+def interrupted(exc: BaseException) -> bool:
+    """Ctrl-C itself, or the statement it cancelled (SQLSTATE 57014)."""
+    if isinstance(exc, KeyboardInterrupt):
+        return True
+    cause = exc.__cause__ or exc
+    return getattr(cause, "pgcode", None) == "57014"
+
+
+def _stream(sql: str, params: list, chunk_size: int = 5000) -> Iterator[tuple]:
+    """Rows of `sql`, `chunk_size` at a time: through Django's chunked (server-side, on PostgreSQL)
+    cursor, which works inside a transaction or not, unless DISABLE_SERVER_SIDE_CURSORS says the
+    connection pooler cannot keep one."""
+    if connection.settings_dict.get("DISABLE_SERVER_SIDE_CURSORS"):
+        cursor = connection.cursor()
     else:
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            while rows := cursor.fetchmany(chunk_size):
-                yield from rows
+        cursor = connection.chunked_cursor()
+    with cursor:
+        cursor.execute(sql, params)
+        while rows := cursor.fetchmany(chunk_size):
+            yield from rows
 
 
 def totals_from_ledger(progress: Progress | None = None, every: int = 100_000) -> tuple[Totals, int]:
@@ -63,6 +103,8 @@ def totals_from_ledger(progress: Progress | None = None, every: int = 100_000) -
         rows += 1
         if progress and rows % every == 0:
             progress(rows)
+    if progress and rows % every:
+        progress(rows)
     return totals, rows
 
 
@@ -95,6 +137,8 @@ def totals_from_events(progress: Progress | None = None, every: int = 100_000) -
         rows += 1
         if progress and rows % every == 0:
             progress(rows)
+    if progress and rows % every:
+        progress(rows)
     return totals, rows
 
 

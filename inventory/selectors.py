@@ -53,6 +53,16 @@ def get_location(code: str) -> Location:
         raise UnknownLocation(code) from None
 
 
+def get_locations(codes: Iterable[str]) -> dict[str, Location]:
+    """Locations by code in one query; the first unknown code (in the order given) raises UnknownLocation."""
+    wanted = list(dict.fromkeys(codes))
+    found = {location.code: location for location in Location.objects.filter(code__in=wanted)}
+    for code in wanted:
+        if code not in found:
+            raise UnknownLocation(code)
+    return found
+
+
 # --- Current balances -------------------------------------------------------------------------
 
 
@@ -407,8 +417,9 @@ def check_balances(*, progress=None) -> list[Discrepancy]:
         for bucket, expected, source in expectations:
             if have[bucket] != expected:
                 found.append(Discrepancy(skus[key[0]], codes[key[1]], str(bucket), have[bucket], expected, source))
-        if progress and index % 1000 == 0:
-            progress(index, len(keys))
+        done = index + 1
+        if progress and (done % 1000 == 0 or done == len(keys)):
+            progress(done, len(keys))
     return found
 
 

@@ -34,3 +34,22 @@ class ValidationFailed(DomainError):
 class Conflict(DomainError):
     code = "conflict"
     status = 409
+
+
+class TransientConflict(Exception):
+    """The database broke a conflict between concurrent transactions (a deadlock, or a serialization
+    failure) and retrying did not get through; nothing was written. Not a DomainError on purpose:
+    it is no refusal by a rule, and code that treats a DomainError as a final answer (rejecting a
+    message, failing a workflow step) must not treat this one so. The caller may simply try again;
+    the API answers 503 with `Retry-After` (`retry_after` seconds).
+    """
+
+    code = "transient_conflict"
+    status = 503
+    retryable = True
+
+    def __init__(self, message: str, *, retry_after: int = 1, **fields: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retry_after = retry_after
+        self.fields = fields

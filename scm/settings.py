@@ -132,6 +132,11 @@ else:
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("timeout", 20)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# A service aborted by a deadlock or a serialization failure runs again, at most this many times in
+# all, after a random delay of up to base * 2^(attempt-1) seconds (capped); see scm/conflicts.py.
+DB_CONFLICT_ATTEMPTS = env_int("DB_CONFLICT_ATTEMPTS", 4)
+DB_CONFLICT_RETRY_BASE_SECONDS = float(os.environ.get("DB_CONFLICT_RETRY_BASE_SECONDS", "0.05"))
+DB_CONFLICT_RETRY_CAP_SECONDS = float(os.environ.get("DB_CONFLICT_RETRY_CAP_SECONDS", "1"))
 
 # --- Auth, i18n, static -----------------------------------------------------------------------
 

@@ -23,6 +23,8 @@ import tests.event_types  # noqa: F401 - the test-only event types
 # default stays on (tests/unit/test_deploy_settings.py).
 os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
 
+from tests import lockorder
+
 
 def pytest_collection_modifyitems(config, items):
     from django.conf import settings
@@ -43,6 +45,21 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip_redis)
         if "nats" in item.keywords and not os.environ.get("TEST_NATS_URL"):
             item.add_marker(skip_nats)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    lockorder.install()
+    lockorder.reset()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    """Every test doubles as a lock-order check: see tests/lockorder.py."""
+    result = yield
+    if item.get_closest_marker("allow_lock_after_append") is None:
+        lockorder.assert_clean(item.nodeid)
+    return result
 
 
 @pytest.fixture(autouse=True)

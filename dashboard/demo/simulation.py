@@ -477,13 +477,14 @@ class Simulation:
             .order_by("-id")
             .values_list("id", "status")[:40]
         )
+        cancelled = None
         if open_orders and rng.random() < 0.45:
-            order_id, _ = rng.choice(open_orders)
+            cancelled, _ = rng.choice(open_orders)
             with event_context(actor="user:ops"):
-                orders.order_cancel(order_id=order_id, reason=rng.choice(CANCEL_REASONS), actor="user:ops")
+                orders.order_cancel(order_id=cancelled, reason=rng.choice(CANCEL_REASONS), actor="user:ops")
             self.report.add("cancelled")
         if offset % 9 == 4:
-            waiting = [oid for oid, status in open_orders if status == OrderStatus.BACKORDERED]
+            waiting = [oid for oid, status in open_orders if status == OrderStatus.BACKORDERED and oid != cancelled]
             if waiting:
                 orders.order_fail(
                     order_id=waiting[0],

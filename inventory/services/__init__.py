@@ -4,7 +4,8 @@
 - `recording`: applying movements to locked balances, the stock event and its ledger rows;
 - `movements`: receipts, adjustments, cycle counts (`stock_receive`, `stock_adjust`, `stock_count`);
 - `transfers`: transfers between locations;
-- `reservations`: `stock_reserve`, `reservation_release`, `reservation_consume`;
+- `reservations`: `stock_reserve(_many)`, `reservation_release(_many)`, `reservation_consume(_many)`: the one
+  reservation implementation;
 - `inbound`: inbound supply (expected units);
 - `master_data`: items and locations.
 
@@ -20,14 +21,17 @@ The names other apps use are importable from `inventory.services` itself. The lo
 
 from inventory.selectors import get_item, get_items, get_location
 from inventory.services.inbound import inbound_add, inbound_move, inbound_remove, inbound_reschedule
-from inventory.services.lock_objects import lock_balances, lock_balances_for_skus
+from inventory.services.lock_objects import lock_balances, lock_balances_for_skus, lock_reservations, lock_supplies
 from inventory.services.master_data import ITEM_FIELDS, LOCATION_FIELDS, item_upsert, location_upsert
 from inventory.services.movements import ADJUSTMENT_REASONS, stock_adjust, stock_count, stock_receive
 from inventory.services.recording import stock_stream
 from inventory.services.reservations import (
+    HeldUnits,
     ReservationRequest,
     reservation_consume,
+    reservation_consume_many,
     reservation_release,
+    reservation_release_many,
     stock_reserve,
     stock_reserve_many,
 )
@@ -35,6 +39,7 @@ from inventory.services.transfers import stock_transfer, transfer_dispatch, tran
 
 __all__ = [
     "ADJUSTMENT_REASONS",
+    "HeldUnits",
     "ITEM_FIELDS",
     "LOCATION_FIELDS",
     "ReservationRequest",
@@ -49,8 +54,12 @@ __all__ = [
     "location_upsert",
     "lock_balances",
     "lock_balances_for_skus",
+    "lock_reservations",
+    "lock_supplies",
     "reservation_consume",
+    "reservation_consume_many",
     "reservation_release",
+    "reservation_release_many",
     "stock_adjust",
     "stock_count",
     "stock_receive",

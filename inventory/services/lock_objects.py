@@ -1,12 +1,18 @@
 """Row locks on stock, taken in one fixed order (Saleor's `lock_objects.py` idea).
 
-Balances are always locked in (item id, location id) order so concurrent multi-balance operations
-cannot deadlock; a service locks every balance it touches up front, before its first event append.
+Within stock the order is: balances in (item id, location id) order, then reservations in (item id,
+location id, holder) order, then inbound supply in (item id, location id, reference) order; each
+kind in one statement. A service locks everything it will touch up front, before its first event
+append (docs/ARCHITECTURE.md, "Lock order"); a later lock of a row it already holds is free.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from functools import reduce
+from operator import or_
+
+from django.db.models import Q
 
 from inventory.exceptions import InboundSupplyNotFound, ReservationNotFound
 from inventory.models import Balance, InboundSupply, Item, Location, Reservation
@@ -69,3 +75,56 @@ def lock_supply(item: Item, location: Location, reference: str) -> InboundSupply
     if supply is None:
         raise InboundSupplyNotFound(reference, item.sku, location.code)
     return supply
+
+
+ReservationKey = tuple[int, int, str]
+SupplyKey = tuple[int, int, str]
+
+
+def _any_of(keys: Sequence[tuple[int, int, str]], name: str) -> Q:
+    return reduce(
+        or_, (Q(item_id=item_id, location_id=location_id, **{name: value}) for item_id, location_id, value in keys)
+    )
+
+
+def lock_reservations(wanted: Iterable[tuple[Item, Location, str]]) -> dict[ReservationKey, Reservation]:
+    """Lock these holders' reservations in (item id, location id, holder) order, in one statement.
+    Raises ReservationNotFound for the first one that does not exist."""
+    named = {(item.pk, location.pk, holder): (item, location, holder) for item, location, holder in wanted}
+    keys = sorted(named)
+    if not keys:
+        return {}
+    rows = (
+        Reservation.objects.select_for_update()
+        .filter(_any_of(keys, "holder"))
+        .order_by("item_id", "location_id", "holder")
+    )
+    found = {(row.item_id, row.location_id, row.holder): row for row in rows}
+    for key in keys:
+        if key not in found:
+            item, location, holder = named[key]
+            raise ReservationNotFound(holder, item.sku, location.code)
+    return found
+
+
+def lock_supplies(
+    wanted: Iterable[tuple[Item, Location, str]], *, must_exist: bool = True
+) -> dict[SupplyKey, InboundSupply]:
+    """Lock these inbound supply records in (item id, location id, reference) order, in one statement.
+    Raises InboundSupplyNotFound for the first one that does not exist, unless `must_exist` is False
+    (then only those that exist are locked and returned)."""
+    named = {(item.pk, location.pk, reference): (item, location, reference) for item, location, reference in wanted}
+    keys = sorted(named)
+    if not keys:
+        return {}
+    rows = (
+        InboundSupply.objects.select_for_update()
+        .filter(_any_of(keys, "reference"))
+        .order_by("item_id", "location_id", "reference")
+    )
+    found = {(row.item_id, row.location_id, row.reference): row for row in rows}
+    for key in keys if must_exist else ():
+        if key not in found:
+            item, location, reference = named[key]
+            raise InboundSupplyNotFound(reference, item.sku, location.code)
+    return found

@@ -39,7 +39,7 @@ def effective_time(effective_at: datetime | None) -> datetime:
 
 @dataclass(frozen=True)
 class Movement:
-    balance: Balance | None
+    balance: Balance
     item: Item
     location: Location
     bucket: str
@@ -56,14 +56,10 @@ def record_movements(
     movements: Sequence[Movement],
     reference: str,
     effective_at: datetime,
-    balances_updated: bool = False,
 ) -> RecordedEvent:
-    """Apply movements to the (already locked) balances, append the event, write the ledger rows.
-
-    `balances_updated` says the caller already changed the balance in SQL (a conditional UPDATE).
-    """
+    """Apply movements to the (already locked) balances, append the event, write the ledger rows."""
     touched: dict[int, Balance] = {}
-    for movement in movements if not balances_updated else ():
+    for movement in movements:
         balance = movement.balance
         if movement.bucket == Bucket.ON_HAND:
             balance.on_hand += movement.quantity

@@ -13,7 +13,17 @@ from inventory.models import SELLABLE_KINDS
 from orders.allocation import Candidate, LinePlan, plan_lines
 from orders.models import Allocation, FulfillmentWorkflow, OrderLine, OrderStatus, SalesOrder, WorkflowStep
 from orders.references import line_holder
-from orders.services.common import advance_workflow, lock_order, record_event, run_transition, schedule_workflow
+from orders.services.common import (
+    advance_workflow,
+    lock_allocations,
+    lock_lines,
+    lock_order,
+    lock_workflow,
+    record_event,
+    run_transition,
+    schedule_workflow,
+)
+from scm.conflicts import retry_on_conflict
 
 
 @dataclass(frozen=True)
@@ -83,56 +93,78 @@ def _expected_supply(order: SalesOrder, line: OrderLine, short: int) -> dict:
     }
 
 
+@retry_on_conflict
 @transaction.atomic
 def order_allocate(*, order_id: int) -> AllocationOutcome:
     """Reserve what can be reserved for the order's open lines and explain every decision.
 
     Moves the order to RESERVED when every line is covered, BACKORDERED otherwise. Running it
-    again when nothing changed writes nothing (idempotent).
-
-    Longer than 60 lines on purpose for now: this is the reservation path, moved here unchanged
-    while its lock order is being reworked on another branch; split it into steps with that work.
+    again when nothing changed writes nothing (idempotent). Locks the order, its lines, allocations
+    and workflow, then the SKUs' balances, before `stock_reserve_many` appends the first stock event.
     """
     order = lock_order(order_id)
     allocatable = (OrderStatus.CREATED, OrderStatus.BACKORDERED, OrderStatus.RESERVED)
     if order.status not in allocatable:
         return AllocationOutcome(order.pk, order.status, 0, 0, False)
-    lines = list(order.lines.all())
+    lines = lock_lines(order)
+    allocations = {(a.line_id, a.location): a for a in lock_allocations(order)}
+    workflow = lock_workflow(order)
     needing = [line for line in lines if line.backordered > 0]
     plans: list[LinePlan] = []
     if needing:
         stock = _stock_snapshot([line.sku for line in needing])
         plans = plan_lines([(line.pk, line.line_no, line.sku, line.backordered) for line in needing], stock)
-        requests = [
-            inventory.ReservationRequest(plan.sku, location, quantity, line_holder(order.pk, plan.line_id))
-            for plan in plans
-            for location, quantity in plan.take.items()
-        ]
-        inventory.stock_reserve_many(requests=requests, reference=order.stream)
-        by_id = {line.pk: line for line in lines}
-        for plan in plans:
-            line = by_id[plan.line_id]
-            line.reserved += plan.reserved
-            if plan.reserved:
-                line.save(update_fields=["reserved"])
-            for location, quantity in plan.take.items():
-                allocation, _ = Allocation.objects.get_or_create(line=line, location=location)
-                allocation.reserved += quantity
-                allocation.save(update_fields=["reserved"])
+        _reserve(order, lines, allocations, plans)
     reserved_now = sum(plan.reserved for plan in plans)
     backordered = sum(line.backordered for line in lines)
-    target = "mark_reserved" if backordered == 0 else "mark_backordered"
     status_before = order.status
     if reserved_now == 0 and (
         (backordered == 0 and status_before == OrderStatus.RESERVED)
         or (backordered > 0 and status_before == OrderStatus.BACKORDERED)
     ):
         return AllocationOutcome(order.pk, order.status, 0, backordered, False)
-    run_transition(order, target)
+    run_transition(order, "mark_reserved" if backordered == 0 else "mark_backordered")
     order.save()
+    if workflow is not None and backordered == 0 and workflow.step in (WorkflowStep.RESERVE, WorkflowStep.AWAIT_STOCK):
+        advance_workflow(workflow, WorkflowStep.PLAN_SHIPMENT)
+        schedule_workflow(order.pk)
+    elif workflow is not None and backordered and workflow.step == WorkflowStep.RESERVE:
+        advance_workflow(workflow, WorkflowStep.AWAIT_STOCK)
+    record_event(
+        order,
+        "OrderReserved" if backordered == 0 else "OrderBackordered",
+        {"previous_status": status_before, "lines": _explained(order, lines, plans), "backordered_units": backordered},
+    )
+    return AllocationOutcome(order.pk, order.status, reserved_now, backordered, True)
+
+
+def _reserve(
+    order: SalesOrder, lines: list[OrderLine], allocations: dict[tuple[int, str], Allocation], plans: list[LinePlan]
+) -> None:
+    """Reserve the plans' units (stock events appended), then count them on the (locked) lines and allocations."""
+    requests = [
+        inventory.ReservationRequest(plan.sku, location, quantity, line_holder(order.pk, plan.line_id))
+        for plan in plans
+        for location, quantity in plan.take.items()
+    ]
+    inventory.stock_reserve_many(requests=requests, reference=order.stream)
+    by_id = {line.pk: line for line in lines}
+    for plan in plans:
+        line = by_id[plan.line_id]
+        line.reserved += plan.reserved
+        if plan.reserved:
+            line.save(update_fields=["reserved"])
+        for location, quantity in plan.take.items():
+            allocation = allocations.get((line.pk, location)) or Allocation(line=line, location=location)
+            allocation.reserved += quantity
+            allocation.save()
+
+
+def _explained(order: SalesOrder, lines: list[OrderLine], plans: list[LinePlan]) -> list[dict]:
+    """Every decision of this allocation, for the event: candidates, the rule, and expected supply for what is short."""
+    by_id = {line.pk: line for line in lines}
     explained = []
     for plan in plans:
-        line = next(line for line in lines if line.pk == plan.line_id)
         entry = {
             "line_no": plan.line_no,
             "sku": plan.sku,
@@ -144,39 +176,58 @@ def order_allocate(*, order_id: int) -> AllocationOutcome:
             "backordered": plan.short,
         }
         if plan.short:
-            entry["expected_supply"] = _expected_supply(order, line, plan.short)
+            entry["expected_supply"] = _expected_supply(order, by_id[plan.line_id], plan.short)
         explained.append(entry)
-    record_event(
-        order,
-        "OrderReserved" if backordered == 0 else "OrderBackordered",
-        {"previous_status": status_before, "lines": explained, "backordered_units": backordered},
+    return explained
+
+
+def _lock_waiting(order_ids: list[int]) -> None:
+    """Everything allocating these orders will lock, taken at once and in the global order: the
+    orders (id order), their lines, allocations and workflows, then every balance of their open SKUs."""
+    if not order_ids:
+        return
+    list(SalesOrder.objects.select_for_update().filter(pk__in=order_ids).order_by("pk").values_list("pk"))
+    lines = list(OrderLine.objects.select_for_update().filter(order_id__in=order_ids).order_by("order_id", "line_no"))
+    list(
+        Allocation.objects.select_for_update(of=("self",))
+        .filter(line__order_id__in=order_ids)
+        .order_by("line__order_id", "pk")
+        .values_list("pk")
     )
-    workflow = FulfillmentWorkflow.objects.select_for_update().get(order=order)
-    if backordered == 0 and workflow.step in (WorkflowStep.RESERVE, WorkflowStep.AWAIT_STOCK):
-        advance_workflow(workflow, WorkflowStep.PLAN_SHIPMENT)
-        schedule_workflow(order.pk)
-    elif backordered and workflow.step == WorkflowStep.RESERVE:
-        advance_workflow(workflow, WorkflowStep.AWAIT_STOCK)
-    return AllocationOutcome(order.pk, order.status, reserved_now, backordered, True)
+    list(
+        FulfillmentWorkflow.objects.select_for_update()
+        .filter(order_id__in=order_ids)
+        .order_by("order_id")
+        .values_list("pk")
+    )
+    skus = sorted({line.sku for line in lines if line.backordered > 0})
+    inventory.lock_balances_for_skus(list(stock_selectors.get_items(skus).values()))
 
 
+@retry_on_conflict
+@transaction.atomic
 def backorders_fill(*, sku: str, limit: int = 200) -> list[AllocationOutcome]:
     """Stock of `sku` became available: reserve waiting backorders by priority, then age.
 
-    Each order is allocated in its own (nested) transaction; stops when an order could not get
-    everything it waits for, since the orders after it in the queue cannot get more."""
-    waiting = (
-        SalesOrder.objects.filter(
-            status=OrderStatus.BACKORDERED,
-            lines__sku=sku,
-            lines__ordered__gt=F("lines__reserved") + F("lines__shipped") + F("lines__cancelled"),
+    One transaction for the batch: every order it may allocate is locked first (with its lines,
+    allocations, workflow and the balances it needs), so no allocation takes a lock after another
+    appended. Stops when an order could not get everything it waits for, since the orders after it
+    in the queue cannot get more."""
+    waiting = list(
+        dict.fromkeys(
+            SalesOrder.objects.filter(
+                status=OrderStatus.BACKORDERED,
+                lines__sku=sku,
+                lines__ordered__gt=F("lines__reserved") + F("lines__shipped") + F("lines__cancelled"),
+            )
+            .order_by("priority", "created_at", "id")
+            .values_list("id", flat=True)
+            .distinct()[:limit]
         )
-        .order_by("priority", "created_at", "id")
-        .values_list("id", flat=True)
-        .distinct()[:limit]
     )
+    _lock_waiting(sorted(waiting))
     outcomes = []
-    for order_id in list(dict.fromkeys(waiting)):
+    for order_id in waiting:
         outcome = order_allocate(order_id=order_id)
         outcomes.append(outcome)
         line = OrderLine.objects.get(order_id=order_id, sku=sku)

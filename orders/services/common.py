@@ -1,5 +1,9 @@
 """What every order service does: lock the order row, run a transition, record the event, move the
 fulfillment workflow and start its next step after commit.
+
+Lock order within an order: the order row, then its lines, then its allocations, then its
+fulfillment workflow; then whatever else the service needs (shipments, stock), all before the first
+event append (docs/ARCHITECTURE.md, "Lock order").
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from django.utils import timezone
 from django_fsm import TransitionNotAllowed
 
 from orders.exceptions import IllegalTransition, OrderNotFound
-from orders.models import FulfillmentWorkflow, SalesOrder
+from orders.models import Allocation, FulfillmentWorkflow, OrderLine, SalesOrder
 from scm.events.store import NewEvent, append
 
 
@@ -25,6 +29,21 @@ def lock_order(order_id: int) -> SalesOrder:
     if order is None:
         raise OrderNotFound(order_id)
     return order
+
+
+def lock_lines(order: SalesOrder) -> list[OrderLine]:
+    """The order's lines, locked (after the order row), in line order."""
+    return list(OrderLine.objects.select_for_update().filter(order=order).order_by("line_no"))
+
+
+def lock_allocations(order: SalesOrder) -> list[Allocation]:
+    """The order's allocations, locked (after its lines), in id order."""
+    return list(Allocation.objects.select_for_update(of=("self",)).filter(line__order=order).order_by("pk"))
+
+
+def lock_workflow(order: SalesOrder) -> FulfillmentWorkflow | None:
+    """The order's fulfillment workflow row, locked (after the order's lines and allocations)."""
+    return FulfillmentWorkflow.objects.select_for_update().filter(order=order).first()
 
 
 def run_transition(order: SalesOrder, method: str, *args) -> None:

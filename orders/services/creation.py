@@ -15,6 +15,7 @@ from inventory import selectors as stock_selectors
 from orders.exceptions import DuplicateExternalId, IdempotencyKeyReused, InvalidOrder, UnknownCustomer
 from orders.models import Customer, FulfillmentWorkflow, OrderLine, SalesOrder
 from orders.services.common import record_event, schedule_workflow
+from scm.conflicts import retry_on_conflict
 from scm.observability import metrics
 
 
@@ -58,6 +59,7 @@ def _validated_lines(lines: Sequence[LineInput | dict]) -> list[LineInput]:
     return parsed
 
 
+@retry_on_conflict
 def order_create(
     *,
     customer: str,

@@ -15,7 +15,14 @@ from orders.models import (
     WorkflowStep,
 )
 from orders.references import line_id_from_holder, order_id_from_ref
-from orders.services.common import advance_workflow, record_event, run_transition, schedule_workflow
+from orders.services.common import (
+    advance_workflow,
+    lock_allocations,
+    lock_lines,
+    record_event,
+    run_transition,
+    schedule_workflow,
+)
 
 
 def _order_from_ref(order_ref: str) -> SalesOrder | None:
@@ -58,6 +65,8 @@ def order_record_shipment_departed(*, order_ref: str, shipment_id: int, lines: l
     )
     if record.departed:
         return
+    lock_lines(order)  # the lines, then their allocations: the lock order, whatever order the entries come in
+    lock_allocations(order)
     record.departed, record.status = True, "DEPARTED"
     record.save(update_fields=["departed", "status"])
     shipped = []
@@ -78,13 +87,13 @@ def order_record_shipment_departed(*, order_ref: str, shipment_id: int, lines: l
     run_transition(order, "mark_partially_fulfilled")
     order.save()
     totals = list(order.lines.values("line_no", "sku", "ordered", "shipped", "delivered"))
+    if all(line["shipped"] >= line["ordered"] for line in totals):
+        FulfillmentWorkflow.objects.filter(order=order).update(step=WorkflowStep.AWAIT_DELIVERY)
     record_event(
         order,
         "OrderPartiallyFulfilled",
         {"previous_status": status_before, "shipment_id": shipment_id, "shipped": shipped, "lines": totals},
     )
-    if all(line["shipped"] >= line["ordered"] for line in totals):
-        FulfillmentWorkflow.objects.filter(order=order).update(step=WorkflowStep.AWAIT_DELIVERY)
 
 
 @transaction.atomic
@@ -110,6 +119,7 @@ def order_record_shipment_delivered(*, order_ref: str, shipment_id: int, lines: 
         status_before = order.status
         run_transition(order, "mark_fulfilled")
         order.save()
+        FulfillmentWorkflow.objects.filter(order=order).update(step=WorkflowStep.DONE, next_attempt_at=None)
         record_event(
             order,
             "OrderFulfilled",
@@ -119,7 +129,6 @@ def order_record_shipment_delivered(*, order_ref: str, shipment_id: int, lines: 
                 "lines": [{"line_no": li.line_no, "sku": li.sku, "delivered": li.delivered} for li in lines_now],
             },
         )
-        FulfillmentWorkflow.objects.filter(order=order).update(step=WorkflowStep.DONE, next_attempt_at=None)
 
 
 @transaction.atomic

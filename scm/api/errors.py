@@ -23,7 +23,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from scm.errors import DomainError
+from scm.errors import DomainError, TransientConflict
 from scm.events.exceptions import ConcurrencyError, EventValidationError
 
 _DRF_CODES = {
@@ -56,7 +56,10 @@ def error_body(code: str, message: str, fields: dict[str, Any] | None = None) ->
 
 
 def is_transient_database_error(exc: BaseException) -> bool:
-    """A deadlock or serialization failure (PostgreSQL), or SQLite's "database is locked"."""
+    """A deadlock or serialization failure (PostgreSQL), or SQLite's "database is locked", whether raised
+    by the database directly or as the TransientConflict a service gives up with after its retries."""
+    if isinstance(exc, TransientConflict):
+        return True
     if not isinstance(exc, DatabaseError):
         return False
     if getattr(exc.__cause__, "pgcode", None) in TRANSIENT_SQLSTATES:

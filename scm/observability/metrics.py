@@ -42,6 +42,11 @@ request_latency = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
 orders_created = Counter("scm_orders_created", "Sales orders created.")
+db_conflict_retries = Counter(
+    "scm_db_conflict_retries",
+    "Services the database aborted for a deadlock or serialization failure: retried, or given up (answered 503).",
+    ["kind", "outcome"],
+)
 reservations_failed = Counter("scm_reservations_failed", "Reservation attempts refused for lack of available stock.")
 inbound_messages = Counter(
     "scm_inbound_messages",

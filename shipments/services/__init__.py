@@ -23,7 +23,7 @@ from shipments.services.tracking import (
     tracking_update_process,
     tracking_updates_reprocess,
 )
-from shipments.services.transitions import shipment_cancel, shipment_depart
+from shipments.services.transitions import lock_shipments, shipment_cancel, shipment_depart
 
 __all__ = [
     "CARRIER_FIELDS",
@@ -36,6 +36,7 @@ __all__ = [
     "carrier_feed_poll",
     "carrier_update",
     "carrier_upsert",
+    "lock_shipments",
     "shipment_cancel",
     "shipment_depart",
     "shipment_plan",

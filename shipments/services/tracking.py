@@ -12,6 +12,7 @@ import structlog
 from django.db import transaction
 from django.utils import timezone
 
+from scm.conflicts import retry_on_conflict
 from scm.errors import DomainError, ValidationFailed
 from scm.events.store import NewEvent, append
 from scm.validation import could_be_id
@@ -125,6 +126,7 @@ def _text(value: Any, limit: int) -> str:
     return storable(value)[:limit] if isinstance(value, str) else ""
 
 
+@retry_on_conflict
 def tracking_update_process(*, update_id: int) -> TrackingUpdate:
     """Apply one stored update (pending, or unknown_tracking being retried). Idempotent: an update
     already settled is returned unchanged. See docs/SHIPMENTS.md "Tracking rules"."""

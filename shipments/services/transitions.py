@@ -13,9 +13,9 @@ from typing import Any
 from django.db import transaction
 from django_fsm import TransitionNotAllowed
 
-from inventory import selectors as inventory_selectors
 from inventory import services as inventory
 from inventory.exceptions import ReservationNotFound, ReservationTooSmall
+from scm.conflicts import retry_on_conflict
 from scm.errors import ValidationFailed
 from scm.events.store import NewEvent, append
 from scm.validation import could_be_id, past_or_now
@@ -33,6 +33,12 @@ def locked_shipment(shipment_id: int) -> Shipment:
     return shipment
 
 
+def lock_shipments(shipment_ids: list[int]) -> list[Shipment]:
+    """Lock several shipments at once, in id order (callers that will move several, or that must
+    hold them before locking stock: shipments come before balances in the global lock order)."""
+    return list(Shipment.objects.select_for_update().filter(pk__in=shipment_ids).order_by("pk"))
+
+
 def run_transition(shipment: Shipment, action: str, *args: Any) -> None:
     """Run one FSM transition; an illegal one is a clear domain error (nothing is saved)."""
     try:
@@ -44,37 +50,36 @@ def run_transition(shipment: Shipment, action: str, *args: Any) -> None:
 
 
 def depart_locked(shipment: Shipment, lines: list[ShipmentLine], at: datetime, **extra: Any) -> NewEvent:
-    """Departure: consume every line's reservation, then move to DEPARTED. Caller holds the row lock
-    and appends the returned event after any others it has."""
+    """Departure: consume every line's reservation (`reservation_consume_many` locks every balance, then every
+    reservation, before its first append), then move to DEPARTED. Caller holds the row lock and
+    appends the returned event after any others it has."""
     if shipment.status != ShipmentStatus.PLANNED:
         raise InvalidShipmentTransition(shipment_id=shipment.pk, status=shipment.status, action="depart")
-    location = inventory_selectors.get_location(shipment.from_location)
-    inventory.lock_balances((inventory_selectors.get_item(line.sku), location) for line in lines)
-    for line in lines:
-        try:
-            inventory.reservation_consume(
-                sku=line.sku,
-                location=shipment.from_location,
-                holder=line.holder,
-                qty=line.qty,
-                reference=shipment.stream,
-                effective_at=at,
-            )
-        except (ReservationTooSmall, ReservationNotFound) as exc:
-            raise DepartureRefused(
-                shipment_id=shipment.pk,
-                sku=line.sku,
-                location=shipment.from_location,
-                holder=line.holder,
-                requested=line.qty,
-                held=exc.fields.get("held", 0),
-            ) from exc
+    try:
+        inventory.reservation_consume_many(
+            consumptions=[
+                inventory.HeldUnits(line.sku, shipment.from_location, line.holder, line.qty) for line in lines
+            ],
+            reference=shipment.stream,
+            effective_at=at,
+        )
+    except (ReservationTooSmall, ReservationNotFound) as exc:
+        line = next(line for line in lines if (line.sku, line.holder) == (exc.fields["sku"], exc.fields["holder"]))
+        raise DepartureRefused(
+            shipment_id=shipment.pk,
+            sku=line.sku,
+            location=shipment.from_location,
+            holder=line.holder,
+            requested=line.qty,
+            held=exc.fields.get("held", 0),
+        ) from exc
     run_transition(shipment, "depart", at)
     return NewEvent(
         "ShipmentDeparted", shipment_payload(shipment, lines, departed_at=at.isoformat(), **extra), occurred_at=at
     )
 
 
+@retry_on_conflict
 def shipment_depart(*, shipment_id: int, occurred_at: datetime | None = None, note: str = "") -> Shipment:
     """Hand the shipment to the carrier: each line's reservation is consumed (on hand and reserved
     fall, ledger rows and stock events written), the status moves to DEPARTED and ShipmentDeparted
@@ -91,6 +96,7 @@ def shipment_depart(*, shipment_id: int, occurred_at: datetime | None = None, no
     return shipment
 
 
+@retry_on_conflict
 def shipment_cancel(*, shipment_id: int, reason: str, occurred_at: datetime | None = None) -> Shipment:
     """Cancel a shipment that has not departed. Reservations stay with the order (nothing was
     consumed); the order decides what to do with them when it sees ShipmentCancelled."""

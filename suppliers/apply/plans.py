@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from typing import Any
 
 from suppliers.apply.base import Context, Plan
@@ -15,7 +14,7 @@ from suppliers.apply.ship_notice import ShipNoticePlan, plan_ship_notice
 from suppliers.documents import Document, FunctionalAckDoc, InventoryAdviceDoc, InvoiceDoc, PoAckDoc, ShipNoticeDoc
 from suppliers.exceptions import MessageRejected, Problem
 from suppliers.models import PurchaseOrder, Supplier
-from suppliers.services import lock_stock
+from suppliers.services import lock_order_stock
 
 
 def plan_documents(documents: list[Document], supplier: Supplier) -> list[Plan]:
@@ -44,14 +43,10 @@ def plan_documents(documents: list[Document], supplier: Supplier) -> list[Plan]:
 
 
 def apply_plans(plans: list[Plan], ctx: Context) -> list[dict[str, Any]]:
-    """Lock every purchase order (by id) and stock balance the plans touch, then apply them in order."""
+    """Lock every purchase order (by id) the plans touch, with their lines, ship notice lines, stock
+    balances and inbound supply (`lock_order_stock`), then apply the plans in order: no plan takes a
+    lock after another appended."""
     order_ids = sorted({order.pk for plan in plans for order in plan.orders})
-    if order_ids:
-        list(PurchaseOrder.objects.select_for_update().filter(pk__in=order_ids).order_by("pk").values_list("pk"))
-    by_location: dict[str, set[str]] = defaultdict(set)
-    for plan in plans:
-        for sku, location in plan.skus_at:
-            by_location[location].add(sku)
-    for location in sorted(by_location):
-        lock_stock(by_location[location], location)
+    orders = list(PurchaseOrder.objects.select_for_update().filter(pk__in=order_ids).order_by("pk"))
+    lock_order_stock(orders, also={pair for plan in plans for pair in plan.skus_at})
     return [plan.apply(ctx) for plan in plans]

@@ -22,7 +22,7 @@ from suppliers.services.control_numbers import (
     our_x12_identity,
     outbound_store,
 )
-from suppliers.services.lock_objects import lock_stock
+from suppliers.services.lock_objects import lock_order_stock
 from suppliers.services.master_data import (
     SUPPLIER_FIELDS,
     get_supplier,
@@ -47,7 +47,7 @@ __all__ = [
     "LineInput",
     "allocate_control_numbers",
     "get_supplier",
-    "lock_stock",
+    "lock_order_stock",
     "our_x12_identity",
     "outbound_store",
     "purchase_order_cancel",

@@ -1,4 +1,8 @@
-"""Row locks the purchase-order services take first, before any event append."""
+"""Row locks the purchase-order services take first, before any event append.
+
+The order (docs/ARCHITECTURE.md, "Lock order"): purchase orders (id order), their lines, their ship
+notice lines, then stock: balances, then inbound supply records (inventory's fixed orders).
+"""
 
 from __future__ import annotations
 
@@ -9,11 +13,20 @@ from django_fsm import can_proceed
 from inventory import selectors as inventory_selectors
 from inventory import services as inventory
 from suppliers.exceptions import PurchaseOrderNotFound, PurchaseOrderStateError
-from suppliers.models import PurchaseOrder
+from suppliers.models import PurchaseOrder, PurchaseOrderLine, ShipNoticeLine, Supplier
+
+
+def lock_supplier_of(po_id: int) -> None:
+    """Lock the purchase order's supplier row (before the order: suppliers come first in the lock order)."""
+    supplier_id = PurchaseOrder.objects.filter(pk=po_id).values_list("supplier_id", flat=True).first()
+    if supplier_id is None:
+        raise PurchaseOrderNotFound(po_id)
+    list(Supplier.objects.select_for_update().filter(pk=supplier_id).values_list("pk"))
 
 
 def lock_order(po_id: int) -> PurchaseOrder:
-    order = PurchaseOrder.objects.select_for_update().select_related("supplier").filter(pk=po_id).first()
+    """The purchase order row only (its supplier is read, not locked)."""
+    order = PurchaseOrder.objects.select_for_update(of=("self",)).select_related("supplier").filter(pk=po_id).first()
     if order is None:
         raise PurchaseOrderNotFound(po_id)
     return order
@@ -24,11 +37,31 @@ def require_transition(order: PurchaseOrder, transition, action: str) -> None:
         raise PurchaseOrderStateError(number=order.number, status=order.status, action=action)
 
 
-def lock_stock(skus: Iterable[str], location: str) -> None:
-    """Lock the stock balances a multi-line operation will touch, in inventory's fixed order, before any
-    of its appends (a balance lock taken after an append could deadlock with another appender)."""
-    skus = sorted(set(skus))
-    if not skus:
+def lock_order_stock(orders: Iterable[PurchaseOrder], *, also: Iterable[tuple[str, str]] = ()) -> None:
+    """After the purchase orders themselves: lock their lines, their ship notice lines, the balances of
+    their SKUs at their destinations (plus the (sku, location) pairs in `also`), and every inbound supply
+    record under their lines' and notice lines' references. One statement per kind, each in its order."""
+    destination = {order.pk: order.destination for order in orders}
+    if not destination:
         return
-    place = inventory_selectors.get_location(location)
-    inventory.lock_balances([(inventory_selectors.get_item(sku), place) for sku in skus])
+    lines = list(
+        PurchaseOrderLine.objects.select_for_update(of=("self",))
+        .select_related("purchase_order")
+        .filter(purchase_order_id__in=sorted(destination))
+        .order_by("pk")
+    )
+    notice_lines = list(
+        ShipNoticeLine.objects.select_for_update(of=("self",))
+        .select_related("notice__supplier", "po_line")
+        .filter(po_line__in=[line.pk for line in lines])
+        .order_by("pk")
+    )
+    wanted = [(line.sku, destination[line.purchase_order_id], line.inbound_reference) for line in lines]
+    wanted += [(n.sku, destination[n.po_line.purchase_order_id], n.inbound_reference) for n in notice_lines]
+    pairs = {(sku, location) for sku, location, _ in wanted} | set(also)
+    items = inventory_selectors.get_items(sorted({sku for sku, _ in pairs}))
+    locations = inventory_selectors.get_locations(sorted({location for _, location in pairs}))
+    inventory.lock_balances([(items[sku], locations[location]) for sku, location in pairs])
+    inventory.lock_supplies(
+        [(items[sku], locations[location], reference) for sku, location, reference in wanted], must_exist=False
+    )

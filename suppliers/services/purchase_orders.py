@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from inventory import selectors as inventory_selectors
 from inventory import services as inventory
+from scm.conflicts import retry_on_conflict
 from scm.errors import ValidationFailed
 from scm.events.store import NewEvent, append
 from suppliers.adapters.x12 import Outbound850, Outbound850Line, build_850
@@ -28,7 +29,7 @@ from suppliers.services.control_numbers import (
     our_x12_identity,
     outbound_store,
 )
-from suppliers.services.lock_objects import lock_order, lock_stock, require_transition
+from suppliers.services.lock_objects import lock_order, lock_order_stock, lock_supplier_of, require_transition
 
 
 @dataclass(frozen=True)
@@ -175,7 +176,9 @@ def purchase_order_create_draft(
 @transaction.atomic
 def purchase_order_send(*, po_id: int, created_at: datetime | None = None) -> OutboundMessage:
     """Send a DRAFT order: build its X12 850 with the supplier's next control numbers, store it as an
-    OutboundMessage, move the order to SENT and record PurchaseOrderSent (with the control numbers)."""
+    OutboundMessage, move the order to SENT and record PurchaseOrderSent (with the control numbers).
+    Locks the supplier (its control numbers), then the order: the order inbound processing locks them in."""
+    lock_supplier_of(po_id)
     order = lock_order(po_id)
     require_transition(order, order.mark_sent, "sent")
     supplier = order.supplier
@@ -243,7 +246,7 @@ def _withdraw_inbound(order: PurchaseOrder, reason: str) -> list[dict]:
     sku_of = {line.inbound_reference: line.sku for line in lines}
     for shipped_lines in shipments.values():
         sku_of.update({shipped.inbound_reference: shipped.sku for shipped in shipped_lines})
-    lock_stock({sku_of[ref] for ref in open_refs}, order.destination)
+    lock_order_stock([order])
     removed = []
     for ref, qty in sorted(open_refs.items()):
         if qty > 0:
@@ -252,6 +255,7 @@ def _withdraw_inbound(order: PurchaseOrder, reason: str) -> list[dict]:
     return removed
 
 
+@retry_on_conflict
 @transaction.atomic
 def purchase_order_cancel(*, po_id: int, reason: str = "") -> PurchaseOrder:
     """Cancel an order that nothing was received for yet; its inbound supply is withdrawn."""
@@ -260,6 +264,7 @@ def purchase_order_cancel(*, po_id: int, reason: str = "") -> PurchaseOrder:
     )
 
 
+@retry_on_conflict
 @transaction.atomic
 def purchase_order_close(*, po_id: int, reason: str = "") -> PurchaseOrder:
     """Close an order (fully received, or short-closed): whatever is still inbound is withdrawn."""

@@ -9,11 +9,12 @@ from django.db import transaction
 from django.db.models import F
 
 from inventory import services as inventory
+from scm.conflicts import retry_on_conflict
 from scm.events.store import NewEvent, append
 from suppliers.exceptions import ReceiptRefused
 from suppliers.models import AckStatus, PurchaseOrder, PurchaseOrderLine, ShipNotice, ShipNoticeLine
 from suppliers.selectors import open_inbound, open_shipments
-from suppliers.services.lock_objects import lock_order, lock_stock, require_transition
+from suppliers.services.lock_objects import lock_order, lock_order_stock, require_transition
 
 
 @dataclass
@@ -42,12 +43,12 @@ def _receive(
     effective_at: datetime | None,
 ) -> dict:
     """Move received units from inbound to on hand, consuming inbound references in a fixed order:
-    the ship notice lines named, then the PO line's own supply, then its other open ship notice lines."""
+    the ship notice lines named, then the PO line's own supply, then its other open ship notice lines.
+    The caller has locked the order and everything it touches (`lock_order_stock`)."""
     require_transition(order, order.mark_partially_received, "received")
     lines = [receipt.line for receipt in receipts]
     shipments = open_shipments(lines)
     open_refs = open_inbound(order, lines, shipments)
-    lock_stock([line.sku for line in lines], order.destination)
     done = [
         _receive_line(order, receipt, shipments, open_refs, reference=reference, effective_at=effective_at)
         for receipt in receipts
@@ -135,6 +136,7 @@ def _quantities(lines: dict[int, int] | None, what: str) -> dict[int, int] | Non
     return lines
 
 
+@retry_on_conflict
 @transaction.atomic
 def purchase_order_receive(
     *,
@@ -161,11 +163,13 @@ def purchase_order_receive(
             )
         wanted = lines
     receipts = [_Receipt(line=by_no[no], qty=qty, shipped=[]) for no, qty in sorted(wanted.items())]
+    lock_order_stock([order])
     return _receive(
         order, receipts, reference=reference or f"PO-{order.number}", notice=None, effective_at=effective_at
     )
 
 
+@retry_on_conflict
 @transaction.atomic
 def ship_notice_receive(
     *,
@@ -192,6 +196,7 @@ def ship_notice_receive(
         wanted = lines
     order_ids = sorted({by_no[no].po_line.purchase_order_id for no in wanted})
     orders = {pk: lock_order(pk) for pk in order_ids}
+    lock_order_stock(orders.values())
     results = []
     for order_id in order_ids:
         order = orders[order_id]

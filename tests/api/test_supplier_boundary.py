@@ -32,7 +32,7 @@ def shipment(unique, settings):
     carrier = services.carrier_upsert(code=f"SB-{unique}", name="Boundary carrier")
     sku, loc = stocked(unique, on_hand=10)
     holder = f"order-sb{unique[:4]}/line-1"
-    inventory.reserve(sku=sku, location=loc, qty=4, holder=holder)
+    inventory.stock_reserve(sku=sku, location=loc, qty=4, holder=holder)
     return services.shipment_plan(
         order_ref=f"order-sb-{unique}",
         plan_key="b1",

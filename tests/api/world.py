@@ -56,7 +56,7 @@ def _shared_objects(ops: APIClient, unique: str) -> dict[str, str]:
     sku, dc, customer, carrier = f"M-{unique}", f"MDC-{unique}", f"MC-{unique}", f"MCAR-{unique}"
     _created(ops.post("/api/v1/items/", {"sku": sku, "name": "Matrix item"}, format="json"))
     _created(ops.post("/api/v1/locations/", {"code": dc, "name": "Matrix DC", "kind": "warehouse"}, format="json"))
-    inventory.receive(sku=sku, location=dc, qty=50, reference="opening stock")
+    inventory.stock_receive(sku=sku, location=dc, qty=50, reference="opening stock")
     _created(ops.post("/api/v1/customers/", {"code": customer, "name": "Matrix customer"}, format="json"))
     order = _created(
         ops.post(
@@ -67,7 +67,7 @@ def _shared_objects(ops: APIClient, unique: str) -> dict[str, str]:
     )
     _created(ops.post("/api/v1/carriers/", {"code": carrier, "name": "Matrix carrier"}, format="json"))
     holder = f"matrix-{unique}/line-1"
-    inventory.reserve(sku=sku, location=dc, qty=3, holder=holder)
+    inventory.stock_reserve(sku=sku, location=dc, qty=3, holder=holder)
     shipment = shipments.shipment_plan(
         order_ref=f"order-matrix-{unique}",
         plan_key="m1",

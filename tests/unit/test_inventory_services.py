@@ -14,6 +14,7 @@ from inventory.exceptions import (
     InboundSupplyTooSmall,
     InsufficientStock,
     InvalidQuantity,
+    ReservationNotFound,
     ReservationTooSmall,
     SameLocationTransfer,
     UnknownLocation,
@@ -141,6 +142,76 @@ def test_reserve_many_is_all_or_nothing_and_lists_every_shortfall(unique):
 
     assert {(s.sku, s.requested, s.available) for s in raised.value.shortfalls} == {(a, 6, 5), (b, 2, 1)}
     assert balance(a, loc) == (5, 0, 0) and balance(b, loc_b) == (1, 0, 0)
+
+
+def test_release_many_gives_back_every_holders_units_at_once_and_skips_empty_reservations(unique):
+    a, loc = stocked(unique, on_hand=10, sku="A")
+    b, _ = stocked(unique, on_hand=10, sku="B", location="WH1-b")
+    loc_b = f"WH1-b-{unique}"
+    inventory.stock_reserve(sku=a, location=loc, qty=4, holder="order-3/1")
+    inventory.stock_reserve(sku=b, location=loc_b, qty=3, holder="order-3/2")
+    inventory.stock_reserve(sku=a, location=loc, qty=1, holder="order-3/3")
+    inventory.reservation_release(sku=a, location=loc, holder="order-3/3")
+
+    events = inventory.reservation_release_many(
+        releases=[
+            inventory.HeldUnits(b, loc_b, "order-3/2"),
+            inventory.HeldUnits(a, loc, "order-3/1", qty=1),
+            inventory.HeldUnits(a, loc, "order-3/3"),  # already empty: skipped, no event
+        ],
+        reason="order cancelled",
+    )
+
+    assert [(e.type, e.payload["holder"], e.payload["qty"]) for e in events] == [
+        ("ReservationReleased", "order-3/2", 3),
+        ("ReservationReleased", "order-3/1", 1),
+    ]
+    assert balance(a, loc) == (10, 3, 0) and balance(b, loc_b) == (10, 0, 0)
+
+
+def test_release_many_asking_more_than_held_writes_nothing(unique):
+    a, loc = stocked(unique, on_hand=10, sku="A")
+    inventory.stock_reserve(sku=a, location=loc, qty=2, holder="order-4/1")
+    inventory.stock_reserve(sku=a, location=loc, qty=2, holder="order-4/2")
+
+    with pytest.raises(ReservationTooSmall):
+        inventory.reservation_release_many(
+            releases=[inventory.HeldUnits(a, loc, "order-4/1"), inventory.HeldUnits(a, loc, "order-4/2", qty=3)]
+        )
+
+    assert balance(a, loc) == (10, 4, 0)
+    assert Reservation.objects.get(holder="order-4/1", item__sku=a).quantity == 2
+
+
+def test_consume_many_ships_every_line_or_none(unique):
+    a, loc = stocked(unique, on_hand=10, sku="A")
+    b, _ = stocked(unique, on_hand=10, sku="B", location="WH1-b")
+    loc_b = f"WH1-b-{unique}"
+    inventory.stock_reserve(sku=a, location=loc, qty=4, holder="order-5/1")
+    inventory.stock_reserve(sku=b, location=loc_b, qty=3, holder="order-5/2")
+
+    with pytest.raises(ReservationNotFound):
+        inventory.reservation_consume_many(
+            consumptions=[inventory.HeldUnits(a, loc, "order-5/1", 4), inventory.HeldUnits(b, loc_b, "nobody", 1)],
+            reference="SHP-5",
+        )
+    assert balance(a, loc) == (10, 4, 0)
+
+    events = inventory.reservation_consume_many(
+        consumptions=[inventory.HeldUnits(a, loc, "order-5/1", 4), inventory.HeldUnits(b, loc_b, "order-5/2", 2)],
+        reference="SHP-5",
+    )
+    assert [e.type for e in events] == ["ReservationConsumed", "ReservationConsumed"]
+    assert balance(a, loc) == (6, 0, 0) and balance(b, loc_b) == (8, 1, 0)
+
+
+@pytest.mark.postgres
+def test_reserving_has_one_implementation_the_database_function_is_gone():
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_proc WHERE proname = 'scm_reserve'")
+        assert cursor.fetchone()[0] == 0
 
 
 def test_consuming_more_than_the_reservation_holds_is_refused(unique):
