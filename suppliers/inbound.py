@@ -15,6 +15,8 @@
      back: the whole message applies or none of it does;
    - record the outcome, the 997 (every X12 interchange we could read, from a known supplier) and
      the 824 (readable but not applied for a business reason), and the event.
+   The supplier's profiles (`suppliers.profiles`) are read once per message: mapping and applying
+   see the same versions, and the message records them (`profile_versions`).
 3. `inbound_messages_reprocess` runs step 2 again for quarantined messages after ops fixed master
    data or a mapping.
 """
@@ -57,6 +59,8 @@ from suppliers.models import (
     OutboundMessage,
     Supplier,
 )
+from suppliers.profiles import MessageProfiles
+from suppliers.profiles.selectors import profiles_for_message
 from suppliers.services import allocate_control_numbers, outbound_store
 
 log = logging.getLogger(__name__)
@@ -73,6 +77,7 @@ PROCESSING_FIELDS = [
     "attempts",
     "processed_at",
     "supplier",
+    "profile_versions",
 ]
 #: How often processing is retried in-process after a deadlock or serialization failure.
 TRANSIENT_RETRIES = 3
@@ -201,12 +206,14 @@ def _process_once(message_id: int, *, reprocess: bool) -> InboundMessage:
         message.attempts += 1
         with event_context(causation_id=message.stream):
             owner = _claim(f"sha256:{message.sha256}", message)
+            profiles = profiles_for_message(message)
             if owner != message.pk:
                 outcome = _Outcome(IN.DUPLICATE, [], [], duplicate_of=owner)
                 parsed = ParsedMessage(format=message.format)
             else:
-                parsed = formats.parse(bytes(message.body), message.format)
-                outcome = _apply(message, parsed)
+                parsed = formats.parse(bytes(message.body), message.format, profiles=profiles)
+                outcome = _apply(message, parsed, profiles)
+            message.profile_versions = profiles.versions()
             _record(message, parsed, outcome, send_replies=first_time)
     return message
 
@@ -273,10 +280,11 @@ def _identify_supplier(message: InboundMessage, parsed: ParsedMessage) -> tuple[
     return found, []
 
 
-def _apply(message: InboundMessage, parsed: ParsedMessage) -> _Outcome:
+def _apply(message: InboundMessage, parsed: ParsedMessage, profiles: MessageProfiles) -> _Outcome:
     supplier, problems = _identify_supplier(message, parsed)
     if supplier is not None:
         message.supplier = supplier
+        profiles.bind_supplier(supplier.pk)
         # Locked before any append: the replies need its control numbers (store: locks first, appends last).
         Supplier.objects.select_for_update().filter(pk=supplier.pk).values_list("pk").get()
         if not supplier.active and not problems:
@@ -286,14 +294,14 @@ def _apply(message: InboundMessage, parsed: ParsedMessage) -> _Outcome:
     problems = parsed.problems + problems
     if problems:
         return _Outcome(IN.QUARANTINED, problems, [])
-    ctx = apply.Context(supplier=supplier, message=message)
+    ctx = apply.Context(supplier=supplier, message=message, profiles=profiles)
     try:
         with transaction.atomic():
             for key in parsed.identity_keys:
                 owner = _claim(f"{supplier.code}:{key}", message)
                 if owner != message.pk:
                     raise _Duplicate(owner, key)
-            plans = apply.plan_documents(parsed.documents, supplier)
+            plans = apply.plan_documents(parsed.documents, supplier, profiles)
             summary = apply.apply_plans(plans, ctx)
     except _Duplicate as duplicate:
         return _Outcome(IN.DUPLICATE, [], [], duplicate_of=duplicate.owner_id)

@@ -5,11 +5,15 @@ module only renames those facts into the format-neutral documents of `suppliers.
 turns every `X12Error` into a `Problem` of kind `syntax` (it also feeds the 997). Sets we do not
 take from suppliers (an 850, an unknown ST01) become `business` problems: the message is readable,
 we just do not apply it (the 824 says why).
+
+The supplier's profile (`suppliers.profiles`, one per business document) is applied while mapping:
+dates in the patterns it accepts, and malformed segments it says to ignore (dropped, with a warning).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date
 
 from suppliers.adapters.x12 import (
@@ -44,6 +48,7 @@ from suppliers.documents import (
     ShipNoticeDoc,
 )
 from suppliers.exceptions import BUSINESS, SYNTAX, Problem
+from suppliers.profiles import DocumentProfile, MessageProfiles, defaults
 
 #: Qualifiers that carry our own SKU, and those that carry the supplier's part number (first wins).
 OUR_SKU_QUALIFIERS = ("BP",)
@@ -88,8 +93,10 @@ def problem_from_x12(error: X12Error, *, kind: str = SYNTAX) -> Problem:
     )
 
 
-def parse(raw: bytes) -> ParsedMessage:
-    """Read the interchange leniently (count mismatches are collected, not raised) and map every set."""
+def parse(raw: bytes, profiles: MessageProfiles | None = None) -> ParsedMessage:
+    """Read the interchange leniently (count mismatches are collected, not raised) and map every set
+    under the sender's profiles (none: the strict defaults)."""
+    profiles = profiles or defaults()
     parsed = ParsedMessage(format="x12")
     try:
         interchange = read_interchange(raw, strict=False)
@@ -97,6 +104,7 @@ def parse(raw: bytes) -> ParsedMessage:
         parsed.problems.append(problem_from_x12(error))
         return parsed
     parsed.interchange = interchange
+    profiles.identify_sender(interchange.sender_qualifier, interchange.sender_id)
     parsed.sender_qualifier = interchange.sender_qualifier
     parsed.sender_id = interchange.sender_id
     parsed.interchange_control = interchange.control_number
@@ -135,7 +143,7 @@ def parse(raw: bytes) -> ParsedMessage:
                 )
                 continue
             try:
-                document, problems = converter(tset, origin)
+                document, problems = converter(tset, origin, profiles.document(tset.code))
             except X12Error as error:
                 parsed.syntax_errors.append(error)
                 parsed.problems.append(problem_from_x12(error))
@@ -143,7 +151,28 @@ def parse(raw: bytes) -> ParsedMessage:
             parsed.problems.extend(problems)
             if document is not None:
                 parsed.documents.append(document)
+    parsed.warnings += profiles.warnings
     return parsed
+
+
+def _mapped(mapper: Callable, tset: TransactionSet, profile: DocumentProfile):
+    """Map a set under the profile, dropping the malformed segments it says to ignore."""
+    return profile.map_tolerating(
+        lambda current: mapper(current, profile), tset, errors=(X12Error,), without=_blank_segment
+    )
+
+
+def _blank_segment(tset: TransactionSet, error: X12Error) -> tuple[TransactionSet, str] | None:
+    """The set with the segment the error names replaced by an empty one (positions stay as they
+    were, so later errors still point at the right segment); never ST or SE."""
+    ordinal = error.ordinal or 0
+    if not 1 < ordinal < len(tset.segments):
+        return None
+    bad = tset.segments[ordinal - 1]
+    if bad.tag != error.segment:
+        return None
+    segments = (*tset.segments[: ordinal - 1], replace(bad, tag="", elements=()), *tset.segments[ordinal:])
+    return replace(tset, segments=segments), f"{bad.tag} #{ordinal} at byte {bad.offset}: {error.message}"
 
 
 # --- Converters (one per transaction set we take) -----------------------------------------------
@@ -170,8 +199,8 @@ def _arrival(dates: dict[str, date]) -> date | None:
     return next((dates[q] for q in ARRIVAL_DATE_QUALIFIERS if q in dates), None)
 
 
-def _from_855(tset: TransactionSet, origin: Origin) -> Converted:
-    ack: PurchaseOrderAck855 = map_855(tset)
+def _from_855(tset: TransactionSet, origin: Origin, profile: DocumentProfile) -> Converted:
+    ack: PurchaseOrderAck855 = _mapped(map_855, tset, profile)
     rejected = ack.ack_type in REJECTED_ORDER_TYPES
     header_date = _arrival(ack.dates)
     lines = []
@@ -217,8 +246,8 @@ def _from_855(tset: TransactionSet, origin: Origin) -> Converted:
     )
 
 
-def _from_856(tset: TransactionSet, origin: Origin) -> Converted:
-    notice: ShipNotice856 = map_856(tset)
+def _from_856(tset: TransactionSet, origin: Origin, profile: DocumentProfile) -> Converted:
+    notice: ShipNotice856 = _mapped(map_856, tset, profile)
     if notice.purpose not in APPLIED_856_PURPOSES:
         return None, [
             Problem(
@@ -261,8 +290,8 @@ def _from_856(tset: TransactionSet, origin: Origin) -> Converted:
     )
 
 
-def _from_810(tset: TransactionSet, origin: Origin) -> Converted:
-    invoice: Invoice810 = map_810(tset)
+def _from_810(tset: TransactionSet, origin: Origin, profile: DocumentProfile) -> Converted:
+    invoice: Invoice810 = _mapped(map_810, tset, profile)
     lines = tuple(
         InvoiceLineDoc(
             line_no=_line_no(line.line_number),
@@ -289,8 +318,8 @@ def _from_810(tset: TransactionSet, origin: Origin) -> Converted:
     )
 
 
-def _from_846(tset: TransactionSet, origin: Origin) -> Converted:
-    advice: InventoryAdvice846 = map_846(tset)
+def _from_846(tset: TransactionSet, origin: Origin, profile: DocumentProfile) -> Converted:
+    advice: InventoryAdvice846 = _mapped(map_846, tset, profile)
     items = []
     for index, item in enumerate(advice.items, 1):
         quantities = {
@@ -315,7 +344,7 @@ def _from_846(tset: TransactionSet, origin: Origin) -> Converted:
     )
 
 
-def _from_997(tset: TransactionSet, origin: Origin) -> Converted:
+def _from_997(tset: TransactionSet, origin: Origin, profile: DocumentProfile) -> Converted:
     ack: FunctionalAck997 = map_997(tset)
     return (
         FunctionalAckDoc(
@@ -329,7 +358,7 @@ def _from_997(tset: TransactionSet, origin: Origin) -> Converted:
     )
 
 
-_CONVERTERS: dict[str, Callable[[TransactionSet, Origin], Converted]] = {
+_CONVERTERS: dict[str, Callable[[TransactionSet, Origin, DocumentProfile], Converted]] = {
     "855": _from_855,
     "856": _from_856,
     "810": _from_810,

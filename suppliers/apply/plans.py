@@ -15,17 +15,23 @@ from suppliers.apply.ship_notice import ShipNoticePlan, plan_ship_notice
 from suppliers.documents import Document, FunctionalAckDoc, InventoryAdviceDoc, InvoiceDoc, PoAckDoc, ShipNoticeDoc
 from suppliers.exceptions import MessageRejected, Problem
 from suppliers.models import PurchaseOrder, Supplier
+from suppliers.profiles import MessageProfiles
 from suppliers.services import lock_stock
 
 
-def plan_documents(documents: list[Document], supplier: Supplier) -> list[Plan]:
-    """Resolve every document of a message; raise MessageRejected with all problems, or return plans."""
-    resolver = Resolver(supplier, documents)
+def plan_documents(
+    documents: list[Document], supplier: Supplier, profiles: MessageProfiles | None = None
+) -> list[Plan]:
+    """Resolve every document of a message (each under the supplier's profile for its type); raise
+    MessageRejected with all problems, or return plans."""
+    resolver = Resolver(supplier, documents, profiles)
     problems: list[Problem] = []
     plans: list[Plan | None] = []
     notices: dict[str, ShipNoticePlan] = {}
     invoice_numbers: set[str] = set()
     for doc in documents:
+        profile = resolver.use(doc)
+        count = len(plans)
         if isinstance(doc, PoAckDoc):
             plans.append(plan_ack(doc, resolver, problems))
         elif isinstance(doc, ShipNoticeDoc):
@@ -36,6 +42,8 @@ def plan_documents(documents: list[Document], supplier: Supplier) -> list[Plan]:
             plans.append(plan_inventory(doc, resolver, problems))
         elif isinstance(doc, FunctionalAckDoc):
             plans.append(FunctionalAckPlan(doc=doc))
+        if len(plans) > count and plans[-1] is not None:
+            plans[-1].profile_version = profile.version
     if problems:
         raise MessageRejected(problems)
     if not documents:
@@ -54,4 +62,11 @@ def apply_plans(plans: list[Plan], ctx: Context) -> list[dict[str, Any]]:
             by_location[location].add(sku)
     for location in sorted(by_location):
         lock_stock(by_location[location], location)
-    return [plan.apply(ctx) for plan in plans]
+    return [_summary(plan, plan.apply(ctx)) for plan in plans]
+
+
+def _summary(plan: Plan, summary: dict[str, Any]) -> dict[str, Any]:
+    """What a plan did, with the profile version it was read and applied under (when it had one)."""
+    if plan.profile_version:
+        summary["profile_version"] = plan.profile_version
+    return summary

@@ -15,7 +15,7 @@ from inventory import selectors as inventory_selectors
 from inventory import services as inventory
 from scm.events.store import NewEvent, append
 from suppliers.apply.base import Context, Plan
-from suppliers.apply.resolve import MONEY, PACK_UNITS, Resolved, Resolver, base_units, problem
+from suppliers.apply.resolve import MONEY, Resolved, Resolver, base_units, problem
 from suppliers.documents import AckLineDoc, PoAckDoc, Product
 from suppliers.exceptions import Problem
 from suppliers.models import PO, AckStatus, PurchaseOrder, PurchaseOrderLine
@@ -132,7 +132,7 @@ def plan_ack(doc: PoAckDoc, r: Resolver, problems: list[Problem]) -> Plan | None
             )
             continue
         seen.add(line.pk)
-        resolved = Resolved(line.sku, r.pack_size(line.sku, line.supplier_part), line.supplier_part or None)
+        resolved = Resolved(line.sku, r.pack_size(line.sku, line.supplier_part), line.supplier_part or None, r.profile)
         if doc_line.status == "rejected":
             confirmed: int | Problem = 0
         elif doc_line.qty is None:
@@ -143,7 +143,7 @@ def plan_ack(doc: PoAckDoc, r: Resolver, problems: list[Problem]) -> Plan | None
             problems.append(confirmed)
             continue
         price = doc_line.unit_price
-        if price is not None and doc_line.unit and doc_line.unit.upper() in PACK_UNITS and resolved.pack_size > 1:
+        if price is not None and r.is_pack_unit(doc_line.unit) and resolved.pack_size > 1:
             price = price / resolved.pack_size
         price = (price if price is not None and price > 0 else line.unit_price).quantize(MONEY)
         expected = _expected(

@@ -138,6 +138,30 @@ def _move_supply_onto_notice(
     return moved
 
 
+def _over_shipment(
+    r: Resolver, plan: ShipNoticePlan, order: PurchaseOrder, line: PurchaseOrderLine, qty: int, origin
+) -> Problem | None:
+    """With an over-shipment tolerance in the supplier's profile, shipping more than the line's
+    ordered (or confirmed) quantity plus that percentage, counting earlier ship notices and this
+    one's other lines, is refused. Without one, any quantity is taken as sent."""
+    tolerance = r.profile.over_shipment
+    if tolerance is None:
+        return None
+    target = line.qty if line.qty_confirmed is None else line.qty_confirmed
+    allowed = int(target * (1 + tolerance / 100))
+    earlier = sum(planned_qty for _, planned, _, planned_qty, _ in plan.lines if planned.pk == line.pk)
+    total = line.qty_shipped + earlier + qty
+    if total <= allowed:
+        return None
+    return problem(
+        origin,
+        "over_shipment",
+        f"line {line.line_no} of purchase order {order.number} would have {total} shipped against "
+        f"{target} ordered; the {r.profile.label} allows {tolerance}% over ({allowed})",
+        value=str(qty),
+    )
+
+
 def plan_ship_notice(
     doc: ShipNoticeDoc, r: Resolver, problems: list[Problem], seen: dict[str, ShipNoticePlan]
 ) -> Plan | None:
@@ -180,6 +204,10 @@ def plan_ship_notice(
         qty = base_units(doc_line.qty, doc_line.unit, resolved, doc_line.origin)
         if isinstance(line, Problem) or isinstance(qty, Problem):
             problems += [p for p in (line, qty) if isinstance(p, Problem)]
+            continue
+        over = _over_shipment(r, plan, order, line, qty, doc_line.origin)
+        if over is not None:
+            problems.append(over)
             continue
         orders[order.pk] = order
         plan.lines.append((doc_line, line, resolved.sku, qty, expected))

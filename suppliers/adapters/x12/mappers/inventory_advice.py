@@ -6,13 +6,14 @@ from datetime import date
 from typing import Any
 
 from suppliers.adapters.x12.documents import InventoryAdvice846, InventoryItem, InventoryQuantity
-from suppliers.adapters.x12.mappers.common import Parties, add_date, description, maps, missing, only_one
+from suppliers.adapters.x12.mappers.common import Parties, add_date, date_element, description, maps, missing, only_one
 from suppliers.adapters.x12.model import Segment, TransactionSet
-from suppliers.adapters.x12.values import hhmm, number, qualified_ids, required, required_date, text
+from suppliers.adapters.x12.values import hhmm, number, qualified_ids, required, text
+from suppliers.profiles import DocumentProfile
 
 
-@maps("846")
-def map_846(tset: TransactionSet) -> InventoryAdvice846:
+@maps("846", profiled=True)
+def map_846(tset: TransactionSet, profile: DocumentProfile) -> InventoryAdvice846:
     """An 846 inventory advice: BIA header, LIN items with QTY quantities (unit from QTY03 or UIT)."""
     bia: Segment | None = None
     currency: str | None = None
@@ -57,11 +58,11 @@ def map_846(tset: TransactionSet) -> InventoryAdvice846:
             elif tag == "PID":
                 item["description"] = description(item["description"], segment)
             elif tag == "DTM":
-                add_date(item["dates"], segment)
+                add_date(item["dates"], segment, profile)
         elif tag == "CUR":
             currency = text(segment, 2)
         elif tag == "DTM":
-            add_date(dates, segment)
+            add_date(dates, segment, profile)
         else:
             parties.take(segment)
     if bia is None:
@@ -71,7 +72,7 @@ def map_846(tset: TransactionSet) -> InventoryAdvice846:
         purpose=required(bia, 1, "a purpose code"),
         report_type=text(bia, 2),
         reference=text(bia, 3),
-        advice_date=required_date(bia, 4),
+        advice_date=date_element(bia, 4, profile, required=True),
         advice_time=hhmm(bia, 5),
         currency=currency,
         dates=dates,

@@ -11,6 +11,7 @@ from suppliers.adapters.x12.mappers.common import (
     Parties,
     add_date,
     add_ref,
+    date_element,
     description,
     line_fields,
     maps,
@@ -18,11 +19,12 @@ from suppliers.adapters.x12.mappers.common import (
     only_one,
 )
 from suppliers.adapters.x12.model import Segment, TransactionSet
-from suppliers.adapters.x12.values import ccyymmdd, implied_decimal, integer, required, required_date, text
+from suppliers.adapters.x12.values import implied_decimal, integer, required, text
+from suppliers.profiles import DocumentProfile
 
 
-@maps("810")
-def map_810(tset: TransactionSet) -> Invoice810:
+@maps("810", profiled=True)
+def map_810(tset: TransactionSet, profile: DocumentProfile) -> Invoice810:
     """An 810 invoice: BIG header, IT1 lines, TDS total (N2: two implied decimals)."""
     big: Segment | None = None
     currency: str | None = None
@@ -56,16 +58,16 @@ def map_810(tset: TransactionSet) -> Invoice810:
         elif tag == "REF":
             add_ref(references, segment)
         elif tag == "DTM":
-            add_date(dates, segment)
+            add_date(dates, segment, profile)
         else:
             parties.take(segment)
     if big is None:
         raise missing(tset, "BIG", "the invoice header")
     return Invoice810(
         control_number=tset.control_number,
-        invoice_date=required_date(big, 1),
+        invoice_date=date_element(big, 1, profile, required=True),
         invoice_number=required(big, 2, "an invoice number"),
-        po_date=ccyymmdd(big, 3),
+        po_date=date_element(big, 3, profile),
         po_number=text(big, 4),
         transaction_type=text(big, 7),
         currency=currency,

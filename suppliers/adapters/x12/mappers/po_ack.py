@@ -10,6 +10,7 @@ from suppliers.adapters.x12.mappers.common import (
     Parties,
     add_date,
     add_ref,
+    date_element,
     description,
     line_fields,
     maps,
@@ -17,11 +18,12 @@ from suppliers.adapters.x12.mappers.common import (
     only_one,
 )
 from suppliers.adapters.x12.model import Segment, TransactionSet
-from suppliers.adapters.x12.values import ccyymmdd, integer, number, required, required_date, text
+from suppliers.adapters.x12.values import integer, number, required, text
+from suppliers.profiles import DocumentProfile
 
 
-@maps("855")
-def map_855(tset: TransactionSet) -> PurchaseOrderAck855:
+@maps("855", profiled=True)
+def map_855(tset: TransactionSet, profile: DocumentProfile) -> PurchaseOrderAck855:
     """An 855 acknowledgement: BAK header, PO1 lines with ACK statuses, SCH schedules and DTM dates."""
     bak: Segment | None = None
     currency: str | None = None
@@ -47,7 +49,7 @@ def map_855(tset: TransactionSet) -> PurchaseOrderAck855:
                         quantity=number(segment, 2),
                         unit=text(segment, 3),
                         date_qualifier=text(segment, 4),
-                        date=ccyymmdd(segment, 5),
+                        date=date_element(segment, 5, profile),
                     )
                 )
             elif tag == "SCH":
@@ -56,19 +58,19 @@ def map_855(tset: TransactionSet) -> PurchaseOrderAck855:
                         quantity=number(segment, 1),
                         unit=text(segment, 2),
                         date_qualifier=text(segment, 5),
-                        date=ccyymmdd(segment, 6),
+                        date=date_element(segment, 6, profile),
                     )
                 )
             elif tag == "PID":
                 line["description"] = description(line["description"], segment)
             elif tag == "DTM":
-                add_date(line["dates"], segment)
+                add_date(line["dates"], segment, profile)
         elif tag == "CUR":
             currency = text(segment, 2)
         elif tag == "REF":
             add_ref(references, segment)
         elif tag == "DTM":
-            add_date(dates, segment)
+            add_date(dates, segment, profile)
         else:
             parties.take(segment)
     if bak is None:
@@ -78,9 +80,9 @@ def map_855(tset: TransactionSet) -> PurchaseOrderAck855:
         purpose=required(bak, 1, "a purpose code"),
         ack_type=required(bak, 2, "an acknowledgment type"),
         po_number=required(bak, 3, "a purchase order number"),
-        po_date=required_date(bak, 4),
+        po_date=date_element(bak, 4, profile, required=True),
         reference=text(bak, 8),
-        ack_date=ccyymmdd(bak, 9),
+        ack_date=date_element(bak, 9, profile),
         currency=currency,
         references=references,
         dates=dates,
