@@ -45,7 +45,6 @@ from suppliers.exceptions import (
     BUSINESS,
     INTERNAL,
     MessageNotFound,
-    MessageNotReprocessable,
     MessageRejected,
     MessageTooLarge,
     Problem,
@@ -471,14 +470,12 @@ def inbound_message_crashed(*, message_id: int, error: BaseException) -> Inbound
 # --- Reprocess -----------------------------------------------------------------------------------
 
 
-def inbound_message_reprocess(*, message_id: int) -> InboundMessage:
-    """Process a QUARANTINED message again (after master data or a mapping was fixed)."""
-    current = InboundMessage.objects.filter(pk=message_id).values_list("status", flat=True).first()
-    if current is None:
-        raise MessageNotFound(message_id)
-    if current != IN.QUARANTINED:
-        raise MessageNotReprocessable(message_id=message_id, status=current)
-    return inbound_message_process(message_id=message_id, reprocess=True)
+def inbound_message_reprocess(*, message_id: int, actor: str = "") -> InboundMessage:
+    """Process a QUARANTINED message again (after master data, a mapping or the supplier's profile was
+    fixed); the attempt is recorded (`suppliers.services.reprocessing`)."""
+    from suppliers.services.reprocessing import message_reprocess
+
+    return message_reprocess(message_id=message_id, actor=actor)
 
 
 def inbound_messages_reprocess(
@@ -508,7 +505,7 @@ def inbound_messages_reprocess(
     counts = {IN.APPLIED: 0, IN.QUARANTINED: 0, IN.DUPLICATE: 0, "skipped": 0}
     for done, pk in enumerate(ids, start=1):
         try:
-            message = inbound_message_process(message_id=pk, reprocess=True)
+            message = inbound_message_reprocess(message_id=pk)
         except (DatabaseError, DomainError) as exc:
             log.warning("reprocessing inbound message %s failed: %s", pk, exc)
             counts["skipped"] += 1
