@@ -11,6 +11,11 @@ write, and never through a token bound to a supplier (a supplier must not loosen
 documents are checked). A save that changes nothing answers 200 with the current version; a new
 version answers 201. `expected_version` guards against two editors (409 `profile_version_conflict`).
 Document types: 856, 855, 810, 846 (DESADV, ORDRSP, INVOIC, INVRPT name the same profiles).
+
+Bulk reprocess after a profile change (ops only, never a supplier-bound token):
+
+    POST /api/v1/reprocess-runs/   {supplier, reason_code}   202 with the run (progress, attempts)
+    GET  /api/v1/reprocess-runs/7/                            the run: done/total, counts, outcome per message
 """
 
 from __future__ import annotations
@@ -30,8 +35,9 @@ from scm.api.supplier_scope import bound_supplier_code, scope_to_bound_supplier
 from scm.errors import NotFound
 from scm.roles import INTEGRATION, PLANNER
 from suppliers.profiles import selectors
-from suppliers.profiles.models import SupplierProfileVersion
+from suppliers.profiles.models import ReprocessAttempt, ReprocessRun, SupplierProfileVersion
 from suppliers.profiles.settings import FIELDS
+from suppliers.services import reprocessing
 from suppliers.services.profiles import document_type_or_error, supplier_profile_update
 
 READ = (PLANNER, INTEGRATION)
@@ -202,3 +208,101 @@ class SupplierProfileVersionView(APIView):
         if found is None:
             raise ProfileNotFound(supplier, document_type, version)
         return Response(ProfileVersionSerializer(found).data)
+
+
+# --- Bulk reprocess ------------------------------------------------------------------------------
+
+
+class ReprocessRunInputSerializer(serializers.Serializer):
+    supplier = serializers.CharField(max_length=64)
+    reason_code = serializers.CharField(max_length=64, help_text="The quarantine reason code, e.g. x12_invalid_date.")
+
+
+class ReprocessAttemptSerializer(serializers.ModelSerializer):
+    message = serializers.IntegerField(source="message_id")
+
+    class Meta:
+        model = ReprocessAttempt
+        fields = ["message", "outcome", "profile_versions", "errors", "attempted_at"]
+        read_only_fields = fields
+
+
+class ReprocessRunSerializer(serializers.ModelSerializer):
+    supplier = serializers.CharField(source="supplier.code")
+    attempts = ReprocessAttemptSerializer(many=True)
+
+    class Meta:
+        model = ReprocessRun
+        fields = [
+            "id",
+            "supplier",
+            "reason_code",
+            "status",
+            "total",
+            "done",
+            "counts",
+            "requested_by",
+            "started_at",
+            "finished_at",
+            "attempts",
+        ]
+        read_only_fields = fields
+
+
+def _run(request, run_id: int) -> ReprocessRun:
+    rows = scope_to_bound_supplier(
+        ReprocessRun.objects.select_related("supplier").prefetch_related("attempts"), request.user
+    )
+    found = rows.filter(pk=run_id).first() if 0 < run_id < 2**63 else None
+    if found is None:
+        raise ReprocessRunNotFound(run_id)
+    return found
+
+
+class ReprocessRunNotFound(NotFound):
+    code = "reprocess_run_not_found"
+
+    def __init__(self, run_id: int) -> None:
+        super().__init__(f"No reprocess run {run_id}.", id=run_id)
+
+
+class ReprocessRunListView(APIView):
+    permission_classes = [RolePermission]
+    role_grants = {"post": ()}  # ops only
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        summary="Reprocess all of a supplier's messages quarantined with one reason",
+        description="Selects the supplier's QUARANTINED messages whose errors include `reason_code` (oldest first) "
+        "and reprocesses each in its own transaction, recording one attempt per message. Answers 202 with the "
+        "run; follow `/reprocess-runs/{id}/` for progress and the outcome per message. A message never applies "
+        "twice, also when two runs overlap.",
+        request=ReprocessRunInputSerializer,
+        responses={202: ReprocessRunSerializer, **errors(e403="Not ops, or a token bound to a supplier.")},
+    )
+    def post(self, request):
+        _refuse_bound(request)
+        data = ReprocessRunInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        run = reprocessing.reprocess_run_start(
+            supplier=data.validated_data["supplier"],
+            reason_code=data.validated_data["reason_code"],
+            actor=f"user:{request.user.get_username()}",
+        )
+        reprocessing.reprocess_run_enqueue(run_id=run.pk)
+        return Response(
+            ReprocessRunSerializer(_run(request, run.pk)).data,
+            status=status.HTTP_202_ACCEPTED,
+            headers={"Location": f"/api/v1/reprocess-runs/{run.pk}/"},
+        )
+
+
+class ReprocessRunDetailView(APIView):
+    permission_classes = [RolePermission]
+    role_grants = PROFILE_GRANTS
+
+    @extend_schema(
+        summary="A bulk reprocess run: progress and the outcome per message", responses={200: ReprocessRunSerializer}
+    )
+    def get(self, request, run_id: int):
+        return Response(ReprocessRunSerializer(_run(request, run_id)).data)

@@ -26,6 +26,8 @@ urlpatterns = [
         name="inbound-message-reprocess",
     ),
     path("supplier-profiles/", profiles.SupplierProfileListView.as_view(), name="supplier-profile-list"),
+    path("reprocess-runs/", profiles.ReprocessRunListView.as_view(), name="reprocess-run-list"),
+    path("reprocess-runs/<int:run_id>/", profiles.ReprocessRunDetailView.as_view(), name="reprocess-run-detail"),
     path(
         "supplier-profiles/<str:supplier>/<str:document_type>/",
         profiles.SupplierProfileDetailView.as_view(),

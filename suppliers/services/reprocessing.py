@@ -62,6 +62,19 @@ def reprocess_run_start(*, supplier: str, reason_code: str, actor: str = "") -> 
     )
 
 
+def reprocess_run_enqueue(*, run_id: int) -> None:
+    """Queue the run's execution (inline when Celery runs eagerly). Called after `reprocess_run_start`
+    committed; with the broker down the run stays RUNNING at 0 and ops resume it (dashboard, command)."""
+    from kombu.exceptions import OperationalError as BrokerError
+
+    from suppliers.tasks import reprocess_run
+
+    try:
+        reprocess_run.delay(run_id)
+    except BrokerError as exc:
+        log.warning("reprocess run %s recorded, but queueing it failed: %s", run_id, exc)
+
+
 def reprocess_run_stop(*, run_id: int) -> None:
     """Ask a running run to stop after the message it is on (it can be resumed later)."""
     ReprocessRun.objects.filter(pk=run_id, status=ReprocessRunStatus.RUNNING).update(stop_requested=True)
