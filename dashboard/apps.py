@@ -3,7 +3,7 @@ from django.db.models.signals import post_migrate
 
 # Ops work in the Django admin; these apps' models are theirs to read, and to change where the
 # model admin allows it (the admins themselves route every write through the domain services).
-OPS_ADMIN_APPS = ("inventory", "orders", "shipments", "suppliers", "events", "webhooks")
+OPS_ADMIN_APPS = ("inventory", "orders", "shipments", "suppliers", "events", "webhooks", "outbound")
 
 
 def grant_ops_admin_permissions(sender=None, using="default", **kwargs) -> None:

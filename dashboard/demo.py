@@ -307,7 +307,7 @@ class Simulation:
                 other = self.suppliers[(index + 3) % len(self.suppliers)]
                 self.supplying.supplier_item_upsert(supplier=other, supplier_part=f"ALT-{10000 + index}", sku=sku)
         self.dead_feed_supplier = self.supplying.supplier_upsert(
-            code=self.suppliers[-1], feed_url="http://127.0.0.1:9/asn-feed", poll_interval_seconds=3600
+            code=self.suppliers[-1], feed_url="http://asn.partner.invalid/asn-feed", poll_interval_seconds=3600
         )
         self.report.add("suppliers", len(self.suppliers))
         self.report.add("supplier_parts", len(self.source_of))
@@ -349,7 +349,7 @@ class Simulation:
         if self.hooks is None:
             return
         self.dead_endpoint = self.hooks.webhook_endpoint_create(
-            url="http://127.0.0.1:9/scm-events",
+            url="http://erp.partner.invalid/scm-events",
             secret="demo-secret-not-for-production",
             event_types=["OrderCancelled", "OrderFailed"],
             description=f"{self.c.prefix}Demo partner ERP (down since last month)",

@@ -28,6 +28,7 @@ from dashboard.highlight import highlight_message
 from inventory.exceptions import UnknownSku
 from orders import services as order_services
 from scm.errors import DomainError
+from scm.outbound.selectors import breakers_open
 
 
 def _warn(request: HttpRequest, problems: list[str]) -> None:
@@ -335,4 +336,5 @@ def dead_webhooks(request: HttpRequest) -> HttpResponse:
     values, problems = ExceptionFilter(request.GET).values()
     listing = selectors.paginate(selectors.dead_webhook_deliveries(), values["page"])
     _warn(request, problems + listing.problems)
-    return render(request, "dashboard/webhooks.html", {"listing": listing, "nav": "webhooks"})
+    breakers = breakers_open()  # every partner's, not only webhooks': ops look for open circuits here
+    return render(request, "dashboard/webhooks.html", {"listing": listing, "breakers": breakers, "nav": "webhooks"})

@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "scm.events",
     "scm.api",
     "scm.webhooks",
+    "scm.outbound",
     "inventory",
     "orders",
     "shipments",
@@ -317,7 +318,10 @@ TMS_API_KEY = os.environ.get("TMS_API_KEY", "")
 # TMS adapter (shipments/adapters/tms.py, docs/SHIPMENTS.md): per-attempt timeouts, retries with
 # exponential backoff and jitter, and a circuit breaker whose state is a database row.
 TMS_CONNECT_TIMEOUT = float(os.environ.get("TMS_CONNECT_TIMEOUT", "3.05"))
-TMS_READ_TIMEOUT = float(os.environ.get("TMS_READ_TIMEOUT", "10"))
+# The whole attempt, answer included (TMS_READ_TIMEOUT is its old name, still read).
+TMS_ATTEMPT_TIMEOUT_SECONDS = float(
+    os.environ.get("TMS_ATTEMPT_TIMEOUT_SECONDS") or os.environ.get("TMS_READ_TIMEOUT") or "10"
+)
 TMS_MAX_ATTEMPTS = env_int("TMS_MAX_ATTEMPTS", 3)
 TMS_BACKOFF_BASE_SECONDS = float(os.environ.get("TMS_BACKOFF_BASE_SECONDS", "0.5"))
 TMS_BACKOFF_CAP_SECONDS = float(os.environ.get("TMS_BACKOFF_CAP_SECONDS", "8"))
@@ -376,6 +380,31 @@ CELERY_BEAT_SCHEDULE["send-partner-documents"] = {
     "task": "partners.tasks.send_due_documents",
     "schedule": float(os.environ.get("PARTNER_OUTBOX_SWEEP_SECONDS", "30")),
 }
+# --- Outbound calls (scm/outbound; docs/ARCHITECTURE.md "Outbound calls") ---------------------
+# Every call to a partner goes through scm.outbound.request: http(s) only, public addresses only
+# (judged at connect time) unless allow-listed, a time and size budget per attempt, and a circuit
+# breaker per partner whose state is a database row.
+
+# Exceptions to the address policy: CIDR networks and address:port pairs ([v6]:port), comma-separated.
+OUTBOUND_ALLOWED_NETWORKS = env_list("OUTBOUND_ALLOWED_NETWORKS")
+# Default budget of an attempt (callers with their own settings, below and above, pass theirs).
+OUTBOUND_CONNECT_TIMEOUT_SECONDS = float(os.environ.get("OUTBOUND_CONNECT_TIMEOUT_SECONDS", "3"))
+OUTBOUND_TOTAL_TIMEOUT_SECONDS = float(os.environ.get("OUTBOUND_TOTAL_TIMEOUT_SECONDS", "15"))
+OUTBOUND_MAX_RESPONSE_BYTES = env_int("OUTBOUND_MAX_RESPONSE_BYTES", 1024 * 1024)
+# Breakers: open after this many consecutive failures, for this long, then one probe (replaced if
+# it has not reported after the probe timeout, which must exceed any attempt's budget).
+OUTBOUND_BREAKER_FAILURE_THRESHOLD = env_int("OUTBOUND_BREAKER_FAILURE_THRESHOLD", 5)
+OUTBOUND_BREAKER_RESET_SECONDS = float(os.environ.get("OUTBOUND_BREAKER_RESET_SECONDS", "60"))
+OUTBOUND_BREAKER_PROBE_TIMEOUT_SECONDS = float(os.environ.get("OUTBOUND_BREAKER_PROBE_TIMEOUT_SECONDS", "120"))
+# Webhooks (docs/API.md): WEBHOOK_TIMEOUT_SECONDS above is the total deadline of one attempt.
+WEBHOOK_CONNECT_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOK_CONNECT_TIMEOUT_SECONDS", "2"))
+# One run claims an endpoint's due deliveries this many at a time, never more than the in-flight
+# limit allows across all workers, and stops claiming after its time budget.
+WEBHOOK_CLAIM_SLICE = env_int("WEBHOOK_CLAIM_SLICE", 10)
+WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT = env_int("WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT", 10)
+WEBHOOK_RUN_BUDGET_SECONDS = float(os.environ.get("WEBHOOK_RUN_BUDGET_SECONDS", "20"))
+# Supplier drop folders must lie inside this folder (docs/SUPPLIERS.md); unset: no drop folder is polled.
+SUPPLIER_DROP_FOLDER_ROOT = os.environ.get("SUPPLIER_DROP_FOLDER_ROOT", "")
 
 from scm.observability.logging import configure as _configure_logging  # noqa: E402
 

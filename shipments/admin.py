@@ -4,15 +4,16 @@ through the actions below, which call the services."""
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
 
+from scm import outbound
 from scm.admin import ReadOnlyAdmin, ReadOnlyInline
 from scm.errors import DomainError
 from shipments import services
+from shipments.adapters.carrier_urls import tracking_url_template_check
 from shipments.models import (
     Carrier,
-    CircuitBreaker,
-    CircuitState,
     PlanningAttempt,
     Shipment,
     ShipmentDelay,
@@ -23,8 +24,37 @@ from shipments.models import (
 )
 
 
+class CarrierAdminForm(forms.ModelForm):
+    """The carrier's URLs as form errors: the feed URL obeys the outbound policy (names resolved),
+    the tracking page template is http(s) only (the service checks both again when saving)."""
+
+    tracking_feed_url = forms.URLField(required=False, assume_scheme="https")
+
+    class Meta:
+        model = Carrier
+        fields = ("code", *services.CARRIER_FIELDS)
+
+    def clean_tracking_url_template(self):
+        value = self.cleaned_data.get("tracking_url_template") or ""
+        try:
+            tracking_url_template_check(value)
+        except DomainError as exc:
+            raise forms.ValidationError(exc.message) from None
+        return value
+
+    def clean_tracking_feed_url(self):
+        value = self.cleaned_data.get("tracking_feed_url") or ""
+        if value:
+            try:
+                outbound.check_url(value, what="tracking_feed_url")
+            except outbound.AddressRefused as exc:
+                raise forms.ValidationError(exc.message) from None
+        return value
+
+
 @admin.register(Carrier)
 class CarrierAdmin(admin.ModelAdmin):
+    form = CarrierAdminForm
     list_display = ("code", "name", "is_default", "active", "service_levels", "tracking_feed_url", "feed_polled_at")
     list_filter = ("active", "is_default")
     search_fields = ("code", "name")
@@ -158,22 +188,3 @@ class PlanningAttemptAdmin(ReadOnlyAdmin):
     list_display = ("id", "created_at", "order_ref", "transfer_ref", "plan_key", "planner", "outcome", "error_code")
     list_filter = ("outcome", "planner")
     search_fields = ("order_ref", "transfer_ref", "plan_key")
-
-
-@admin.register(CircuitBreaker)
-class CircuitBreakerAdmin(ReadOnlyAdmin):
-    list_display = ("name", "state", "consecutive_failures", "opened_until", "updated_at", "last_error")
-    actions = ("close_circuit",)
-
-    def has_change_permission(self, request, obj=None):
-        return request.user.has_perm("shipments.change_circuitbreaker")
-
-    def get_readonly_fields(self, request, obj=None):
-        return [field.name for field in self.model._meta.fields]
-
-    @admin.action(description="Close the circuit (let calls through again)")
-    def close_circuit(self, request, queryset):
-        from shipments.adapters.tms import DbCircuitBreaker
-
-        for row in queryset.exclude(state=CircuitState.CLOSED):
-            DbCircuitBreaker(name=row.name).record_success()

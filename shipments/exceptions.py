@@ -124,6 +124,15 @@ class TmsUnavailable(TmsError):
     retryable = True
 
 
+class TmsAddressRefused(TmsUnavailable):
+    """TMS_BASE_URL is refused by the outbound policy (not http(s), or its host is loopback, private,
+    link-local, ...): nothing was sent. A configuration problem, not the TMS's answer: it clears once
+    the setting (or OUTBOUND_ALLOWED_NETWORKS) is fixed, so it is retryable like an unreachable TMS."""
+
+    code = "tms_address_refused"
+    waits_for_configuration = True
+
+
 class TmsRejected(TmsError):
     """Permanent: the TMS refused the request (4xx) and said why, or answered something unusable."""
 

@@ -1,5 +1,5 @@
-"""Supply in motion: carriers, shipments and their lines, raw tracking updates, delay marks, and the
-shared state of the TMS circuit breaker.
+"""Supply in motion: carriers, shipments and their lines, raw tracking updates, delay marks.
+(The TMS circuit breaker's state is a row of `scm.outbound`'s breaker table.)
 
 Invariants kept by the database:
 - a shipment is for exactly one of an order reference or a transfer reference (CHECK);
@@ -17,6 +17,7 @@ lock, saves, and appends the event in one transaction.
 from __future__ import annotations
 
 from datetime import datetime
+from urllib.parse import quote
 
 from django.db import models
 from django.db.models import Q
@@ -56,9 +57,14 @@ class Carrier(models.Model):
         return self.code
 
     def tracking_url(self, tracking_number: str | None) -> str:
+        """The public tracking page, or "" when there is none or it would not be an http(s) URL (a
+        template saved before that rule, or one a tracking number could turn into something else)."""
+        from scm.outbound import is_http_url
+
         if not tracking_number or "{tracking_number}" not in self.tracking_url_template:
             return ""
-        return self.tracking_url_template.replace("{tracking_number}", tracking_number)
+        url = self.tracking_url_template.replace("{tracking_number}", quote(tracking_number, safe=""))
+        return url if is_http_url(url) else ""
 
 
 class ShipmentStatus(models.TextChoices):
@@ -307,27 +313,3 @@ class PlanningAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.order_ref or self.transfer_ref}/{self.plan_key}: {self.outcome}"
-
-
-class CircuitState(models.TextChoices):
-    CLOSED = "closed", "Closed"
-    OPEN = "open", "Open"
-    HALF_OPEN = "half_open", "Half open (one probe allowed)"
-
-
-class CircuitBreaker(models.Model):
-    """State of a circuit breaker, in the database so every web and worker process shares it."""
-
-    name = models.CharField(max_length=64, primary_key=True)
-    state = models.CharField(max_length=16, choices=CircuitState.choices, default=CircuitState.CLOSED)
-    consecutive_failures = models.PositiveIntegerField(default=0)
-    opened_until = models.DateTimeField(null=True, blank=True)
-    probe_started_at = models.DateTimeField(null=True, blank=True)
-    last_error = models.TextField(blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        ordering = ["name"]
-
-    def __str__(self) -> str:
-        return f"{self.name}: {self.state}"

@@ -4,12 +4,16 @@ the services — above all "Reprocess", after fixing the mapping or master data 
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
 from django.utils.html import format_html, format_html_join
 
+from scm import outbound
 from scm.admin import ReadOnlyAdmin, ReadOnlyInline
 from scm.errors import DomainError
 from suppliers import inbound, services
+from suppliers.drop_folders import drop_folder_resolve
+from suppliers.exceptions import DropFolderRefused
 from suppliers.models import (
     IN,
     InboundMessage,
@@ -40,8 +44,38 @@ class SupplierItemInline(admin.TabularInline):
         return False
 
 
+class SupplierAdminForm(forms.ModelForm):
+    """Refuses a feed URL or drop folder the outbound policy or the drop folder root refuses, as a
+    form error on the field (the service checks again when saving)."""
+
+    feed_url = forms.URLField(max_length=500, required=False, assume_scheme="https")
+
+    class Meta:
+        model = Supplier
+        fields = ("code", *services.SUPPLIER_FIELDS)
+
+    def clean_feed_url(self):
+        value = self.cleaned_data.get("feed_url") or ""
+        if value:
+            try:
+                outbound.check_url(value, what="feed_url")
+            except outbound.AddressRefused as exc:
+                raise forms.ValidationError(exc.message) from None
+        return value
+
+    def clean_drop_folder(self):
+        value = self.cleaned_data.get("drop_folder") or ""
+        if value:
+            try:
+                drop_folder_resolve(value)
+            except DropFolderRefused as exc:
+                raise forms.ValidationError(exc.message) from None
+        return value
+
+
 @admin.register(Supplier)
 class SupplierAdmin(admin.ModelAdmin):
+    form = SupplierAdminForm
     list_display = ("code", "name", "active", "isa_id", "formats", "feed_url", "drop_folder", "last_polled_at")
     list_filter = ("active",)
     search_fields = ("code", "name", "isa_id")

@@ -147,3 +147,10 @@ class MessageRejected(Exception):
             raise ValueError("MessageRejected needs at least one problem")
         self.problems = problems
         super().__init__("; ".join(problem.message for problem in problems))
+
+
+class DropFolderRefused(ValidationFailed):
+    """A supplier's drop folder must lie inside SUPPLIER_DROP_FOLDER_ROOT (not through `..`, not
+    through a symbolic link); refused at save (400) and at poll (a FAILED poll, nothing read)."""
+
+    code = "drop_folder_refused"

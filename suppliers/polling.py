@@ -7,6 +7,10 @@ One call per task run: the Celery task retries transient failures (connection er
 5xx, 429) with exponential backoff and jitter, and after the last retry records the poll as FAILED
 (a dead letter on the dashboard); the next scheduled poll simply tries again.
 
+Every call goes through the outbound policy (`scm.outbound`): the feed URL must reach a public
+address (or one in OUTBOUND_ALLOWED_NETWORKS), within a total deadline, through the supplier's
+breaker. A drop folder must lie inside SUPPLIER_DROP_FOLDER_ROOT (`drop_folders.py`).
+
 Drop folder: every regular file directly in the folder (hidden, `.tmp` and `.part` files are
 skipped: they are still being written) is stored raw and committed, and only then moved to
 `processed/`. A crash between the two leaves the file in place; the next poll stores it again and
@@ -19,16 +23,19 @@ from __future__ import annotations
 import logging
 import os
 import random
+import stat
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import requests
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from scm import outbound
+from suppliers.drop_folders import drop_folder_resolve
+from suppliers.exceptions import DropFolderRefused
 from suppliers.inbound import enqueue_processing, inbound_message_store, max_message_bytes
 from suppliers.models import (
     InboundMessage,
@@ -113,8 +120,19 @@ class FetchResult:
     message_ids: list[int] = field(default_factory=list)
 
 
-def http_feed_fetch(*, supplier_id: int, session: requests.Session | None = None) -> FetchResult:
-    """Call the supplier's feed once and store what it returned. No transaction is open during the call."""
+def feed_breaker_name(code: str) -> str:
+    return f"supplier-feed:{code}"
+
+
+def http_feed_fetch(*, supplier_id: int) -> FetchResult:
+    """Call the supplier's feed once, through the outbound policy, and store what it returned.
+
+    No transaction is open during the call. The attempt has a connect timeout, a total deadline
+    (SUPPLIER_HTTP_TIMEOUT_SECONDS) and the message size cap; the supplier's breaker
+    (`supplier-feed:<code>`) stops calls to a feed that keeps failing. A URL or address the policy
+    refuses, an open breaker and an oversized answer are `failed` (not retried now; the next
+    scheduled poll tries again).
+    """
     supplier = Supplier.objects.get(pk=supplier_id)
     if not supplier.feed_url:
         return FetchResult("nothing")
@@ -123,27 +141,31 @@ def http_feed_fetch(*, supplier_id: int, session: requests.Session | None = None
     if supplier.feed_etag:
         headers["If-None-Match"] = supplier.feed_etag
     limit = max_message_bytes()
-    caller = session or requests
+    budget = outbound.Budget(
+        connect=settings.OUTBOUND_CONNECT_TIMEOUT_SECONDS, total=settings.SUPPLIER_HTTP_TIMEOUT_SECONDS, max_bytes=limit
+    )
+    partner = feed_breaker_name(supplier.code)
     try:
-        with caller.get(url, headers=headers, timeout=settings.SUPPLIER_HTTP_TIMEOUT_SECONDS, stream=True) as response:
-            status = response.status_code
-            if status in (204, 304):
-                return FetchResult("nothing")
-            if status in RETRYABLE_STATUS:
-                return FetchResult("retry", f"HTTP {status} from {url}")
-            if status >= 400:
-                return FetchResult("failed", f"HTTP {status} from {url} (not retried: the request itself was refused)")
-            chunks, size = [], 0
-            for chunk in response.iter_content(chunk_size=65536):
-                chunks.append(chunk)
-                size += len(chunk)
-                if size > limit:
-                    return FetchResult("failed", f"the feed response is larger than the {limit}-byte limit")
-            body = b"".join(chunks)
-            content_type = response.headers.get("Content-Type", "")
-            etag = response.headers.get("ETag", "")
-    except requests.RequestException as exc:
-        return FetchResult("retry", f"{type(exc).__name__} calling {url}: {exc}")
+        response = outbound.request("GET", url, partner=partner, budget=budget, headers=headers)
+    except outbound.ResponseTooLarge:
+        return FetchResult("failed", f"the feed response is larger than the {limit}-byte limit")
+    except outbound.CircuitOpen as exc:
+        return FetchResult("failed", f"calling {url}: {exc.message}")
+    except outbound.OutboundError as exc:
+        return FetchResult("retry" if exc.retryable else "failed", f"calling {url}: {exc.message}")
+    status = response.status_code
+    if status in (204, 304):
+        return FetchResult("nothing")
+    if status in RETRYABLE_STATUS:
+        return FetchResult("retry", f"HTTP {status} from {url}")
+    if 300 <= status < 400:
+        return FetchResult("failed", f"HTTP {status} from {url}: redirects are not followed; set feed_url to it")
+    if status >= 400:
+        return FetchResult("failed", f"HTTP {status} from {url} (not retried: the request itself was refused)")
+    return _store_feed_body(supplier, url, response.content, response.headers)
+
+
+def _store_feed_body(supplier: Supplier, url: str, body: bytes, headers) -> FetchResult:
     if not body:
         return FetchResult("nothing")
     last = (
@@ -155,9 +177,13 @@ def http_feed_fetch(*, supplier_id: int, session: requests.Session | None = None
     if last == InboundMessage.checksum(body):
         return FetchResult("nothing")
     message = inbound_message_store(
-        body=body, source=MessageSource.HTTP_POLL, supplier=supplier, content_type=content_type, filename=url
+        body=body,
+        source=MessageSource.HTTP_POLL,
+        supplier=supplier,
+        content_type=headers.get("Content-Type", ""),
+        filename=url,
     )
-    Supplier.objects.filter(pk=supplier.pk).update(feed_etag=etag[:200])
+    Supplier.objects.filter(pk=supplier.pk).update(feed_etag=headers.get("ETag", "")[:200])
     enqueue_processing(message.pk)
     return FetchResult("stored", message_ids=[message.pk])
 
@@ -166,6 +192,8 @@ def http_feed_fetch(*, supplier_id: int, session: requests.Session | None = None
 
 
 def _move(path: Path, folder: Path, suffix: str) -> Path:
+    if folder.is_symlink():
+        raise OSError(f"{folder.name}/ is a symbolic link; files are not moved through it")
     folder.mkdir(exist_ok=True)
     target = folder / path.name
     if target.exists():
@@ -174,49 +202,64 @@ def _move(path: Path, folder: Path, suffix: str) -> Path:
     return target
 
 
+def _waiting_files(folder: Path) -> list[Path]:
+    """Entries that may be messages: not hidden, not still being written, not our own subfolders."""
+    return [
+        path
+        for path in sorted(folder.iterdir())
+        if path.name not in (PROCESSED_DIR, REJECTED_DIR)
+        and not path.name.startswith(".")
+        and not path.name.endswith(SKIPPED_SUFFIXES)
+    ]
+
+
+def _read_regular_file(path: Path, limit: int) -> bytes | int:
+    """The file's bytes, or its size when above `limit`. Never follows a symbolic link (O_NOFOLLOW,
+    so a link swapped in after the listing fails here too). Raises OSError."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(fd, "rb") as handle:
+        status = os.fstat(handle.fileno())
+        if not stat.S_ISREG(status.st_mode):
+            raise OSError(f"{path.name} is not a regular file")
+        if status.st_size > limit:
+            return status.st_size
+        body = handle.read(limit + 1)
+        return len(body) if len(body) > limit else body
+
+
 def drop_folder_poll(*, supplier_id: int) -> PollAttempt:
-    """Store every waiting file (committed), then move it to processed/; one PollAttempt per run."""
+    """Store every waiting file (committed), then move it to processed/; one PollAttempt per run.
+
+    The folder is checked against SUPPLIER_DROP_FOLDER_ROOT first (`drop_folders.py`): a refused
+    folder is a FAILED poll naming why, and nothing in it is read or moved. Only regular files are
+    read; a symbolic link in the folder is reported, never followed.
+    """
     supplier = Supplier.objects.get(pk=supplier_id)
     started = timezone.now()
-    folder = Path(supplier.drop_folder)
+    try:
+        folder = drop_folder_resolve(supplier.drop_folder)
+    except DropFolderRefused as exc:
+        return poll_attempt_record(
+            supplier_id=supplier.pk, channel=PollChannel.FOLDER, status=PollStatus.FAILED, started_at=started,
+            error=exc.message,
+        )
     if not folder.is_dir():
         return poll_attempt_record(
             supplier_id=supplier.pk,
             channel=PollChannel.FOLDER,
             status=PollStatus.FAILED,
             started_at=started,
-            error=f"drop folder {folder} does not exist or is not a directory",
+            error=f"drop folder {supplier.drop_folder} does not exist or is not a directory",
         )
     stored, errors = 0, []
-    limit = max_message_bytes()
-    for path in sorted(folder.iterdir()):
-        if (
-            not path.is_file()
-            or path.name in (PROCESSED_DIR, REJECTED_DIR)
-            or path.name.startswith(".")
-            or path.name.endswith(SKIPPED_SUFFIXES)
-        ):
+    for path in _waiting_files(folder):
+        if path.is_symlink():
+            errors.append(f"{path.name}: a symbolic link; not read (a drop folder takes regular files only)")
             continue
-        try:
-            size = path.stat().st_size
-            if size > limit:
-                target = _move(path, folder / REJECTED_DIR, timezone.now().strftime("%Y%m%d%H%M%S"))
-                errors.append(f"{path.name}: {size} bytes is above the {limit}-byte limit; moved to {target}")
-                continue
-            body = path.read_bytes()
-        except OSError as exc:
-            errors.append(f"{path.name}: cannot read: {exc}")
+        if not path.is_file():
             continue
-        message = inbound_message_store(body=body, source=MessageSource.FOLDER, supplier=supplier, filename=str(path))
-        stored += 1
-        try:
-            _move(path, folder / PROCESSED_DIR, str(message.pk))
-        except OSError as exc:
-            errors.append(
-                f"{path.name}: stored as message {message.pk} but not moved to {PROCESSED_DIR}/ ({exc}); "
-                "the next poll will store it again and it will be recognised as a duplicate"
-            )
-        enqueue_processing(message.pk)
+        if _take_file(supplier, folder, path, errors):
+            stored += 1
     with transaction.atomic():
         return poll_attempt_record(
             supplier_id=supplier.pk,
@@ -226,3 +269,27 @@ def drop_folder_poll(*, supplier_id: int) -> PollAttempt:
             messages_stored=stored,
             error="\n".join(errors),
         )
+
+
+def _take_file(supplier: Supplier, folder: Path, path: Path, errors: list[str]) -> bool:
+    """Store one file raw (committed), then move it to processed/ (or an oversized one to rejected/)."""
+    limit = max_message_bytes()
+    try:
+        body = _read_regular_file(path, limit)
+        if isinstance(body, int):
+            target = _move(path, folder / REJECTED_DIR, timezone.now().strftime("%Y%m%d%H%M%S"))
+            errors.append(f"{path.name}: {body} bytes is above the {limit}-byte limit; moved to {target}")
+            return False
+    except OSError as exc:
+        errors.append(f"{path.name}: cannot read: {exc.strerror or exc}")
+        return False
+    message = inbound_message_store(body=body, source=MessageSource.FOLDER, supplier=supplier, filename=str(path))
+    try:
+        _move(path, folder / PROCESSED_DIR, str(message.pk))
+    except OSError as exc:
+        errors.append(
+            f"{path.name}: stored as message {message.pk} but not moved to {PROCESSED_DIR}/ ({exc}); "
+            "the next poll will store it again and it will be recognised as a duplicate"
+        )
+    enqueue_processing(message.pk)
+    return True

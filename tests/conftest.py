@@ -40,6 +40,28 @@ def _quiet_dispatch(settings):
     settings.READINESS_MAX_SUBSCRIPTION_LAG = -1
 
 
+# Partners in tests (webhook receivers, TMS, feeds) are servers on loopback, which the outbound
+# policy refuses. Tests about something else allow loopback; tests of the policy itself request the
+# `strict_outbound` fixture and get no allow-list (they allow-list their own server explicitly).
+LOOPBACK_NETWORKS = ["127.0.0.0/8", "::1/128"]
+
+
+@pytest.fixture(autouse=True)
+def _loopback_partners(request, settings):
+    settings.OUTBOUND_ALLOWED_NETWORKS = [] if "strict_outbound" in request.fixturenames else LOOPBACK_NETWORKS
+
+
+@pytest.fixture(autouse=True)
+def _drop_folder_root(settings, tmp_path_factory):
+    """Drop folders in tests are `tmp_path`s: all of them lie inside pytest's base temporary folder."""
+    settings.SUPPLIER_DROP_FOLDER_ROOT = str(tmp_path_factory.getbasetemp())
+
+
+@pytest.fixture
+def strict_outbound():
+    """Request it to run with the outbound policy's real allow-list (empty): nothing on loopback."""
+
+
 @pytest.fixture(scope="session")
 def django_db_setup(request, django_test_environment, django_db_blocker, django_db_modify_db_settings):
     """Always create the default test database, also when only `committed_db` tests are selected."""

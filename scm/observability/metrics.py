@@ -59,8 +59,17 @@ task_failures = Counter(
 webhook_dead_letters = Counter(
     "scm_webhook_dead_letters", "Webhook deliveries that gave up after their last retry (dead-lettered)."
 )
+outbound_calls_refused = Counter(
+    "scm_outbound_calls_refused",
+    "Calls to partners not made: reason circuit_open (breaker open) or address (refused by the address policy).",
+    ["kind", "reason"],
+)
+breakers_opened = Counter(
+    "scm_outbound_breakers_opened", "Times a partner's circuit breaker opened after repeated failures.", ["kind"]
+)
 
 SUBSCRIPTION_LAG = "scm_subscription_lag_events"
+BREAKERS_NOT_CLOSED = "scm_outbound_breakers"
 
 
 def inc_on_commit(metric: MetricWrapperBase, amount: float = 1, **labels: str) -> None:
@@ -119,21 +128,50 @@ class SubscriptionLagCollector(Collector):
         return "Events after the subscriber's checkpoint that it has not processed yet."
 
 
+class BreakerCollector(Collector):
+    """Partners whose circuit is open or half open, by partner kind and state, read at scrape time
+    from the breaker rows (the state is shared through the database, not held by any process)."""
+
+    def describe(self) -> Iterator[GaugeMetricFamily]:
+        yield GaugeMetricFamily(BREAKERS_NOT_CLOSED, self._help(), labels=["kind", "state"])
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        from django.db import DatabaseError
+
+        from scm.outbound.selectors import breaker_counts
+
+        gauge = GaugeMetricFamily(BREAKERS_NOT_CLOSED, self._help(), labels=["kind", "state"])
+        try:
+            counts = breaker_counts()
+        except DatabaseError as exc:
+            log.warning("metrics.breakers_unavailable", error=repr(exc))
+            return
+        for (kind, state), count in sorted(counts.items()):
+            gauge.add_metric([kind, state], count)
+        yield gauge
+
+    @staticmethod
+    def _help() -> str:
+        return "Partner circuit breakers that are not closed (state open or half_open), by partner kind."
+
+
 def multiprocess_dir() -> str:
     return os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
 
 
 _lag_collector = SubscriptionLagCollector()
+_breaker_collector = BreakerCollector()
 if not multiprocess_dir():
     # Single-process mode serves the default registry; prometheus-client decides the mode at
     # import time from the same variable, so deciding here once matches it.
     REGISTRY.register(_lag_collector)
+    REGISTRY.register(_breaker_collector)
 
 
 def scrape_registry(*, include_lag: bool = True) -> CollectorRegistry:
     """The registry to expose: every process's values in multi-process mode, else this process's.
 
-    include_lag=False (the Celery worker's endpoint) leaves the database-backed lag gauge out; it
+    include_lag=False (the Celery worker's endpoint) leaves the database-backed gauges (lag, breakers) out; it
     only applies in multi-process mode, where the worker endpoint is allowed at all.
     """
     if multiprocess_dir():
@@ -141,6 +179,7 @@ def scrape_registry(*, include_lag: bool = True) -> CollectorRegistry:
         multiprocess.MultiProcessCollector(registry)
         if include_lag:
             registry.register(_lag_collector)
+            registry.register(_breaker_collector)
         return registry
     return REGISTRY
 

@@ -5,10 +5,14 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin
 
+from scm import outbound
 from scm.errors import DomainError
 from scm.events import schemas
+from scm.outbound.models import BreakerState
+from scm.outbound.selectors import with_breaker
 from scm.webhooks import services
 from scm.webhooks.models import WebhookDelivery, WebhookEndpoint
+from scm.webhooks.selectors import BREAKER_PREFIX
 
 
 class WebhookEndpointForm(forms.ModelForm):
@@ -24,6 +28,14 @@ class WebhookEndpointForm(forms.ModelForm):
         model = WebhookEndpoint
         fields = ("url", "description", "event_types", "secret", "active")
 
+    def clean_url(self):
+        url = self.cleaned_data.get("url") or ""
+        try:
+            outbound.check_url(url, what="webhook URL")
+        except outbound.AddressRefused as exc:
+            raise forms.ValidationError(exc.message) from None
+        return url
+
     def clean_event_types(self):
         value = self.cleaned_data.get("event_types") or []
         if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
@@ -37,10 +49,23 @@ class WebhookEndpointForm(forms.ModelForm):
 @admin.register(WebhookEndpoint)
 class WebhookEndpointAdmin(admin.ModelAdmin):
     form = WebhookEndpointForm
-    list_display = ("id", "url", "description", "active", "start_position", "created_at")
+    list_display = ("id", "url", "description", "active", "breaker", "start_position", "created_at")
     list_filter = ("active",)
     search_fields = ("url", "description")
-    readonly_fields = ("start_position", "created_by", "created_at", "updated_at")
+    readonly_fields = ("start_position", "created_by", "created_at", "updated_at", "breaker")
+
+    def get_queryset(self, request):
+        return with_breaker(super().get_queryset(request), prefix=BREAKER_PREFIX)
+
+    @admin.display(description="Breaker")
+    def breaker(self, obj) -> str:
+        """closed, or open until when and why (the breaker list under Outbound calls has the rest)."""
+        state = getattr(obj, "breaker_state", None) or BreakerState.CLOSED
+        if state == BreakerState.CLOSED:
+            return "closed"
+        until = getattr(obj, "breaker_opened_until", None)
+        shown = f"{state} until {until:%Y-%m-%d %H:%M:%S}" if until and state == BreakerState.OPEN else state
+        return f"{shown}: {getattr(obj, 'breaker_last_error', '') or ''}"[:200]
 
     def save_model(self, request, obj, form, change):
         fields = {name: form.cleaned_data[name] for name in ("url", "description", "event_types", "secret", "active")}

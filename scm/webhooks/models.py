@@ -47,8 +47,9 @@ class WebhookDelivery(models.Model):
     """One event on its way to one endpoint.
 
     PENDING until the receiver answers 2xx (DELIVERED) or `WEBHOOK_MAX_ATTEMPTS` attempts failed
-    (DEAD). A worker that claims it pushes `next_attempt_at` forward by the lease, so while its
-    HTTP request is in flight nobody else sends it, and a lost worker's claim simply expires.
+    (DEAD). A worker that claims it pushes `next_attempt_at` forward by the lease and sets
+    `claimed_until` (the claim counts against the endpoint's in-flight limit until then), so while
+    its HTTP request is in flight nobody else sends it, and a lost worker's claim simply expires.
     Within one endpoint and stream, a delivery is sent only after every earlier one is DELIVERED.
     """
 
@@ -61,6 +62,7 @@ class WebhookDelivery(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(default=timezone.now)
     last_attempt_at = models.DateTimeField(null=True, blank=True)
+    claimed_until = models.DateTimeField(null=True, blank=True, help_text="Claimed by a worker until then.")
     last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     last_error = models.TextField(blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
@@ -80,6 +82,12 @@ class WebhookDelivery(models.Model):
         ]
         indexes = [
             models.Index(fields=["status", "next_attempt_at"], name="webhook_delivery_due_idx"),
+            # Attempts in flight per endpoint: only claimed rows are indexed.
+            models.Index(
+                fields=["endpoint", "claimed_until"],
+                condition=Q(claimed_until__isnull=False),
+                name="webhook_delivery_claimed_idx",
+            ),
             # The "is an earlier delivery of this stream still open?" check reads only open rows.
             models.Index(
                 fields=["endpoint", "stream", "event_position"],

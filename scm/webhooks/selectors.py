@@ -2,18 +2,50 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, Q, QuerySet
+from datetime import datetime
 
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
+
+from scm.outbound.selectors import breaker_lets_calls, with_breaker
 from scm.webhooks.exceptions import WebhookDeliveryNotFound, WebhookEndpointNotFound
 from scm.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 
+BREAKER_PREFIX = "webhook:"  # an endpoint's breaker is named webhook:<id> (adapters/http.py)
+
 
 def webhook_endpoint_list() -> QuerySet[WebhookEndpoint]:
-    """Endpoints with how many deliveries wait (`pending_count`) and gave up (`dead_count`)."""
-    return WebhookEndpoint.objects.annotate(
+    """Endpoints with how many deliveries wait (`pending_count`) and gave up (`dead_count`), and
+    their breaker (`breaker_state`, null when it never failed; `breaker_opened_until`, `breaker_last_error`)."""
+    endpoints = WebhookEndpoint.objects.annotate(
         pending_count=Count("deliveries", filter=Q(deliveries__status=DeliveryStatus.PENDING)),
         dead_count=Count("deliveries", filter=Q(deliveries__status=DeliveryStatus.DEAD)),
-    ).order_by("pk")
+    )
+    return with_breaker(endpoints, prefix=BREAKER_PREFIX).order_by("pk")
+
+
+def due_deliveries(*, now: datetime, endpoint_id: int | None = None) -> QuerySet[WebhookDelivery]:
+    """Deliveries to send now: PENDING, due, of an active endpoint, with no earlier delivery of the
+    same endpoint and stream still open (PENDING or DEAD), so each stream arrives in order."""
+    earlier_open = WebhookDelivery.objects.filter(
+        endpoint_id=OuterRef("endpoint_id"),
+        stream=OuterRef("stream"),
+        event_position__lt=OuterRef("event_position"),
+    ).exclude(status=DeliveryStatus.DELIVERED)
+    due = WebhookDelivery.objects.filter(
+        status=DeliveryStatus.PENDING, next_attempt_at__lte=now, endpoint__active=True
+    ).filter(~Exists(earlier_open))
+    if endpoint_id is not None:
+        due = due.filter(endpoint_id=endpoint_id)
+    return due
+
+
+def webhook_endpoints_due(*, now: datetime) -> list[int]:
+    """Active endpoints with a delivery due at `now` whose breaker lets calls through (judged on
+    the real clock), oldest first: the ones worth a send task now."""
+    has_due = Exists(due_deliveries(now=now).filter(endpoint_id=OuterRef("pk")))
+    endpoints = with_breaker(WebhookEndpoint.objects.filter(active=True), prefix=BREAKER_PREFIX).filter(has_due)
+    return list(endpoints.filter(breaker_lets_calls(now=timezone.now())).order_by("pk").values_list("pk", flat=True))
 
 
 def webhook_endpoint_get(*, endpoint_id: int, for_update: bool = False) -> WebhookEndpoint:

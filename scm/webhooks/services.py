@@ -4,43 +4,58 @@ Delivery is at-least-once and ordered per endpoint and stream:
 1. The `webhooks` subscription (registered in apps.py) follows the event log and inserts one
    delivery per (active endpoint that wants the event, event). The unique (endpoint, position)
    constraint makes a repeated fan-out harmless.
-2. `webhook_deliveries_send_due` claims due deliveries in a short transaction
-   (`SELECT ... FOR UPDATE SKIP LOCKED`, then pushes their `next_attempt_at` forward by the lease),
-   commits, sends the HTTP requests with no transaction open, and records each outcome with one
-   conditional UPDATE. A delivery is due only when no earlier delivery of the same endpoint and
-   stream is still open (PENDING or DEAD), so a receiver sees each stream's events in order.
+2. Sending is per endpoint: the dispatcher task starts one `webhook_endpoint_send_due` per
+   endpoint with due deliveries, so a slow endpoint holds only its own task. It claims that
+   endpoint's due deliveries in small slices (`WEBHOOK_CLAIM_SLICE`) in a short transaction (the
+   endpoint row locked, then `SELECT ... FOR UPDATE SKIP LOCKED` on its deliveries, pushing their
+   `next_attempt_at` forward by the lease and marking them `claimed_until`), never more than the
+   endpoint's in-flight limit (`WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT`, counted across all workers)
+   allows; commits; sends the HTTP requests with no transaction open, through the outbound policy
+   (`scm.outbound`: a short connect timeout, a total deadline per attempt, the endpoint's circuit
+   breaker `webhook:<id>`); and records each outcome with one conditional UPDATE. A run stops after
+   its time budget (`WEBHOOK_RUN_BUDGET_SECONDS`). A delivery is due only when no earlier delivery
+   of the same endpoint and stream is still open (PENDING or DEAD), so a receiver sees each
+   stream's events in order.
 3. A failed attempt waits an exponential backoff with jitter; after `WEBHOOK_MAX_ATTEMPTS` the
    delivery is DEAD, which also holds back the later events of its stream for that endpoint
-   until ops redeliver it.
+   until ops redeliver it. An attempt refused by the address policy is a failed attempt whose
+   error names the refusal.
+4. After repeated failures the endpoint's breaker opens: its deliveries wait (no attempt is spent,
+   no request is made) until the breaker lets one probe through, one delivery at a time; the
+   probe's success closes the breaker and the backlog flows again. Claims a run could not send
+   (breaker opened meanwhile, time budget spent) are handed back unspent.
 """
 
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from datetime import datetime, timedelta
 
 import structlog
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Exists, F, OuterRef
+from django.db.models import F
 from django.utils import timezone
 from rest_framework.renderers import JSONRenderer
 
+from scm import outbound
 from scm.api.serializers import EventSerializer
 from scm.events import schemas
 from scm.events.models import Event
 from scm.events.store import RecordedEvent, head_position
-from scm.webhooks.adapters.http import SendOutcome, post_signed
+from scm.observability import metrics
+from scm.outbound.selectors import breaker_get
+from scm.webhooks.adapters.http import SendOutcome, breaker_name, post_signed
 from scm.webhooks.exceptions import DeliveryNotDead, UnknownEventTypes, WebhookDeliveryNotFound
 from scm.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
-from scm.webhooks.selectors import webhook_endpoint_get
+from scm.webhooks.selectors import due_deliveries, webhook_endpoint_get, webhook_endpoints_due
 
 log = structlog.get_logger(__name__)
 
 _UNSET = object()
-_CLAIM_CHUNK = 50
 
 
 # --- Endpoints --------------------------------------------------------------------------------
@@ -56,7 +71,6 @@ def _checked_event_types(event_types: Iterable[str]) -> list[str]:
     return wanted
 
 
-@transaction.atomic
 def webhook_endpoint_create(
     *,
     url: str,
@@ -68,20 +82,22 @@ def webhook_endpoint_create(
 ) -> WebhookEndpoint:
     """Subscribe `url` to the events appended from now on (of `event_types`, or all when empty).
 
-    Raises UnknownEventTypes when a type has no JSON Schema in the repository.
+    Raises UnknownEventTypes when a type has no JSON Schema in the repository, AddressRefused when
+    the outbound policy refuses the URL (not http(s), or a loopback, private, link-local ... host).
     """
-    return WebhookEndpoint.objects.create(
-        url=url,
-        secret=secret,
-        event_types=_checked_event_types(event_types),
-        description=description,
-        active=active,
-        start_position=head_position(),
-        created_by=actor if getattr(actor, "is_authenticated", False) else None,
-    )
+    outbound.check_url(url, what="webhook URL")  # before the transaction: it may resolve a name
+    with transaction.atomic():
+        return WebhookEndpoint.objects.create(
+            url=url,
+            secret=secret,
+            event_types=_checked_event_types(event_types),
+            description=description,
+            active=active,
+            start_position=head_position(),
+            created_by=actor if getattr(actor, "is_authenticated", False) else None,
+        )
 
 
-@transaction.atomic
 def webhook_endpoint_update(
     *,
     endpoint_id: int,
@@ -93,17 +109,20 @@ def webhook_endpoint_update(
 ) -> WebhookEndpoint:
     """Change an endpoint. Deliveries already queued keep going to it (at its new URL and secret).
 
-    Raises WebhookEndpointNotFound, UnknownEventTypes.
+    Raises WebhookEndpointNotFound, UnknownEventTypes, AddressRefused.
     """
-    endpoint = webhook_endpoint_get(endpoint_id=endpoint_id, for_update=True)
-    changes = {"url": url, "secret": secret, "description": description, "active": active}
-    if event_types is not _UNSET:
-        changes["event_types"] = _checked_event_types(event_types)
-    changed = [name for name, value in changes.items() if value is not _UNSET]
-    for name in changed:
-        setattr(endpoint, name, changes[name])
-    if changed:
-        endpoint.save(update_fields=[*changed, "updated_at"])
+    if url is not _UNSET:
+        outbound.check_url(url, what="webhook URL")  # before the transaction: it may resolve a name
+    with transaction.atomic():
+        endpoint = webhook_endpoint_get(endpoint_id=endpoint_id, for_update=True)
+        changes = {"url": url, "secret": secret, "description": description, "active": active}
+        if event_types is not _UNSET:
+            changes["event_types"] = _checked_event_types(event_types)
+        changed = [name for name, value in changes.items() if value is not _UNSET]
+        for name in changed:
+            setattr(endpoint, name, changes[name])
+        if changed:
+            endpoint.save(update_fields=[*changed, "updated_at"])
     return endpoint
 
 
@@ -170,6 +189,7 @@ def backoff_seconds(attempt: int, *, base: float, cap: float, rng: random.Random
 @dataclass(frozen=True)
 class _Claim:
     delivery_id: int
+    endpoint_id: int
     attempt: int
     url: str
     secret: str
@@ -185,6 +205,14 @@ class SendRunResult:
     retrying: int = 0
     dead: int = 0
 
+    def __add__(self, other: SendRunResult) -> SendRunResult:
+        return SendRunResult(*(a + b for a, b in zip(astuple(self), astuple(other), strict=True)))
+
+
+def _not_in_transaction() -> None:
+    if connection.in_atomic_block:
+        raise RuntimeError("webhook_deliveries_send_due sends HTTP requests and must not run inside a transaction")
+
 
 def webhook_deliveries_send_due(
     *,
@@ -192,65 +220,95 @@ def webhook_deliveries_send_due(
     limit: int | None = None,
     endpoint_id: int | None = None,
 ) -> SendRunResult:
-    """Send due deliveries (of one endpoint, or all) until none is due or `limit` were sent.
+    """Send due deliveries of one endpoint, or of every endpoint one after the other (the eager
+    default, tests, the demo); workers run `webhook_endpoint_send_due` per endpoint instead.
 
     `now` fixes the clock for scheduling (tests drive time with it); by default the real time.
     Must not run inside a transaction: its HTTP requests would hold that transaction open.
     """
-    if connection.in_atomic_block:
-        raise RuntimeError("webhook_deliveries_send_due sends HTTP requests and must not run inside a transaction")
-    budget = limit or settings.WEBHOOK_BATCH
+    _not_in_transaction()
+    ids = [endpoint_id] if endpoint_id is not None else webhook_endpoints_due(now=now or timezone.now())
+    total = SendRunResult()
+    for endpoint in ids:
+        total += webhook_endpoint_send_due(endpoint_id=endpoint, now=now, limit=limit)
+    return total
+
+
+def webhook_endpoint_send_due(
+    *,
+    endpoint_id: int,
+    now: datetime | None = None,
+    limit: int | None = None,
+    budget_seconds: float | None = None,
+) -> SendRunResult:
+    """Send one endpoint's due deliveries, claimed `WEBHOOK_CLAIM_SLICE` at a time within the
+    endpoint's in-flight limit, until none is due, `limit` were sent, the run's time budget
+    (`WEBHOOK_RUN_BUDGET_SECONDS`) is spent, or the endpoint's breaker refuses. Claims it could not
+    send are handed back without spending an attempt. A slow endpoint only slows this run.
+    """
+    _not_in_transaction()
+    limit = limit or settings.WEBHOOK_BATCH
+    stop_at = time.monotonic() + (budget_seconds or settings.WEBHOOK_RUN_BUDGET_SECONDS)
     counts = {"sent": 0, "delivered": 0, "retrying": 0, "dead": 0}
-    while counts["sent"] < budget:
-        claims = _claim_due(
-            now=now or timezone.now(), limit=min(_CLAIM_CHUNK, budget - counts["sent"]), endpoint_id=endpoint_id
-        )
+    while counts["sent"] < limit and time.monotonic() < stop_at:
+        claims = _claim_due(now=now or timezone.now(), limit=limit - counts["sent"], endpoint_id=endpoint_id)
         if not claims:
             break
-        for claim in claims:
-            outcome = post_signed(
-                url=claim.url,
-                body=claim.body,
-                secret=claim.secret,
-                event_id=claim.event_id,
-                event_type=claim.event_type,
-                delivery_id=claim.delivery_id,
-                timeout=settings.WEBHOOK_TIMEOUT_SECONDS,
-            )
+        for index, claim in enumerate(claims):
+            if time.monotonic() >= stop_at:
+                _hand_back(claims[index:], at=now or timezone.now())
+                return SendRunResult(**counts)
+            outcome = _send(claim)
+            if not outcome.sent:  # the breaker opened (or another worker holds its probe)
+                _hand_back(claims[index:], at=now or timezone.now())
+                return SendRunResult(**counts)
             counts[_record_outcome(claim, outcome, now=now or timezone.now())] += 1
             counts["sent"] += 1
     return SendRunResult(**counts)
 
 
-def _due_deliveries(*, now: datetime, endpoint_id: int | None):
-    earlier_open = WebhookDelivery.objects.filter(
-        endpoint_id=OuterRef("endpoint_id"),
-        stream=OuterRef("stream"),
-        event_position__lt=OuterRef("event_position"),
-    ).exclude(status=DeliveryStatus.DELIVERED)
-    due = WebhookDelivery.objects.filter(
-        status=DeliveryStatus.PENDING, next_attempt_at__lte=now, endpoint__active=True
-    ).filter(~Exists(earlier_open))
-    if endpoint_id is not None:
-        due = due.filter(endpoint_id=endpoint_id)
-    return due
+def _send(claim: _Claim) -> SendOutcome:
+    return post_signed(
+        url=claim.url,
+        body=claim.body,
+        secret=claim.secret,
+        event_id=claim.event_id,
+        event_type=claim.event_type,
+        delivery_id=claim.delivery_id,
+        endpoint_id=claim.endpoint_id,
+    )
 
 
-def _claim_due(*, now: datetime, limit: int, endpoint_id: int | None) -> list[_Claim]:
-    """Reserve up to `limit` due deliveries for this worker and return what it needs to send them."""
+def _claim_due(*, now: datetime, limit: int, endpoint_id: int) -> list[_Claim]:
+    """Reserve up to `limit` due deliveries of one endpoint for this worker, never more than its
+    in-flight limit leaves room for; none while its breaker is open, one when a probe is due.
+
+    The endpoint row is locked first (then its deliveries), so concurrent claimers of one endpoint
+    count its in-flight claims one after the other.
+    """
     with transaction.atomic():
+        endpoint = WebhookEndpoint.objects.select_for_update().filter(pk=endpoint_id, active=True).first()
+        if endpoint is None:
+            return []
+        in_flight = WebhookDelivery.objects.filter(
+            endpoint_id=endpoint_id, status=DeliveryStatus.PENDING, claimed_until__gt=now
+        ).count()
+        room = min(limit, settings.WEBHOOK_CLAIM_SLICE, settings.WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT - in_flight)
+        breaker_allows = breaker_get(name=breaker_name(endpoint_id)).calls_allowed(now=timezone.now())
+        if breaker_allows is not None:
+            room = min(room, breaker_allows)
+        if room <= 0:
+            return []
         rows = list(
-            _due_deliveries(now=now, endpoint_id=endpoint_id)
+            due_deliveries(now=now, endpoint_id=endpoint_id)
             .select_for_update(skip_locked=True, of=("self",))
-            .select_related("endpoint")
-            .order_by("event_position", "pk")[:limit]
+            .order_by("event_position", "pk")[:room]
         )
         if not rows:
             return []
+        lease_until = now + timedelta(seconds=settings.WEBHOOK_LEASE_SECONDS)
         WebhookDelivery.objects.filter(pk__in=[row.pk for row in rows]).update(
-            attempts=F("attempts") + 1,
-            next_attempt_at=now + timedelta(seconds=settings.WEBHOOK_LEASE_SECONDS),
-            last_attempt_at=now,
+            attempts=F("attempts") + 1, next_attempt_at=lease_until, last_attempt_at=now, claimed_until=lease_until
         )
         events = {
             row.position: RecordedEvent.from_row(row)
@@ -260,15 +318,24 @@ def _claim_due(*, now: datetime, limit: int, endpoint_id: int | None) -> list[_C
     return [
         _Claim(
             delivery_id=row.pk,
+            endpoint_id=endpoint.pk,
             attempt=row.attempts + 1,
-            url=row.endpoint.url,
-            secret=row.endpoint.secret,
+            url=endpoint.url,
+            secret=endpoint.secret,
             event_id=str(row.event_id),
             event_type=row.event_type,
             body=renderer.render(EventSerializer(events[row.event_position]).data),
         )
         for row in rows
     ]
+
+
+def _hand_back(claims: list[_Claim], *, at: datetime) -> None:
+    """Release claims that were never sent: due again at `at`, the attempt not spent."""
+    for claim in claims:
+        WebhookDelivery.objects.filter(
+            pk=claim.delivery_id, status=DeliveryStatus.PENDING, attempts=claim.attempt
+        ).update(attempts=F("attempts") - 1, next_attempt_at=at, claimed_until=None)
 
 
 def _record_outcome(claim: _Claim, outcome: SendOutcome, *, now: datetime) -> str:
@@ -278,7 +345,7 @@ def _record_outcome(claim: _Claim, outcome: SendOutcome, *, now: datetime) -> st
     attempt number): if the lease ran out and another worker took it over, that worker records.
     """
     mine = WebhookDelivery.objects.filter(pk=claim.delivery_id, status=DeliveryStatus.PENDING, attempts=claim.attempt)
-    facts = {"last_status_code": outcome.status_code, "last_error": outcome.error}
+    facts = {"last_status_code": outcome.status_code, "last_error": outcome.error, "claimed_until": None}
     if outcome.ok:
         result, changes = "delivered", {"status": DeliveryStatus.DELIVERED, "delivered_at": now}
     elif claim.attempt >= settings.WEBHOOK_MAX_ATTEMPTS:
@@ -290,9 +357,12 @@ def _record_outcome(claim: _Claim, outcome: SendOutcome, *, now: datetime) -> st
         result, changes = "retrying", {"next_attempt_at": now + timedelta(seconds=wait)}
     if not mine.update(**facts, **changes):
         log.warning("webhook.outcome_discarded", delivery_id=claim.delivery_id, attempt=claim.attempt)
+    elif result == "dead":
+        metrics.webhook_dead_letters.inc()
     log.info(
         "webhook.attempt",
         delivery_id=claim.delivery_id,
+        endpoint_id=claim.endpoint_id,
         attempt=claim.attempt,
         result=result,
         status_code=outcome.status_code,

@@ -14,15 +14,20 @@ Protocol (what a TMS, or a test stand-in, must speak):
     4xx     {"error": "<reason>"} (or "message"/"detail"/"reason", or plain text): refused, not retried
 
 Behaviour:
-- Each HTTP attempt has a connect and a read timeout (TMS_CONNECT_TIMEOUT, TMS_READ_TIMEOUT).
-- Transient failures (timeout, connection error, 5xx, 429) are retried up to TMS_MAX_ATTEMPTS
+- Every attempt goes through `scm.outbound.request` (the outbound policy): TMS_BASE_URL must be an
+  http(s) URL whose host resolves to a public address unless OUTBOUND_ALLOWED_NETWORKS allows it
+  (checked at its first use in each process, and again at every connect); a refused address is
+  `TmsAddressRefused` (a configuration problem, retryable, never sent). Each attempt has a connect
+  timeout (TMS_CONNECT_TIMEOUT) and a total deadline for the whole attempt
+  (TMS_ATTEMPT_TIMEOUT_SECONDS), so a TMS that trickles its answer cannot hold the worker.
+- Transient failures (timeout, connection error, 5xx, 408, 429) are retried up to TMS_MAX_ATTEMPTS
   attempts in total, waiting `equal jitter` exponential backoff between attempts: the n-th wait is
   d/2 + random(0, d/2) with d = min(TMS_BACKOFF_CAP_SECONDS, TMS_BACKOFF_BASE_SECONDS * 2**(n-1)),
   stretched to a Retry-After header when the TMS sends one (never beyond the cap). Then
   `TmsUnavailable` (retryable). A 4xx is never retried: `TmsRejected` with the TMS's reason.
-- A circuit breaker stops hammering a dead TMS. Its state lives in the database table
-  `shipments_circuitbreaker` (not in process memory, not in the cache), so every web and worker
-  process sees the same circuit; one row per TMS endpoint, named `<TMS_CIRCUIT_NAME>@<host:port>`.
+- A circuit breaker stops hammering a dead TMS: the outbound policy's breaker (`scm.outbound.breaker`),
+  whose state is a row of `outbound_breaker` (not process memory, not the cache), so every web and
+  worker process sees the same circuit; one row per TMS endpoint, named `<TMS_CIRCUIT_NAME>@<host:port>`.
   After TMS_CIRCUIT_FAILURE_THRESHOLD consecutive transient failures it opens for
   TMS_CIRCUIT_RESET_SECONDS: calls fail at once with `TmsUnavailable` (circuit open). Then exactly
   one caller (a conditional UPDATE decides who) probes the TMS: success closes the circuit,
@@ -41,21 +46,26 @@ import random
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import requests
 import structlog
 from django.conf import settings
-from django.db.models import F
 from django.utils import timezone
 
-from shipments.exceptions import NoDefaultCarrier, TmsBadResponse, TmsRejected, TmsUnavailable
-from shipments.models import Carrier, CircuitBreaker, CircuitState
+from scm import outbound
+from scm.outbound.breaker import BreakerPolicy
+from scm.outbound.client import partner_failed
+from shipments.exceptions import NoDefaultCarrier, TmsAddressRefused, TmsBadResponse, TmsRejected, TmsUnavailable
+from shipments.models import Carrier
 
 log = structlog.get_logger(__name__)
+
+_MAX_ANSWER_BYTES = 256 * 1024  # a plan is a few hundred bytes; anything near this is not one
 
 
 @dataclass(frozen=True)
@@ -120,86 +130,20 @@ class RetryPolicy:
         return wait
 
 
-# --- Circuit breaker ----------------------------------------------------------------------------
-
-
-class CircuitOpen(Exception):
-    def __init__(self, name: str, until: datetime | None) -> None:
-        super().__init__(f"circuit {name!r} is open" + (f" until {until.isoformat()}" if until else ""))
-        self.until = until
-
-
-@dataclass
-class DbCircuitBreaker:
-    """A circuit breaker whose state is one database row, shared by every process."""
-
-    name: str
-    failure_threshold: int = 5
-    reset_seconds: float = 30.0
-    probe_timeout_seconds: float = 60.0
-    now: Callable[[], datetime] = field(default=timezone.now)
-
-    def allow(self) -> bool:
-        """Return whether this call is the half-open probe; raise CircuitOpen when calls must not go out."""
-        row = CircuitBreaker.objects.filter(name=self.name).first()
-        if row is None or row.state == CircuitState.CLOSED:
-            return False
-        now = self.now()
-        rows = CircuitBreaker.objects.filter(name=self.name)
-        if row.state == CircuitState.OPEN:
-            if row.opened_until and now < row.opened_until:
-                raise CircuitOpen(self.name, row.opened_until)
-            taken = rows.filter(state=CircuitState.OPEN, opened_until__lte=now).update(
-                state=CircuitState.HALF_OPEN, probe_started_at=now
-            )
-        else:
-            stuck_before = now - timedelta(seconds=self.probe_timeout_seconds)
-            taken = rows.filter(state=CircuitState.HALF_OPEN, probe_started_at__lte=stuck_before).update(
-                probe_started_at=now
-            )
-        if not taken:
-            raise CircuitOpen(self.name, row.opened_until)
-        log.info("circuit.probe", circuit=self.name)
-        return True
-
-    def record_success(self) -> None:
-        CircuitBreaker.objects.filter(name=self.name).exclude(state=CircuitState.CLOSED, consecutive_failures=0).update(
-            state=CircuitState.CLOSED, consecutive_failures=0, opened_until=None, probe_started_at=None
-        )
-
-    def record_failure(self, error: str, *, probe: bool) -> None:
-        now = self.now()
-        CircuitBreaker.objects.get_or_create(name=self.name)
-        rows = CircuitBreaker.objects.filter(name=self.name)
-        reopen_until = now + timedelta(seconds=self.reset_seconds)
-        if probe:
-            rows.update(
-                state=CircuitState.OPEN,
-                opened_until=reopen_until,
-                probe_started_at=None,
-                consecutive_failures=F("consecutive_failures") + 1,
-                last_error=error[:2000],
-            )
-            log.warning("circuit.reopened", circuit=self.name, error=error)
-            return
-        rows.update(consecutive_failures=F("consecutive_failures") + 1, last_error=error[:2000])
-        opened = rows.filter(state=CircuitState.CLOSED, consecutive_failures__gte=self.failure_threshold).update(
-            state=CircuitState.OPEN, opened_until=reopen_until
-        )
-        if opened:
-            log.warning("circuit.opened", circuit=self.name, until=reopen_until.isoformat(), error=error)
-
-    def state(self) -> str:
-        row = CircuitBreaker.objects.filter(name=self.name).first()
-        return row.state if row else CircuitState.CLOSED
+# --- The HTTP client ----------------------------------------------------------------------------
 
 
 def circuit_name(prefix: str, base_url: str) -> str:
     """One circuit per TMS endpoint: `<prefix>@<host:port>`, so two TMSs never share a circuit."""
-    return f"{prefix}@{urlsplit(base_url).netloc}"[:64]
+    return f"{prefix}@{urlsplit(base_url).netloc}"[:200]
 
 
-# --- The HTTP client ----------------------------------------------------------------------------
+@lru_cache(maxsize=16)
+def _base_url_checked(base_url: str) -> bool:
+    """The save-time policy check of TMS_BASE_URL, once per URL and process (its first use);
+    refusals are not cached, so a fixed setting is picked up. Each call is checked again at connect."""
+    outbound.check_url(base_url, what="TMS_BASE_URL")
+    return True
 
 
 class TmsClient:
@@ -213,40 +157,41 @@ class TmsClient:
         base_url: str,
         api_key: str = "",
         connect_timeout: float = 3.05,
-        read_timeout: float = 10.0,
+        timeout: float = 10.0,
         retry: RetryPolicy | None = None,
-        circuit: DbCircuitBreaker | None = None,
+        breaker: BreakerPolicy | None = None,
+        breaker_name: str | None = None,
         sleep: Callable[[float], None] = time.sleep,
         rng: Callable[[], float] = random.random,
-        session: requests.Session | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.api_key = api_key
-        self.timeout = (connect_timeout, read_timeout)
+        self.budget = outbound.Budget(connect=connect_timeout, total=timeout, max_bytes=_MAX_ANSWER_BYTES)
         self.retry = retry or RetryPolicy()
-        self.circuit = circuit or DbCircuitBreaker(name="tms")
+        self.breaker = breaker or BreakerPolicy()
+        self.breaker_name = breaker_name or circuit_name("tms", base_url)
         self.sleep = sleep
         self.rng = rng
-        self.session = session or requests.Session()
 
     @classmethod
     def from_settings(cls, **overrides: Any) -> TmsClient:
+        base_url = overrides.get("base_url") or settings.TMS_BASE_URL
         options: dict[str, Any] = {
-            "base_url": settings.TMS_BASE_URL,
+            "base_url": base_url,
             "api_key": settings.TMS_API_KEY,
             "connect_timeout": settings.TMS_CONNECT_TIMEOUT,
-            "read_timeout": settings.TMS_READ_TIMEOUT,
+            "timeout": settings.TMS_ATTEMPT_TIMEOUT_SECONDS,
             "retry": RetryPolicy(
                 max_attempts=max(1, settings.TMS_MAX_ATTEMPTS),
                 base_delay=settings.TMS_BACKOFF_BASE_SECONDS,
                 max_delay=settings.TMS_BACKOFF_CAP_SECONDS,
             ),
-            "circuit": DbCircuitBreaker(
-                name=circuit_name(settings.TMS_CIRCUIT_NAME, overrides.get("base_url") or settings.TMS_BASE_URL),
+            "breaker": BreakerPolicy(
                 failure_threshold=settings.TMS_CIRCUIT_FAILURE_THRESHOLD,
                 reset_seconds=settings.TMS_CIRCUIT_RESET_SECONDS,
                 probe_timeout_seconds=settings.TMS_CIRCUIT_PROBE_TIMEOUT_SECONDS,
             ),
+            "breaker_name": circuit_name(settings.TMS_CIRCUIT_NAME, base_url),
         }
         options.update(overrides)
         return cls(**options)
@@ -256,52 +201,66 @@ class TmsClient:
         headers = {"Accept": "application/json", "Idempotency-Key": f"{request.reference}/{request.plan_key}"}
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
+        try:
+            _base_url_checked(self.base_url)
+        except outbound.AddressRefused as exc:
+            raise TmsAddressRefused(exc.message, attempts=0) from None
         body = request.as_json()
         failure = ""
         for attempt in range(1, self.retry.max_attempts + 1):
-            try:
-                probe = self.circuit.allow()
-            except CircuitOpen as exc:
-                raise TmsUnavailable(
-                    f"TMS circuit is open after repeated failures; not calling it ({failure or 'earlier failures'}).",
-                    attempts=attempt - 1,
-                    circuit="open",
-                    retry_at=exc.until.isoformat() if exc.until else None,
-                ) from None
+            response, error = self._attempt(url, headers, body, attempt=attempt, failure=failure)
             retry_after: float | None = None
-            try:
-                response = self.session.post(url, json=body, headers=headers, timeout=self.timeout)
-            except requests.Timeout:
-                failure = f"timed out (connect {self.timeout[0]}s, read {self.timeout[1]}s)"
-            except requests.ConnectionError as exc:
-                failure = f"connection failed: {type(exc).__name__}"
-            except requests.RequestException as exc:
-                raise TmsRejected(f"TMS request could not be made: {exc}", attempts=attempt) from None
-            else:
+            if response is not None:
                 if 200 <= response.status_code < 300:
-                    self.circuit.record_success()
                     return self._parse(response, attempts=attempt)
-                if response.status_code == 429 or response.status_code >= 500:
-                    failure = f"HTTP {response.status_code}: {_reason(response)}"
-                    retry_after = _retry_after(response)
-                else:
-                    self.circuit.record_success()
-                    reason = _reason(response)
-                    log.warning("tms.rejected", status=response.status_code, reason=reason, reference=request.reference)
-                    raise TmsRejected(
-                        f"TMS refused the shipment (HTTP {response.status_code}): {reason}",
-                        attempts=attempt,
-                        http_status=response.status_code,
-                        reason=reason,
-                    )
+                if not partner_failed(response):
+                    raise self._rejected(response, request, attempts=attempt)
+                error = f"HTTP {response.status_code}: {_reason(response)}"
+                retry_after = _retry_after(response)
+            failure = error
             log.warning("tms.attempt_failed", attempt=attempt, error=failure, reference=request.reference)
-            self.circuit.record_failure(failure, probe=probe)
             if attempt < self.retry.max_attempts:
                 self.sleep(self.retry.delay(attempt, self.rng, retry_after))
         raise TmsUnavailable(
             f"TMS unavailable after {self.retry.max_attempts} attempt(s): {failure}",
             attempts=self.retry.max_attempts,
             last_error=failure,
+        )
+
+    def _attempt(
+        self, url: str, headers: dict[str, str], body: dict[str, Any], *, attempt: int, failure: str
+    ) -> tuple[requests.Response | None, str]:
+        """One call through the outbound policy: the answer, or None and why it failed (transient).
+        Raises what must not be retried: an open circuit, a refused address, an unusable answer."""
+        try:
+            response = outbound.request(
+                "POST", url, partner=self.breaker_name, budget=self.budget, breaker=self.breaker,
+                headers=headers, json=body,
+            )
+        except outbound.CircuitOpen as exc:
+            raise TmsUnavailable(
+                f"TMS circuit is open after repeated failures; not calling it ({failure or 'earlier failures'}).",
+                attempts=attempt - 1,
+                circuit="open",
+                retry_at=exc.fields.get("until"),
+            ) from None
+        except outbound.AddressRefused as exc:
+            raise TmsAddressRefused(exc.message, attempts=attempt) from None
+        except outbound.OutboundError as exc:
+            if not exc.retryable:
+                raise TmsBadResponse(f"TMS answer unusable: {exc.message}", attempts=attempt) from None
+            return None, exc.message
+        return response, ""
+
+    @staticmethod
+    def _rejected(response: requests.Response, request: TmsPlanRequest, *, attempts: int) -> TmsRejected:
+        reason = _reason(response)
+        log.warning("tms.rejected", status=response.status_code, reason=reason, reference=request.reference)
+        return TmsRejected(
+            f"TMS refused the shipment (HTTP {response.status_code}): {reason}",
+            attempts=attempts,
+            http_status=response.status_code,
+            reason=reason,
         )
 
     def _parse(self, response: requests.Response, *, attempts: int) -> TmsPlan:

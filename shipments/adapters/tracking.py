@@ -11,7 +11,8 @@ are forgiven ("in transit" is IN_TRANSIT). `occurred_at` must carry a time zone 
 without one is refused rather than guessed. `note`, `carrier` and `estimated_arrival` are optional;
 unknown fields are ignored (the raw update is stored whole anyway).
 
-The feed adapter `fetch_feed` reads a carrier's feed: HTTP GET returning a JSON list of updates.
+The feed adapter `fetch_feed` reads a carrier's feed: HTTP GET returning a JSON list of updates,
+through the outbound policy.
 """
 
 from __future__ import annotations
@@ -20,10 +21,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-import requests
+from django.conf import settings
 from django.utils import timezone
 
+from scm import outbound
 from scm.validation import FUTURE_TOLERANCE
+from shipments.adapters.carrier_urls import feed_breaker_name
 from shipments.exceptions import CarrierFeedError
 from shipments.models import TrackingStatus
 
@@ -161,25 +164,30 @@ def fetch_feed(
     carrier: str,
     since: datetime | None = None,
     timeout: float = 10.0,
-    session: requests.Session | None = None,
 ) -> list[Any]:
     """GET the carrier's feed (with ?since=<ISO time> when known) and return its JSON list as-is.
 
-    Raises CarrierFeedError: retryable for timeouts, connection errors, 5xx and 429; not retryable
-    for other statuses and for a body that is not a JSON list.
+    The call goes through the outbound policy (`scm.outbound`): `timeout` is the total deadline of
+    the attempt, the carrier's breaker is `carrier-feed:<code>`, the answer is capped at
+    OUTBOUND_MAX_RESPONSE_BYTES.
+
+    Raises CarrierFeedError: retryable for timeouts, connection errors, an open breaker, 5xx and
+    429; not retryable for an address the policy refuses, an oversized answer, other statuses and
+    a body that is not a JSON list.
     """
     params = {"since": since.isoformat()} if since else None
-    http = session or requests
+    budget = outbound.Budget(
+        connect=min(settings.OUTBOUND_CONNECT_TIMEOUT_SECONDS, timeout),
+        total=timeout,
+        max_bytes=settings.OUTBOUND_MAX_RESPONSE_BYTES,
+    )
     try:
-        response = http.get(url, params=params, timeout=timeout, headers={"Accept": "application/json"})
-    except requests.Timeout:
-        raise CarrierFeedError(f"feed timed out after {timeout}s", carrier=carrier, retryable=True) from None
-    except requests.ConnectionError as exc:
-        raise CarrierFeedError(
-            f"feed connection failed: {type(exc).__name__}", carrier=carrier, retryable=True
-        ) from None
-    except requests.RequestException as exc:
-        raise CarrierFeedError(f"feed request could not be made: {exc}", carrier=carrier, retryable=False) from None
+        response = outbound.request(
+            "GET", url, partner=feed_breaker_name(carrier), budget=budget, params=params,
+            headers={"Accept": "application/json"},
+        )
+    except outbound.OutboundError as exc:
+        raise CarrierFeedError(f"feed not read: {exc.message}", carrier=carrier, retryable=exc.retryable) from None
     if response.status_code != 200:
         transient = response.status_code == 429 or response.status_code >= 500
         raise CarrierFeedError(f"feed answered HTTP {response.status_code}", carrier=carrier, retryable=transient)

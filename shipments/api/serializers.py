@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from scm import outbound
+from scm.errors import ValidationFailed
+from shipments.adapters.carrier_urls import tracking_url_template_check
 from shipments.adapters.tracking import MalformedUpdate, parse_aware_datetime
 from shipments.models import Carrier, Shipment, ShipmentStatus, TrackingStatus, TrackingUpdate
 
@@ -52,6 +55,22 @@ class CarrierInputSerializer(serializers.Serializer):
     is_default = serializers.BooleanField(required=False)
     active = serializers.BooleanField(required=False)
     tracking_feed_url = serializers.URLField(max_length=200, required=False, allow_blank=True)
+
+    def validate_tracking_url_template(self, value: str) -> str:
+        try:
+            tracking_url_template_check(value)
+        except ValidationFailed as exc:
+            raise serializers.ValidationError(exc.message) from None
+        return value
+
+    def validate_tracking_feed_url(self, value: str) -> str:
+        """The outbound policy, names resolved (the service repeats the static part)."""
+        if value:
+            try:
+                outbound.check_url(value, what="tracking_feed_url")
+            except outbound.AddressRefused as exc:
+                raise serializers.ValidationError(exc.message) from None
+        return value
 
 
 class CarrierUpdateSerializer(CarrierInputSerializer):

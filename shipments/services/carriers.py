@@ -12,6 +12,7 @@ from django.db.models import ProtectedError
 from scm.errors import ValidationFailed
 from scm.events.store import NewEvent, append
 from scm.master_data import master_data_upsert
+from shipments.adapters.carrier_urls import carrier_urls_check
 from shipments.exceptions import CarrierExists, CarrierInUse, CarrierNotFound
 from shipments.models import Carrier
 from shipments.selectors import could_be_code
@@ -80,6 +81,7 @@ def _check_carrier(carrier: Carrier) -> None:
     template = carrier.tracking_url_template
     if template and "{tracking_number}" not in template:
         raise ValidationFailed("tracking_url_template must contain {tracking_number}.", tracking_url_template=template)
+    carrier_urls_check(carrier, resolve_names=False)  # no DNS inside the transaction: forms resolve before
     if carrier.is_default:
         Carrier.objects.select_for_update().filter(is_default=True).exclude(code=carrier.code).update(is_default=False)
 

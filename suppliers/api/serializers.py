@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from scm import outbound
+from suppliers.drop_folders import drop_folder_resolve
+from suppliers.exceptions import DropFolderRefused
 from suppliers.models import (
     InboundMessage,
     OutboundMessage,
@@ -56,6 +59,23 @@ class SupplierInputSerializer(serializers.Serializer):
     feed_url = serializers.URLField(max_length=500, allow_blank=True, default="")
     drop_folder = serializers.CharField(max_length=500, allow_blank=True, default="")
     poll_interval_seconds = serializers.IntegerField(min_value=10, max_value=86400 * 7, default=300)
+
+    def validate_feed_url(self, value: str) -> str:
+        """The outbound policy, names resolved (the service repeats the static part)."""
+        if value:
+            try:
+                outbound.check_url(value, what="feed_url")
+            except outbound.AddressRefused as exc:
+                raise serializers.ValidationError(exc.message) from None
+        return value
+
+    def validate_drop_folder(self, value: str) -> str:
+        if value:
+            try:
+                drop_folder_resolve(value)
+            except DropFolderRefused as exc:
+                raise serializers.ValidationError(exc.message) from None
+        return value
 
 
 class SupplierCreateSerializer(SupplierInputSerializer):

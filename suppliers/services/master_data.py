@@ -5,9 +5,11 @@ from __future__ import annotations
 from django.db import IntegrityError, transaction
 
 from inventory import selectors as inventory_selectors
+from scm import outbound
 from scm.errors import Conflict, ValidationFailed
 from scm.master_data import master_data_upsert
 from scm.validation import clean_or_fail
+from suppliers.drop_folders import drop_folder_resolve
 from suppliers.exceptions import SupplierNotFound
 from suppliers.models import Supplier, SupplierItem
 
@@ -41,13 +43,17 @@ def get_supplier(code: str, *, for_update: bool = False) -> Supplier:
 
 @transaction.atomic
 def supplier_upsert(*, code: str, **fields) -> Supplier:
-    """Create or change a supplier; records SupplierDefined. The X12 sender id must be unique."""
+    """Create or change a supplier; records SupplierDefined. The X12 sender id must be unique.
+
+    Raises AddressRefused (feed_url not http(s) or an internal address), DropFolderRefused (a drop
+    folder outside SUPPLIER_DROP_FOLDER_ROOT), ValidationFailed, Conflict."""
     formats = fields.get("formats")
     if formats is not None and (not isinstance(formats, list) or any(f not in FORMATS for f in formats)):
         raise ValidationFailed(f"formats must be a list of {', '.join(FORMATS)}.", formats=formats)
     for name in ("isa_id", "gs_id", "isa_qualifier"):
         if isinstance(fields.get(name), str):
             fields[name] = fields[name].strip()
+    _check_endpoints(fields)
     try:
         return master_data_upsert(
             Supplier,
@@ -62,6 +68,16 @@ def supplier_upsert(*, code: str, **fields) -> Supplier:
         )
     except IntegrityError as exc:
         raise Conflict(f"Supplier {code!r} conflicts with an existing one: {exc}", code=code) from None
+
+
+def _check_endpoints(fields: dict) -> None:
+    """The feed URL and drop folder being saved obey the outbound policy and the drop folder root.
+    No DNS here (this runs in the transaction): names are judged by the API and admin forms before,
+    and by the connect-time check at every poll."""
+    if fields.get("feed_url"):
+        outbound.check_url(fields["feed_url"], what="feed_url", resolve_names=False)
+    if fields.get("drop_folder"):
+        drop_folder_resolve(fields["drop_folder"])
 
 
 def _check_supplier(supplier: Supplier) -> None:

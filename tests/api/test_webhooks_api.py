@@ -60,6 +60,7 @@ def test_ops_create_an_endpoint_and_the_secret_is_never_shown(ops):
         "start_position": head,
         "pending_count": 0,
         "dead_count": 0,
+        "breaker": {"state": "closed", "consecutive_failures": 0, "opened_until": None, "last_error": ""},
         "created_at": endpoint.created_at.isoformat().replace("+00:00", "Z"),
         "updated_at": endpoint.updated_at.isoformat().replace("+00:00", "Z"),
     }
@@ -85,6 +86,47 @@ def test_invalid_endpoints_answer_400_per_field_and_nothing_is_created(ops, fiel
     assert response.status_code == 400
     assert response.json()["error"]["fields"] == errors
     assert WebhookEndpoint.objects.count() == before
+
+
+@pytest.mark.usefixtures("strict_outbound")
+@pytest.mark.parametrize(
+    "url, reason",
+    [
+        ("http://127.0.0.1:6379/", "loopback"),
+        ("http://[::1]:8000/hook", "loopback"),
+        ("http://169.254.169.254/latest/meta-data/", "link-local (cloud metadata service)"),
+        ("http://10.1.2.3/hook", "private (RFC 1918 / ULA)"),
+        ("http://localhost:8000/hook", "loopback"),
+    ],
+)
+def test_internal_urls_are_refused_with_a_400_naming_the_reason_and_nothing_is_saved(ops, url, reason):
+    before = WebhookEndpoint.objects.count()
+    response = ops.post("/api/v1/webhooks/", {"url": url, "secret": SECRET}, format="json")
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "outbound_address_refused" and error["fields"]["reason"] == reason
+    assert error["message"].startswith("The webhook URL is refused by the outbound policy")
+    assert WebhookEndpoint.objects.count() == before
+
+    endpoint = create(ops)
+    response = ops.patch(f"/api/v1/webhooks/{endpoint['id']}/", {"url": url}, format="json")
+    assert response.status_code == 400 and response.json()["error"]["code"] == "outbound_address_refused"
+    assert WebhookEndpoint.objects.get(pk=endpoint["id"]).url == "https://hooks.example.com/scm"
+
+
+def test_the_endpoint_shows_its_breaker(ops):
+    from scm.outbound.breaker import BreakerPolicy, DbBreaker
+
+    endpoint = create(ops)
+    for _ in range(2):
+        DbBreaker(f"webhook:{endpoint['id']}", BreakerPolicy(failure_threshold=2)).record_failure(
+            "no complete answer within the 10s budget of the attempt", probe=False
+        )
+    detail = ops.get(f"/api/v1/webhooks/{endpoint['id']}/").json()["breaker"]
+    assert (detail["state"], detail["consecutive_failures"]) == ("open", 2)
+    assert detail["opened_until"] and detail["last_error"].startswith("no complete answer")
+    [listed] = [e for e in ops.get("/api/v1/webhooks/?limit=100").json()["results"] if e["id"] == endpoint["id"]]
+    assert listed["breaker"] == detail
 
 
 def test_the_list_pages_with_a_cursor_oldest_first(ops):
@@ -298,3 +340,25 @@ def test_admin_redeliver_action_requeues_dead_deliveries_and_skips_the_rest(admi
     assert b"1 delivery(ies) queued again; 1 skipped (not DEAD)." in response.content
     deliveries[0].refresh_from_db()
     assert (deliveries[0].status, deliveries[0].attempts) == ("PENDING", 0)
+
+
+@pytest.mark.usefixtures("strict_outbound")
+def test_admin_refuses_an_internal_url_on_the_form_and_lists_the_breaker(admin_client, unique):
+    response = admin_client.post(
+        "/admin/webhooks/webhookendpoint/add/",
+        {"url": "http://169.254.169.254/latest/meta-data/", "event_types": "[]", "secret": SECRET},
+    )
+    assert response.status_code == 200
+    assert b"The webhook URL is refused by the outbound policy" in response.content
+    assert b"cloud metadata" in response.content
+    assert not WebhookEndpoint.objects.filter(url__contains="169.254.169.254").exists()
+
+    from scm.outbound.breaker import BreakerPolicy, DbBreaker
+    from scm.webhooks.services import webhook_endpoint_create
+
+    endpoint = webhook_endpoint_create(url=f"https://hooks.example.com/{unique}", secret=SECRET)
+    DbBreaker(f"webhook:{endpoint.pk}", BreakerPolicy(failure_threshold=1)).record_failure("HTTP 503", probe=False)
+    listing = admin_client.get("/admin/webhooks/webhookendpoint/")
+    assert listing.status_code == 200
+    assert b"open until" in listing.content and b"HTTP 503" in listing.content
+    assert admin_client.get("/admin/outbound/breaker/").status_code == 200

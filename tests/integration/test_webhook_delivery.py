@@ -19,6 +19,7 @@ from werkzeug import Request, Response
 
 from scm.events import store, subscriptions
 from scm.events.store import NewEvent
+from scm.observability import metrics
 from scm.webhooks import services, signing
 from scm.webhooks.exceptions import DeliveryNotDead
 from scm.webhooks.models import DeliveryStatus, WebhookDelivery
@@ -153,6 +154,7 @@ def test_a_receiver_that_always_fails_ends_dead_after_max_attempts_with_backoff_
     delivery = WebhookDelivery.objects.get(endpoint=endpoint)
 
     now, waits = timezone.now() + timedelta(minutes=1), []
+    dead_letters = metrics.webhook_dead_letters._value.get()
     for _ in range(3):
         services.webhook_deliveries_send_due(now=now, endpoint_id=endpoint.pk)
         delivery.refresh_from_db()
@@ -164,6 +166,7 @@ def test_a_receiver_that_always_fails_ends_dead_after_max_attempts_with_backoff_
     assert [0.5 <= waits[0] <= 1, 1 <= waits[1] <= 2, 2 <= waits[2] <= 4] == [True, True, True]
     assert (delivery.status, delivery.attempts, delivery.last_status_code) == ("DEAD", 4, 503)
     assert delivery.last_error == "HTTP 503: down" and delivery.delivered_at is None
+    assert metrics.webhook_dead_letters._value.get() == dead_letters + 1
     assert len(receiver.got) == 4
     assert services.webhook_deliveries_send_due(now=now + STEP * 10, endpoint_id=endpoint.pk).sent == 0
     assert len(receiver.got) == 4
@@ -241,7 +244,7 @@ def test_an_unreachable_receiver_records_the_connection_error(endpoints, unique)
     delivery = WebhookDelivery.objects.get(endpoint=endpoint)
     assert (result.sent, result.retrying) == (1, 1)
     assert delivery.last_status_code is None
-    assert delivery.last_error.startswith("ConnectionError")
+    assert delivery.last_error == "cannot connect to 127.0.0.1:1: Connection refused"
 
 
 def test_a_claim_whose_worker_was_lost_becomes_due_again_after_the_lease(endpoints, httpserver, unique):

@@ -1,16 +1,20 @@
-"""Sending one signed webhook request. No database, no retry policy: bytes out, an outcome back."""
+"""Sending one signed webhook request through the outbound policy. No database writes of its own
+(the breaker's, inside `scm.outbound`, aside), no retry policy: bytes out, an outcome back."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
 
-import requests
+from django.conf import settings
 
+from scm import outbound
 from scm.webhooks import signing
 
 USER_AGENT = "scm-webhooks/1"
 _ERROR_SNIPPET = 500
+# A receiver's answer is judged by its status; its body is kept only as an error snippet.
+_ANSWER_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -18,6 +22,19 @@ class SendOutcome:
     ok: bool
     status_code: int | None
     error: str
+    sent: bool = True  # False: not attempted (the endpoint's breaker is open); no attempt is spent
+
+
+def breaker_name(endpoint_id: int) -> str:
+    return f"webhook:{endpoint_id}"
+
+
+def budget() -> outbound.Budget:
+    return outbound.Budget(
+        connect=settings.WEBHOOK_CONNECT_TIMEOUT_SECONDS,
+        total=settings.WEBHOOK_TIMEOUT_SECONDS,
+        max_bytes=_ANSWER_BYTES,
+    )
 
 
 def post_signed(
@@ -28,7 +45,7 @@ def post_signed(
     event_id: str,
     event_type: str,
     delivery_id: int,
-    timeout: float,
+    endpoint_id: int,
 ) -> SendOutcome:
     """POST `body` with the signature headers. Success is a 2xx answer; redirects are not followed."""
     timestamp = int(time.time())
@@ -42,9 +59,16 @@ def post_signed(
         signing.DELIVERY_ID_HEADER: str(delivery_id),
     }
     try:
-        response = requests.post(url, data=body, headers=headers, timeout=timeout, allow_redirects=False)
-    except requests.RequestException as exc:
-        return SendOutcome(ok=False, status_code=None, error=f"{type(exc).__name__}: {exc}"[:_ERROR_SNIPPET])
+        response = outbound.request(
+            "POST", url, partner=breaker_name(endpoint_id), budget=budget(), headers=headers, data=body
+        )
+    except outbound.CircuitOpen as exc:
+        return SendOutcome(ok=False, status_code=None, error=exc.message[:_ERROR_SNIPPET], sent=False)
+    except outbound.ResponseTooLarge as exc:
+        ok = 200 <= exc.status_code < 300
+        return SendOutcome(ok=ok, status_code=exc.status_code, error="" if ok else exc.message[:_ERROR_SNIPPET])
+    except outbound.OutboundError as exc:
+        return SendOutcome(ok=False, status_code=None, error=exc.message[:_ERROR_SNIPPET])
     if 200 <= response.status_code < 300:
         return SendOutcome(ok=True, status_code=response.status_code, error="")
     snippet = response.text[:200].strip()

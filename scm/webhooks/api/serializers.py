@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from django.core.validators import URLValidator
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from scm.events import schemas
+from scm.outbound.models import BreakerState
 from scm.webhooks.models import DeliveryStatus
 
 
@@ -39,6 +41,16 @@ class WebhookEndpointInputSerializer(serializers.Serializer):
     active = serializers.BooleanField(required=False, default=True)
 
 
+class BreakerSerializer(serializers.Serializer):
+    state = serializers.CharField(
+        help_text="closed (deliveries go out), open (deliveries wait; none is attempted until "
+        "opened_until) or half_open (one probe delivery is out)."
+    )
+    consecutive_failures = serializers.IntegerField()
+    opened_until = serializers.DateTimeField(allow_null=True)
+    last_error = serializers.CharField(help_text="The last failure that counted against the breaker.")
+
+
 class WebhookEndpointSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     url = serializers.URLField()
@@ -48,8 +60,18 @@ class WebhookEndpointSerializer(serializers.Serializer):
     start_position = serializers.IntegerField(help_text="Events after this log position are delivered.")
     pending_count = serializers.IntegerField(default=0)
     dead_count = serializers.IntegerField(default=0)
+    breaker = serializers.SerializerMethodField(help_text="The endpoint's circuit breaker (docs/API.md, Webhooks).")
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
+
+    @extend_schema_field(BreakerSerializer)
+    def get_breaker(self, endpoint) -> dict:
+        return {
+            "state": getattr(endpoint, "breaker_state", None) or BreakerState.CLOSED,
+            "consecutive_failures": getattr(endpoint, "breaker_consecutive_failures", None) or 0,
+            "opened_until": getattr(endpoint, "breaker_opened_until", None),
+            "last_error": getattr(endpoint, "breaker_last_error", None) or "",
+        }
 
 
 class WebhookDeliverySerializer(serializers.Serializer):
