@@ -29,6 +29,7 @@ from inventory.exceptions import UnknownSku
 from orders import services as order_services
 from scm.errors import DomainError
 from scm.outbound.selectors import breakers_open
+from suppliers.profiles import selectors as profile_selectors
 
 
 def _warn(request: HttpRequest, problems: list[str]) -> None:
@@ -232,7 +233,14 @@ def supplier_exceptions(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "dashboard/exceptions.html",
-        {"listing": listing, "polls": polls, "is_ops": is_ops(request.user), "nav": "exceptions"},
+        {
+            "listing": listing,
+            "polls": polls,
+            "reasons": profile_selectors.quarantine_reasons(),
+            "runs": list(profile_selectors.reprocess_runs(limit=10)),
+            "is_ops": is_ops(request.user),
+            "nav": "exceptions",
+        },
     )
 
 
@@ -252,6 +260,7 @@ def message_detail(request: HttpRequest, message_id: int) -> HttpResponse:
         {
             "m": message,
             "raw": highlight_message(raw[0], message.errors or []),
+            "attempts": list(message.reprocess_attempts.select_related("run").order_by("id")),
             "is_ops": is_ops(request.user),
             "nav": "exceptions",
         },
@@ -266,7 +275,7 @@ def message_reprocess(request: HttpRequest, message_id: int) -> HttpResponse:
         messages.error(request, "Reprocessing is not available yet (the suppliers app has not landed).")
         return redirect("dashboard:exceptions")
     try:
-        message = services.inbound_message_reprocess(message_id=message_id)
+        message = services.inbound_message_reprocess(message_id=message_id, actor=_actor(request))
     except DomainError as exc:
         messages.error(request, f"Not reprocessed: {exc.message}")
     else:

@@ -3,11 +3,14 @@ and the reads the API, admin and dashboard make."""
 
 from __future__ import annotations
 
-from django.db.models import OuterRef, QuerySet, Subquery
+from dataclasses import dataclass
+
+from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
 from django.utils import timezone
 
-from suppliers.models import InboundMessage, Supplier
-from suppliers.profiles.models import SupplierProfileVersion
+from suppliers.models import IN, InboundMessage, Supplier
+from suppliers.profiles.fixes import ProfileFix, fix_for
+from suppliers.profiles.models import ReprocessAttempt, ReprocessRun, SupplierProfileVersion
 from suppliers.profiles.reading import MessageProfiles
 
 
@@ -64,3 +67,66 @@ def current_profiles(*, supplier: str | None = None) -> QuerySet[SupplierProfile
     if supplier:
         rows = rows.filter(supplier__code=supplier)
     return rows.order_by("supplier__code", "document_type")
+
+
+# --- Quarantine reasons and bulk reprocess runs (the dashboard's ops fix loop) ---------------------
+
+
+@dataclass(frozen=True)
+class ReasonGroup:
+    """Quarantined messages of one supplier sharing one reason code: what a bulk run takes."""
+
+    supplier_id: int
+    supplier_code: str
+    code: str
+    count: int
+    example: dict
+    fix: ProfileFix | None
+
+
+def quarantine_reasons(*, limit: int = 5000) -> list[ReasonGroup]:
+    """Per (supplier, reason code): how many quarantined messages, an example reason and the profile
+    field that would fix it. Reads at most `limit` messages (oldest first)."""
+    rows = (
+        InboundMessage.objects.filter(status=IN.QUARANTINED, supplier__isnull=False)
+        .order_by("received_at", "pk")
+        .values_list("supplier_id", "supplier__code", "errors", "document_types")[:limit]
+    )
+    groups: dict[tuple[int, str], list] = {}
+    for supplier_id, supplier_code, errors, document_types in rows:
+        for code in dict.fromkeys(e.get("code") for e in errors or [] if e.get("code")):
+            example = next(e for e in errors if e.get("code") == code)
+            entry = groups.setdefault((supplier_id, code), [supplier_code, 0, example, document_types])
+            entry[1] += 1
+    return [
+        ReasonGroup(
+            supplier_id=supplier_id,
+            supplier_code=supplier_code,
+            code=code,
+            count=count,
+            example=example,
+            fix=fix_for(example, document_types),
+        )
+        for (supplier_id, code), (supplier_code, count, example, document_types) in sorted(
+            groups.items(), key=lambda item: (item[1][0], item[0][1])
+        )
+    ]
+
+
+def reprocess_runs(*, limit: int = 20) -> QuerySet[ReprocessRun]:
+    return ReprocessRun.objects.select_related("supplier").order_by("-id")[:limit]
+
+
+def reprocess_run(*, run_id: int) -> ReprocessRun | None:
+    return (
+        ReprocessRun.objects.select_related("supplier")
+        .prefetch_related(
+            Prefetch("attempts", queryset=ReprocessAttempt.objects.select_related("message").defer("message__body"))
+        )
+        .filter(pk=run_id)
+        .first()
+    )
+
+
+def message_attempts(*, message_id: int) -> QuerySet[ReprocessAttempt]:
+    return ReprocessAttempt.objects.filter(message_id=message_id).order_by("id")
