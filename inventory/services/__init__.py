@@ -6,6 +6,7 @@
 - `transfers`: transfers between locations;
 - `reservations`: reserve, release, consume;
 - `inbound`: inbound supply (expected units);
+- `inbound_moves`: many inbound-supply moves in a fixed number of statements (a ship notice's lines);
 - `master_data`: items and locations.
 
 Each service is one transaction that (1) locks the balances it touches, always in (item id,
@@ -20,7 +21,8 @@ The names other apps use are importable from `inventory.services` itself. The lo
 
 from inventory.selectors import get_item, get_items, get_location
 from inventory.services.inbound import add_inbound, move_inbound, remove_inbound, reschedule_inbound
-from inventory.services.lock_objects import lock_balances, lock_balances_for_skus
+from inventory.services.inbound_moves import InboundMove, move_inbound_many
+from inventory.services.lock_objects import lock_balances, lock_balances_by_code, lock_balances_for_skus
 from inventory.services.master_data import ITEM_FIELDS, LOCATION_FIELDS, item_upsert, location_upsert
 from inventory.services.movements import ADJUSTMENT_REASONS, adjust, count, receive
 from inventory.services.recording import stock_stream
@@ -30,6 +32,7 @@ from inventory.services.transfers import dispatch_transfer, receive_transfer, tr
 __all__ = [
     "ADJUSTMENT_REASONS",
     "ITEM_FIELDS",
+    "InboundMove",
     "LOCATION_FIELDS",
     "ReservationRequest",
     "add_inbound",
@@ -43,8 +46,10 @@ __all__ = [
     "item_upsert",
     "location_upsert",
     "lock_balances",
+    "lock_balances_by_code",
     "lock_balances_for_skus",
     "move_inbound",
+    "move_inbound_many",
     "receive",
     "receive_transfer",
     "release",

@@ -14,6 +14,10 @@ class Context:
     supplier: Supplier
     message: InboundMessage | None
     profiles: MessageProfiles | None = None
+    #: What `apply_plans` locked up front: purchase orders by id, stock balances by (sku, location)
+    #: (with their items and locations), so plans neither look them up nor lock them again.
+    orders: dict[int, PurchaseOrder] = field(default_factory=dict)
+    stock: dict[tuple[str, str], Any] = field(default_factory=dict)
 
     @property
     def message_id(self) -> int | None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from typing import Any
 
 from suppliers.apply.base import Context, Plan
@@ -16,7 +15,7 @@ from suppliers.documents import Document, FunctionalAckDoc, InventoryAdviceDoc, 
 from suppliers.exceptions import MessageRejected, Problem
 from suppliers.models import PurchaseOrder, Supplier
 from suppliers.profiles import MessageProfiles
-from suppliers.services import lock_stock
+from suppliers.services.lock_objects import lock_stock_at
 
 
 def plan_documents(
@@ -52,16 +51,15 @@ def plan_documents(
 
 
 def apply_plans(plans: list[Plan], ctx: Context) -> list[dict[str, Any]]:
-    """Lock every purchase order (by id) and stock balance the plans touch, then apply them in order."""
+    """Lock every purchase order (by id) and stock balance (inventory's order) the plans touch, once
+    and up front, then apply them in order; the locked rows are handed to the plans on `ctx`."""
     order_ids = sorted({order.pk for plan in plans for order in plan.orders})
     if order_ids:
-        list(PurchaseOrder.objects.select_for_update().filter(pk__in=order_ids).order_by("pk").values_list("pk"))
-    by_location: dict[str, set[str]] = defaultdict(set)
-    for plan in plans:
-        for sku, location in plan.skus_at:
-            by_location[location].add(sku)
-    for location in sorted(by_location):
-        lock_stock(by_location[location], location)
+        ctx.orders = {
+            order.pk: order
+            for order in PurchaseOrder.objects.select_for_update().filter(pk__in=order_ids).order_by("pk")
+        }
+    ctx.stock = lock_stock_at({pair for plan in plans for pair in plan.skus_at})
     return [_summary(plan, plan.apply(ctx)) for plan in plans]
 
 

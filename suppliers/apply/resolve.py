@@ -13,6 +13,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.db.models import Q
+
 from inventory import selectors as inventory_selectors
 from suppliers.documents import Document, InventoryAdviceDoc, InvoiceDoc, Origin, PoAckDoc, Product, ShipNoticeDoc
 from suppliers.exceptions import BUSINESS, Problem
@@ -84,10 +86,6 @@ class Resolver:
                     ids.add(product.sku)
             if po_number:
                 po_numbers.add(po_number)
-        self.mappings = {
-            m.supplier_part: m for m in SupplierItem.objects.filter(supplier=supplier, supplier_part__in=ids)
-        }
-        mapped_skus = {m.sku for m in self.mappings.values()}
         self.orders = {
             order.number: order
             for order in PurchaseOrder.objects.filter(number__in=po_numbers).select_related("supplier")
@@ -96,16 +94,26 @@ class Resolver:
         for line in PurchaseOrderLine.objects.filter(purchase_order__in=list(self.orders.values())).order_by("line_no"):
             self.lines[line.purchase_order_id].append(line)
         line_skus = {line.sku for lines in self.lines.values() for line in lines}
+        # One query for the supplier's items named by part number and those of the SKUs involved. Pack
+        # size and lead time per SKU come from the supplier's first mapping of it (a PO line's own
+        # supplier part, when it has one, wins in `mapping_for`).
+        self.mappings: dict[str, SupplierItem] = {}
+        self.by_sku: dict[str, SupplierItem] = {}
+        rows = SupplierItem.objects.filter(
+            Q(supplier_part__in=ids) | Q(sku__in=skus | line_skus), supplier=supplier
+        ).order_by("id")
+        for mapping in rows:
+            if mapping.supplier_part in ids:
+                self.mappings[mapping.supplier_part] = mapping
+            if mapping.sku in skus or mapping.sku in line_skus:
+                self.by_sku.setdefault(mapping.sku, mapping)
+        mapped_skus = {m.sku for m in self.mappings.values()}
+        for mapping in self.by_sku.values():
+            self.mappings.setdefault(mapping.supplier_part, mapping)
         #: Our SKUs that exist, with the item's pack size (the fallback when no supplier item gives one).
         self.items: dict[str, int] = dict(
             inventory_selectors.items().filter(sku__in=skus | mapped_skus | line_skus).values_list("sku", "pack_size")
         )
-        # Pack size and lead time per SKU: from the supplier's first mapping of it (a PO line's own
-        # supplier part, when it has one, wins in `mapping_for`).
-        self.by_sku: dict[str, SupplierItem] = {}
-        for mapping in SupplierItem.objects.filter(supplier=supplier, sku__in=skus | line_skus).order_by("id"):
-            self.by_sku.setdefault(mapping.sku, mapping)
-            self.mappings.setdefault(mapping.supplier_part, mapping)
 
     def mapping_for(self, sku: str, supplier_part: str | None = None) -> SupplierItem | None:
         mapping = self.mappings.get(supplier_part) if supplier_part else None

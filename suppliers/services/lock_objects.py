@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from django_fsm import can_proceed
 
-from inventory import selectors as inventory_selectors
 from inventory import services as inventory
+
+if TYPE_CHECKING:
+    from inventory.models import Balance
 from suppliers.exceptions import PurchaseOrderNotFound, PurchaseOrderStateError
 from suppliers.models import PurchaseOrder
 
@@ -24,11 +27,13 @@ def require_transition(order: PurchaseOrder, transition, action: str) -> None:
         raise PurchaseOrderStateError(number=order.number, status=order.status, action=action)
 
 
-def lock_stock(skus: Iterable[str], location: str) -> None:
+def lock_stock(skus: Iterable[str], location: str) -> dict[tuple[str, str], Balance]:
     """Lock the stock balances a multi-line operation will touch, in inventory's fixed order, before any
-    of its appends (a balance lock taken after an append could deadlock with another appender)."""
-    skus = sorted(set(skus))
-    if not skus:
-        return
-    place = inventory_selectors.get_location(location)
-    inventory.lock_balances([(inventory_selectors.get_item(sku), place) for sku in skus])
+    of its appends (a balance lock taken after an append could deadlock with another appender).
+    Returns them by (sku, location), with their items and locations loaded."""
+    return lock_stock_at({(sku, location) for sku in skus})
+
+
+def lock_stock_at(pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Balance]:
+    """`lock_stock` for (sku, location) pairs over several locations: one statement, one order."""
+    return inventory.lock_balances_by_code(pairs)
