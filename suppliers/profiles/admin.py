@@ -10,6 +10,7 @@ import json
 
 from django.contrib import admin, messages
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 
 from scm.errors import DomainError
 from suppliers.models import Supplier
@@ -52,7 +53,9 @@ class SupplierProfileVersionAdmin(admin.ModelAdmin):
             field.widget.attrs["data-quarantine-fix"] = "1"
             failed = " ".join(part for part in (request.GET.get("element"), repr(request.GET.get("value", ""))) if part)
             field.help_text = format_html(
-                "<strong>Quarantined on {}</strong>: change this field to fix it. {}", failed, field.help_text
+                "<strong>Quarantined on {}</strong>: change this field to fix it. {}",
+                failed,
+                mark_safe(field.help_text),  # our own help text, never user input
             )
         return form
 
