@@ -36,9 +36,10 @@ from scm.errors import NotFound
 from scm.roles import INTEGRATION, PLANNER
 from suppliers.profiles import selectors
 from suppliers.profiles.models import ReprocessAttempt, ReprocessRun, SupplierProfileVersion
+from suppliers.profiles.reading import profile_document_type
 from suppliers.profiles.settings import FIELDS
 from suppliers.services import reprocessing
-from suppliers.services.profiles import document_type_or_error, supplier_profile_update
+from suppliers.services.profiles import supplier_profile_update
 
 READ = (PLANNER, INTEGRATION)
 #: Reads for every role; writes for ops only (RolePermission adds ops to every grant).
@@ -55,6 +56,24 @@ class ProfileNotFound(NotFound):
             supplier=supplier,
             document_type=document_type,
         )
+
+
+class UnknownDocumentType(NotFound):
+    code = "profile_not_found"
+
+    def __init__(self, code: str) -> None:
+        super().__init__(
+            f"{code!r} is not a document type with a profile (856, 855, 810, 846, or DESADV, ORDRSP, INVOIC, INVRPT).",
+            document_type=code,
+        )
+
+
+def _document_type(code: str) -> str:
+    """The profile document type a URL names; an unknown one is a resource that does not exist (404)."""
+    found = profile_document_type(code) if len(code) <= 16 else None
+    if found is None:
+        raise UnknownDocumentType(code[:16])
+    return found
 
 
 class ProfileVersionSerializer(serializers.ModelSerializer):
@@ -125,9 +144,12 @@ class SupplierProfileDetailView(APIView):
     role_grants = PROFILE_GRANTS
     parser_classes = [JSONParser]
 
-    @extend_schema(summary="Read a supplier profile (current version)", responses={200: ProfileVersionSerializer})
+    @extend_schema(
+        summary="Read a supplier profile (current version)",
+        responses={200: ProfileVersionSerializer, **errors(e404="No such profile yet (`profile_not_found`).")},
+    )
     def get(self, request, supplier: str, document_type: str):
-        document_type = document_type_or_error(document_type)
+        document_type = _document_type(document_type)
         current = _current(request, supplier, document_type)
         if current is None:
             raise ProfileNotFound(supplier, document_type)
@@ -142,6 +164,7 @@ class SupplierProfileDetailView(APIView):
             **errors(
                 e400="A field the profile cannot mean (`invalid_profile`, naming the field).",
                 e403="Not ops, or a token bound to a supplier.",
+                e404="No such supplier or document type.",
                 e409="`expected_version` is not the current version (`profile_version_conflict`).",
             ),
         },
@@ -153,14 +176,23 @@ class SupplierProfileDetailView(APIView):
         summary="Change some fields of a supplier profile (a new version)",
         description="Fields given in `settings` replace those of the current version; the others stay.",
         request=ProfileWriteSerializer,
-        responses={200: ProfileVersionSerializer, 201: ProfileVersionSerializer},
+        responses={
+            200: ProfileVersionSerializer,
+            201: ProfileVersionSerializer,
+            **errors(
+                e400="A field the profile cannot mean (`invalid_profile`, naming the field).",
+                e403="Not ops, or a token bound to a supplier.",
+                e404="No such supplier or document type.",
+                e409="`expected_version` is not the current version (`profile_version_conflict`).",
+            ),
+        },
     )
     def patch(self, request, supplier: str, document_type: str):
         return self._save(request, supplier, document_type, merge=True)
 
     def _save(self, request, supplier: str, document_type: str, *, merge: bool) -> Response:
         _refuse_bound(request)
-        document_type = document_type_or_error(document_type)
+        document_type = _document_type(document_type)
         data = ProfileWriteSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         settings = dict(data.validated_data["settings"])
@@ -185,10 +217,11 @@ class SupplierProfileVersionsView(APIView):
     role_grants = PROFILE_GRANTS
 
     @extend_schema(
-        summary="A supplier profile's versions, newest first", responses={200: ProfileVersionSerializer(many=True)}
+        summary="A supplier profile's versions, newest first",
+        responses={200: ProfileVersionSerializer(many=True), **errors(e404="No such document type.")},
     )
     def get(self, request, supplier: str, document_type: str):
-        document_type = document_type_or_error(document_type)
+        document_type = _document_type(document_type)
         rows = _versions(request).filter(supplier__code=supplier, document_type=document_type).order_by("-version")
         return Response(ProfileVersionSerializer(rows[:500], many=True).data)
 
@@ -197,9 +230,12 @@ class SupplierProfileVersionView(APIView):
     permission_classes = [RolePermission]
     role_grants = PROFILE_GRANTS
 
-    @extend_schema(summary="One version of a supplier profile", responses={200: ProfileVersionSerializer})
+    @extend_schema(
+        summary="One version of a supplier profile",
+        responses={200: ProfileVersionSerializer, **errors(e404="No such version (`profile_not_found`).")},
+    )
     def get(self, request, supplier: str, document_type: str, version: int):
-        document_type = document_type_or_error(document_type)
+        document_type = _document_type(document_type)
         found = (
             _versions(request).filter(supplier__code=supplier, document_type=document_type, version=version).first()
             if 0 < version < 2**31
@@ -278,7 +314,14 @@ class ReprocessRunListView(APIView):
         "run; follow `/reprocess-runs/{id}/` for progress and the outcome per message. A message never applies "
         "twice, also when two runs overlap.",
         request=ReprocessRunInputSerializer,
-        responses={202: ReprocessRunSerializer, **errors(e403="Not ops, or a token bound to a supplier.")},
+        responses={
+            202: ReprocessRunSerializer,
+            **errors(
+                e400="No reason code given.",
+                e403="Not ops, or a token bound to a supplier.",
+                e404="No such supplier (`supplier_not_found`).",
+            ),
+        },
     )
     def post(self, request):
         _refuse_bound(request)
@@ -302,7 +345,8 @@ class ReprocessRunDetailView(APIView):
     role_grants = PROFILE_GRANTS
 
     @extend_schema(
-        summary="A bulk reprocess run: progress and the outcome per message", responses={200: ReprocessRunSerializer}
+        summary="A bulk reprocess run: progress and the outcome per message",
+        responses={200: ReprocessRunSerializer, **errors(e404="No such run (`reprocess_run_not_found`).")},
     )
     def get(self, request, run_id: int):
         return Response(ReprocessRunSerializer(_run(request, run_id)).data)

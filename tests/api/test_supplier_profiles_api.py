@@ -149,7 +149,7 @@ def test_profile_writes_are_validated_versioned_and_guarded_against_lost_updates
     assert bad["fields"] == {"field": "price_tolerance_pct"}
     assert "between 0 and 1000" in bad["message"]
     assert_error(ops.put(url, {"settings": {"colour": "red"}}, format="json"), 400, "invalid_profile")
-    assert_error(ops.put(profile_url(trade["code"], "997"), {"settings": {}}, format="json"), 400, "invalid")
+    assert_error(ops.put(profile_url(trade["code"], "997"), {"settings": {}}, format="json"), 404, "profile_not_found")
     assert_error(ops.put(profile_url("NOPE"), {"settings": {}}, format="json"), 404, "supplier_not_found")
     assert_error(ops.put(url, {"settings": []}, format="json"), 400, "invalid")
 
