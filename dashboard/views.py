@@ -27,6 +27,7 @@ from dashboard.forms import (
 from dashboard.highlight import highlight_message
 from inventory.exceptions import UnknownSku
 from orders import services as order_services
+from scm.bus.selectors import relay_overview
 from scm.errors import DomainError
 from scm.outbound.selectors import breakers_open
 from suppliers.profiles import selectors as profile_selectors
@@ -51,7 +52,9 @@ def _unavailable(request: HttpRequest, title: str, what: str) -> HttpResponse:
 @require_GET
 @dashboard_view
 def overview(request: HttpRequest) -> HttpResponse:
-    return render(request, "dashboard/overview.html", {"o": selectors.overview(), "nav": "overview"})
+    return render(
+        request, "dashboard/overview.html", {"o": selectors.overview(), "relay": relay_overview(), "nav": "overview"}
+    )
 
 
 # --- Inventory --------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from django.utils import timezone
 from orders import services
 from orders.models import Allocation, FulfillmentWorkflow, OrderShipment, OrderStatus, SalesOrder, WorkflowStep
 from scm.errors import DomainError
+from scm.observability import tracing
 
 log = structlog.get_logger(__name__)
 
@@ -71,10 +72,11 @@ def run_step(order_id: int, *, now: datetime | None = None) -> StepResult:
         step, attempts, generation = workflow.step, workflow.attempts, workflow.generation
 
     try:
-        if step == WorkflowStep.RESERVE:
-            services.order_allocate(order_id=order_id)
-        else:
-            _plan_shipments(order_id, generation)
+        with tracing.span(f"workflow.{step}", **{"scm.order_id": order_id, "scm.attempt": attempts}):
+            if step == WorkflowStep.RESERVE:
+                services.order_allocate(order_id=order_id)
+            else:
+                _plan_shipments(order_id, generation)
     except Exception as exc:  # noqa: BLE001 - every failure is recorded, retried or compensated
         return _failed(order_id, step, attempts, exc, now)
     log.info("workflow.step_done", order_id=order_id, step=step, attempts=attempts)

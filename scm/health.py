@@ -23,6 +23,10 @@ def readyz(request):
         checks["broker"] = _check_broker()
     if not checks["database"]:
         checks["subscriptions"] = _check_subscription_lag()
+    if settings.NATS_URL and not checks["database"]:
+        from scm.bus.health import check_event_relay
+
+        checks["event_relay"] = check_event_relay()
     failing = {name: error for name, error in checks.items() if error}
     body = {
         "status": "unavailable" if failing else "ok",

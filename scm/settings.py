@@ -12,6 +12,8 @@ Variables (see README "Configuration"):
     REDIS_URL        e.g. redis://127.0.0.1:6379/0; when unset Celery runs tasks eagerly.
     LOG_FORMAT       "json" or "console"; json unless DEBUG.
     TMS_BASE_URL     external transport management system; unset means the built-in planner.
+    NATS_URL         NATS server(s) for the event relay; unset means no relay (docs/EVENT_BUS.md).
+    OTEL_EXPORTER_OTLP_ENDPOINT  where traces go (OTLP/HTTP); unset means no tracing at all.
 """
 
 from __future__ import annotations
@@ -69,6 +71,7 @@ INSTALLED_APPS = [
     "scm.api",
     "scm.webhooks",
     "scm.outbound",
+    "scm.bus",
     "inventory",
     "orders",
     "shipments",
@@ -304,6 +307,50 @@ WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOK_TIMEOUT_SECONDS", "10"))
 WEBHOOK_LEASE_SECONDS = float(os.environ.get("WEBHOOK_LEASE_SECONDS", "120"))
 # Most deliveries one task run sends before it yields the worker.
 WEBHOOK_BATCH = env_int("WEBHOOK_BATCH", 200)
+
+# --- Event bus: the relay of the committed log to NATS JetStream (docs/EVENT_BUS.md) ------------
+# Unset NATS_URL: no relay runs and nothing else changes. Comma-separate several servers of a cluster.
+
+NATS_URL = os.environ.get("NATS_URL", "")
+# A NATS credentials (.creds) file for an account that may publish and manage the stream.
+NATS_CREDENTIALS_FILE = os.environ.get("NATS_CREDENTIALS_FILE", "")
+# The JetStream stream and its subjects: <prefix>.<category>.<EventType>.
+NATS_STREAM = os.environ.get("NATS_STREAM", "SCM_EVENTS")
+NATS_SUBJECT_PREFIX = os.environ.get("NATS_SUBJECT_PREFIX", "scm.events")
+NATS_STREAM_REPLICAS = env_int("NATS_STREAM_REPLICAS", 1)
+NATS_STREAM_STORAGE = os.environ.get("NATS_STREAM_STORAGE", "file")
+# Retention by limits: messages older than this many hours (0: no age limit) or beyond this many
+# bytes (-1: no limit) are dropped, oldest first. Consumers replay from any point inside them.
+NATS_STREAM_MAX_AGE_HOURS = float(os.environ.get("NATS_STREAM_MAX_AGE_HOURS", "720"))
+NATS_STREAM_MAX_BYTES = env_int("NATS_STREAM_MAX_BYTES", -1)
+# JetStream drops a second message with the same Nats-Msg-Id (the event id) inside this window.
+NATS_STREAM_DUPLICATE_WINDOW_SECONDS = float(os.environ.get("NATS_STREAM_DUPLICATE_WINDOW_SECONDS", "300"))
+# The relay's checkpoint row (bus_relaycheckpoint.name).
+EVENT_RELAY_NAME = os.environ.get("EVENT_RELAY_NAME", "nats")
+# Events read from the log per round, and publishes awaiting JetStream's acknowledgement at once.
+EVENT_RELAY_BATCH = env_int("EVENT_RELAY_BATCH", 500)
+EVENT_RELAY_MAX_IN_FLIGHT = env_int("EVENT_RELAY_MAX_IN_FLIGHT", 256)
+EVENT_RELAY_ACK_TIMEOUT_SECONDS = float(os.environ.get("EVENT_RELAY_ACK_TIMEOUT_SECONDS", "5"))
+# How often an idle relay looks for new events.
+EVENT_RELAY_POLL_SECONDS = float(os.environ.get("EVENT_RELAY_POLL_SECONDS", "0.2"))
+# After a round that published nothing (NATS down), wait between half and all of
+# min(cap, base * 2**(failures-1)) before the next.
+EVENT_RELAY_BACKOFF_BASE_SECONDS = float(os.environ.get("EVENT_RELAY_BACKOFF_BASE_SECONDS", "0.5"))
+EVENT_RELAY_BACKOFF_CAP_SECONDS = float(os.environ.get("EVENT_RELAY_BACKOFF_CAP_SECONDS", "30"))
+# /readyz answers 503 when the relay is more positions behind the log head than this (negative: off).
+READINESS_MAX_RELAY_LAG = env_int("READINESS_MAX_RELAY_LAG", 10000)
+
+# --- Tracing: OpenTelemetry (docs/OBSERVABILITY.md "Tracing") ----------------------------------
+# On only when an OTLP endpoint is set; then web and worker processes install the Django, Celery,
+# psycopg2 and requests instrumentations and export spans over OTLP/HTTP. Unset: nothing is
+# imported or installed. The exporter and sampler read the other OTEL_* variables themselves.
+
+OTEL_EXPORTER_OTLP_ENDPOINT = os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get(
+    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", ""
+)
+TRACING_ENABLED = bool(OTEL_EXPORTER_OTLP_ENDPOINT) and not env_flag("OTEL_SDK_DISABLED")
+# Service name of the spans; "-web" / "-worker" is appended per process kind.
+OTEL_SERVICE_NAME = os.environ.get("OTEL_SERVICE_NAME", "scm")
 
 # --- Logging ----------------------------------------------------------------------------------
 

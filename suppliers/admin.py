@@ -76,9 +76,19 @@ class SupplierAdminForm(forms.ModelForm):
 @admin.register(Supplier)
 class SupplierAdmin(admin.ModelAdmin):
     form = SupplierAdminForm
-    list_display = ("code", "name", "active", "isa_id", "formats", "feed_url", "drop_folder", "last_polled_at")
+    list_display = (
+        "code",
+        "name",
+        "active",
+        "isa_id",
+        "edifact_id",
+        "formats",
+        "feed_url",
+        "drop_folder",
+        "last_polled_at",
+    )
     list_filter = ("active",)
-    search_fields = ("code", "name", "isa_id")
+    search_fields = ("code", "name", "isa_id", "edifact_id")
     readonly_fields = ("last_polled_at", "feed_etag", "next_isa_control", "next_gs_control", "next_st_control")
     inlines = [SupplierItemInline]
 

@@ -182,10 +182,12 @@ Document = PoAckDoc | ShipNoticeDoc | InvoiceDoc | InventoryAdviceDoc | Function
 class ParsedMessage:
     """What an adapter read from one raw message: documents to apply, or problems that stop it.
 
-    `identity_keys` name the message beyond its checksum (an X12 interchange: sender + ISA13; a JSON
-    document: supplier + type + number); the pipeline claims them when it applies the message, so a
-    second copy with other bytes is still recognised as a duplicate. `interchange` and
-    `syntax_errors` are kept for the X12 997 and 824 replies.
+    `identity_keys` name the message beyond its checksum (an X12 interchange: sender + ISA13; an EDIFACT
+    one: sender + UNB05; a JSON document: supplier + type + number); the pipeline claims them when it
+    applies the message, so a second copy with other bytes is still recognised as a duplicate.
+    `interchange` and `syntax_errors` are kept for the replies (X12 997 and 824, EDIFACT CONTRL);
+    `envelope` is the interchange header as far as it could be read (the X12 ISA, the EDIFACT UNA/UNB),
+    also when the rest could not, so that a TA1 or CONTRL can still answer the sender.
     """
 
     format: str
@@ -200,3 +202,4 @@ class ParsedMessage:
     interchange: object | None = None
     syntax_errors: list = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    envelope: object | None = None

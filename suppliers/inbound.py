@@ -13,8 +13,9 @@
    - in a savepoint: claim the message's identity (X12 sender + ISA13, or a JSON document number),
      plan every document (collecting all problems), lock, apply. Any problem rolls the savepoint
      back: the whole message applies or none of it does;
-   - record the outcome, the 997 (every X12 interchange we could read, from a known supplier) and
-     the 824 (readable but not applied for a business reason), and the event.
+   - record the outcome, the replies (`interchange_acks`: a TA1 or CONTRL when the envelope is at fault
+     or an acknowledgement is asked for; the 997 for every X12 interchange we could read, from a known
+     supplier, and the 824 when it is readable but not applied for a business reason), and the event.
    The supplier's profiles (`suppliers.profiles`) are read once per message: mapping and applying
    see the same versions, and the message records them (`profile_versions`).
 3. `inbound_messages_reprocess` runs step 2 again for quarantined messages after ops fixed master
@@ -49,6 +50,7 @@ from suppliers.exceptions import (
     MessageTooLarge,
     Problem,
 )
+from suppliers.interchange_acks import interchange_acks_send
 from suppliers.models import (
     IN,
     InboundMessage,
@@ -217,36 +219,46 @@ def _process_once(message_id: int, *, reprocess: bool) -> InboundMessage:
     return message
 
 
+#: Where each EDI format names its sender, and the supplier field that holds that id.
+SENDER_IDS = {
+    MessageFormat.X12: ("isa_id", "ISA", "ISA06", "X12 id"),
+    MessageFormat.EDIFACT: ("edifact_id", "UNB", "UNB02-1", "EDIFACT id"),
+}
+
+
 def _identify_supplier(message: InboundMessage, parsed: ParsedMessage) -> tuple[Supplier | None, list[Problem]]:
-    """Who sent it: the X12 sender id, or the JSON/CSV `supplier` field, checked against the supplier the
-    message was posted for (a supplier-bound token, a poll). A mismatch is refused, never guessed."""
+    """Who sent it: the X12 or EDIFACT sender id, or the JSON/CSV `supplier` field, checked against the
+    supplier the message was posted for (a supplier-bound token, a poll). A mismatch is refused, never guessed."""
     bound = message.supplier
-    if parsed.format == MessageFormat.X12:
+    if parsed.format in SENDER_IDS:
         if not parsed.sender_id:
+            if bound is None and not parsed.problems:
+                return None, [Problem(code="unknown_supplier", message="the interchange names no sender")]
             return bound, []
-        found = Supplier.objects.filter(isa_id=parsed.sender_id).first()
+        field, segment, element, label = SENDER_IDS[parsed.format]
+        found = Supplier.objects.filter(**{field: parsed.sender_id}).first()
         if found is None:
             return bound, [
                 Problem(
                     code="unknown_sender",
-                    message=f"ISA06 {parsed.sender_id!r} (qualifier {parsed.sender_qualifier}) is not the X12 id of "
-                    "any supplier; set the supplier's isa_id and reprocess",
-                    segment="ISA",
-                    element="ISA06",
+                    message=f"{element} {parsed.sender_id!r} (qualifier {parsed.sender_qualifier}) is not the {label} "
+                    f"of any supplier; set the supplier's {field} and reprocess",
+                    segment=segment,
+                    element=element,
                     value=parsed.sender_id,
-                    path="ISA",
+                    path=segment,
                 )
             ]
         if bound is not None and bound.pk != found.pk:
             return bound, [
                 Problem(
                     code="sender_mismatch",
-                    message=f"ISA06 {parsed.sender_id!r} is supplier {found.code}, but the message was received "
+                    message=f"{element} {parsed.sender_id!r} is supplier {found.code}, but the message was received "
                     f"for supplier {bound.code}",
-                    segment="ISA",
-                    element="ISA06",
+                    segment=segment,
+                    element=element,
                     value=parsed.sender_id,
-                    path="ISA",
+                    path=segment,
                 )
             ]
         return found, []
@@ -338,8 +350,10 @@ def _record(message: InboundMessage, parsed: ParsedMessage, outcome: _Outcome, *
     else:
         message.mark_quarantined()
         message.errors = [problem.as_dict() for problem in outcome.problems]
-    if send_replies and parsed.interchange is not None and message.supplier is not None:
-        _x12_replies(message, parsed, outcome)
+    if send_replies and message.supplier is not None:
+        interchange_acks_send(message=message, parsed=parsed, status=outcome.status)
+        if parsed.format == MessageFormat.X12 and parsed.interchange is not None:
+            _x12_replies(message, parsed, outcome)
     message.save(update_fields=PROCESSING_FIELDS)
     metrics.inc_on_commit(metrics.inbound_messages, status=str(message.status))
     if outcome.status == IN.QUARANTINED:

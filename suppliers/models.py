@@ -1,7 +1,7 @@
 """Suppliers: master data, purchase orders, and every message exchanged with suppliers.
 
 Invariants kept by the database, not by Python:
-- one supplier per code and per X12 sender id; one mapping per (supplier, supplier part);
+- one supplier per code, per X12 sender id and per EDIFACT sender id; one mapping per (supplier, supplier part);
 - one purchase order per number, one line per (order, line number); quantities positive;
 - inbound messages keep their raw bytes; `MessageClaim` (UNIQUE key) makes sure one checksum and
   one interchange (sender, ISA13) are applied once, also when two copies are processed at the
@@ -25,6 +25,7 @@ X12_MAX_CONTROL = 999_999_999
 
 class MessageFormat(models.TextChoices):
     X12 = "x12", "X12 EDI"
+    EDIFACT = "edifact", "UN/EDIFACT"
     JSON = "json", "JSON feed"
     CSV = "csv", "CSV feed"
     UNKNOWN = "unknown", "Not recognised"
@@ -41,6 +42,9 @@ class Supplier(models.Model):
         max_length=15, blank=True, help_text="The supplier's X12 interchange id (ISA06 of what it sends)."
     )
     gs_id = models.CharField(max_length=15, blank=True, help_text="Application code (GS02); defaults to isa_id.")
+    edifact_id = models.CharField(
+        max_length=35, blank=True, help_text="The supplier's EDIFACT interchange sender id (UNB02-1, often a GLN)."
+    )
     formats = models.JSONField(default=list, blank=True, help_text='Formats it sends, e.g. ["x12", "json"].')
     feed_url = models.URLField(max_length=500, blank=True, help_text="HTTP feed polled for new messages.")
     drop_folder = models.CharField(max_length=500, blank=True, help_text="Folder polled for message files.")
@@ -58,6 +62,9 @@ class Supplier(models.Model):
         constraints = [
             models.CheckConstraint(condition=~Q(code=""), name="supplier_code_not_blank"),
             models.UniqueConstraint(fields=["isa_id"], condition=~Q(isa_id=""), name="supplier_isa_id_unique"),
+            models.UniqueConstraint(
+                fields=["edifact_id"], condition=~Q(edifact_id=""), name="supplier_edifact_id_unique"
+            ),
             models.CheckConstraint(condition=Q(poll_interval_seconds__gte=10), name="supplier_poll_interval_min"),
             models.CheckConstraint(
                 condition=Q(next_isa_control__gte=1, next_gs_control__gte=1, next_st_control__gte=1),
@@ -394,6 +401,8 @@ class OutboundKind(models.TextChoices):
     PO_850 = "850", "850 purchase order"
     ACK_997 = "997", "997 functional acknowledgement"
     ADVICE_824 = "824", "824 application advice"
+    ACK_TA1 = "TA1", "TA1 interchange acknowledgement"
+    CONTRL = "CONTRL", "EDIFACT CONTRL syntax and service report"
 
 
 class OutboundStatus(models.TextChoices):
@@ -403,10 +412,11 @@ class OutboundStatus(models.TextChoices):
 
 
 class OutboundMessage(models.Model):
-    """An X12 message we produced for a supplier (850, 997, 824), with its control numbers."""
+    """A message we produced for a supplier (X12 850, 997, 824, TA1; EDIFACT CONTRL), with its control numbers
+    (for a CONTRL: UNB05 in `isa_control`, UNH01 in `st_control`)."""
 
     supplier = models.ForeignKey(Supplier, on_delete=models.PROTECT, null=True, blank=True, related_name="outbound")
-    kind = models.CharField(max_length=4, choices=OutboundKind.choices)
+    kind = models.CharField(max_length=8, choices=OutboundKind.choices)
     body = models.BinaryField(editable=False)
     sha256 = models.CharField(max_length=64, editable=False)
     isa_control = models.CharField(max_length=9)

@@ -24,11 +24,14 @@ def pytest_collection_modifyitems(config, items):
         raise pytest.UsageError("CI=true requires PostgreSQL (set DATABASE_URL); refusing to run on SQLite.")
     skip_pg = pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL or start it on 127.0.0.1:5432")
     skip_redis = pytest.mark.skip(reason="needs Redis: set REDIS_URL")
+    skip_nats = pytest.mark.skip(reason="needs nats-server with JetStream: set TEST_NATS_URL or start it on :4222")
     for item in items:
         if "postgres" in item.keywords and not on_postgres:
             item.add_marker(skip_pg)
         if "redis" in item.keywords and not os.environ.get("TEST_REDIS_URL"):
             item.add_marker(skip_redis)
+        if "nats" in item.keywords and not os.environ.get("TEST_NATS_URL"):
+            item.add_marker(skip_nats)
 
 
 @pytest.fixture(autouse=True)

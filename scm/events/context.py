@@ -17,6 +17,8 @@ _actor: ContextVar[str | None] = ContextVar("actor", default=None)
 # Resolves the actor only when an event is appended: DRF authenticates inside the view, after the
 # middleware that opens the request's context has run (see scm.observability.middleware).
 _actor_resolver: ContextVar[Callable[[], str | None] | None] = ContextVar("actor_resolver", default=None)
+# More metadata from elsewhere (tracing adds trace_id and traceparent); empty unless someone registers.
+_metadata_sources: list[Callable[[], dict[str, str]]] = []
 
 
 def new_correlation_id() -> str:
@@ -29,7 +31,20 @@ def current_metadata() -> dict[str, str]:
         "causation_id": _causation_id.get(),
         "actor": current_actor(),
     }
+    for source in _metadata_sources:
+        values.update(source())
     return {key: value for key, value in values.items() if value}
+
+
+def add_metadata_source(source: Callable[[], dict[str, str]]) -> None:
+    """Every event appended from now on also carries `source()`'s keys (unless they are empty)."""
+    if source not in _metadata_sources:
+        _metadata_sources.append(source)
+
+
+def remove_metadata_source(source: Callable[[], dict[str, str]]) -> None:
+    if source in _metadata_sources:
+        _metadata_sources.remove(source)
 
 
 def current_actor() -> str | None:

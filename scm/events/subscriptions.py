@@ -22,6 +22,7 @@ from django.db import transaction
 from scm.events.context import event_context
 from scm.events.models import Subscription
 from scm.events.store import RecordedEvent, read_all
+from scm.observability import tracing
 
 log = structlog.get_logger(__name__)
 
@@ -116,7 +117,7 @@ def _advance(subscriber: Subscriber, event: RecordedEvent, *, handle: bool) -> t
 def _handle_one(subscriber: Subscriber, event: RecordedEvent) -> str:
     """Run the handler in a savepoint; return the error text, or "" on success."""
     try:
-        with transaction.atomic():
+        with transaction.atomic(), tracing.continue_trace(event.metadata.get("traceparent")):
             with event_context(
                 correlation_id=event.metadata.get("correlation_id"),
                 causation_id=str(event.event_id),

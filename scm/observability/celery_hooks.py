@@ -42,6 +42,18 @@ def _setup_logging(**_kwargs) -> None:
     configure(log_format=getattr(settings, "LOG_FORMAT", "json"), level=getattr(settings, "LOG_LEVEL", "INFO"))
 
 
+@signals.worker_init.connect
+def _start_tracing(**_kwargs) -> None:
+    """With an OTLP endpoint set, trace the worker (tasks, SQL, outbound HTTP); see tracing.py.
+
+    In the main process, before the pool forks: children inherit the instrumentation, and the
+    SDK's batch processor restarts its export thread in each child by itself.
+    """
+    from scm.observability.tracing import configure_from_settings
+
+    configure_from_settings("worker")
+
+
 @signals.before_task_publish.connect
 def _add_correlation_headers(headers: dict | None = None, **_kwargs) -> None:
     if headers is None:

@@ -167,6 +167,18 @@ if not multiprocess_dir():
     REGISTRY.register(_lag_collector)
     REGISTRY.register(_breaker_collector)
 
+# Other database-backed scrape-time collectors (e.g. scm.bus's relay state), added by their apps.
+_scrape_collectors: list[Collector] = []
+
+
+def register_scrape_collector(collector: Collector) -> None:
+    """Serve `collector` from /metrics too (computed at scrape time, like the lag gauge). Idempotent."""
+    if collector in _scrape_collectors:
+        return
+    _scrape_collectors.append(collector)
+    if not multiprocess_dir():
+        REGISTRY.register(collector)
+
 
 def scrape_registry(*, include_lag: bool = True) -> CollectorRegistry:
     """The registry to expose: every process's values in multi-process mode, else this process's.
@@ -180,6 +192,8 @@ def scrape_registry(*, include_lag: bool = True) -> CollectorRegistry:
         if include_lag:
             registry.register(_lag_collector)
             registry.register(_breaker_collector)
+            for collector in _scrape_collectors:
+                registry.register(collector)
         return registry
     return REGISTRY
 

@@ -46,7 +46,7 @@ from scm.api.serializers import EventSerializer
 from scm.events import schemas
 from scm.events.models import Event
 from scm.events.store import RecordedEvent, head_position
-from scm.observability import metrics
+from scm.observability import metrics, tracing
 from scm.outbound.selectors import breaker_get
 from scm.webhooks.adapters.http import SendOutcome, breaker_name, post_signed
 from scm.webhooks.exceptions import DeliveryNotDead, UnknownEventTypes, WebhookDeliveryNotFound
@@ -196,6 +196,7 @@ class _Claim:
     event_id: str
     event_type: str
     body: bytes
+    traceparent: str = ""
 
 
 @dataclass(frozen=True)
@@ -268,15 +269,18 @@ def webhook_endpoint_send_due(
 
 
 def _send(claim: _Claim) -> SendOutcome:
-    return post_signed(
-        url=claim.url,
-        body=claim.body,
-        secret=claim.secret,
-        event_id=claim.event_id,
-        event_type=claim.event_type,
-        delivery_id=claim.delivery_id,
-        endpoint_id=claim.endpoint_id,
-    )
+    """One attempt, inside the trace of the event it delivers (a receiver can join it: `traceparent`)."""
+    with tracing.continue_trace(claim.traceparent):
+        return post_signed(
+            url=claim.url,
+            body=claim.body,
+            secret=claim.secret,
+            event_id=claim.event_id,
+            event_type=claim.event_type,
+            delivery_id=claim.delivery_id,
+            endpoint_id=claim.endpoint_id,
+            traceparent=claim.traceparent,
+        )
 
 
 def _claim_due(*, now: datetime, limit: int, endpoint_id: int) -> list[_Claim]:
@@ -325,6 +329,7 @@ def _claim_due(*, now: datetime, limit: int, endpoint_id: int) -> list[_Claim]:
             event_id=str(row.event_id),
             event_type=row.event_type,
             body=renderer.render(EventSerializer(events[row.event_position]).data),
+            traceparent=events[row.event_position].metadata.get("traceparent", ""),
         )
         for row in rows
     ]

@@ -30,6 +30,7 @@ from suppliers.adapters.x12 import (
     map_856,
     map_997,
     read_interchange,
+    read_isa,
 )
 from suppliers.documents import (
     AckLineDoc,
@@ -101,9 +102,12 @@ def parse(raw: bytes, profiles: MessageProfiles | None = None) -> ParsedMessage:
     try:
         interchange = read_interchange(raw, strict=False)
     except X12Error as error:
+        _sender_of_unread(parsed, raw)
+        parsed.syntax_errors.append(error)
         parsed.problems.append(problem_from_x12(error))
         return parsed
     parsed.interchange = interchange
+    parsed.envelope = interchange.header
     profiles.identify_sender(interchange.sender_qualifier, interchange.sender_id)
     parsed.sender_qualifier = interchange.sender_qualifier
     parsed.sender_id = interchange.sender_id
@@ -111,8 +115,6 @@ def parse(raw: bytes, profiles: MessageProfiles | None = None) -> ParsedMessage:
     parsed.warnings = [str(warning) for warning in interchange.warnings]
     parsed.identity_keys.append(
         f"isa:{interchange.sender_qualifier}:{interchange.sender_id}:{int(interchange.control_number)}"
-        if interchange.control_number.isdigit()
-        else f"isa:{interchange.sender_qualifier}:{interchange.sender_id}:{interchange.control_number}"
     )
     for error in interchange.errors:
         parsed.syntax_errors.append(error)
@@ -175,6 +177,20 @@ def _blank_segment(tset: TransactionSet, error: X12Error) -> tuple[TransactionSe
     return replace(tset, segments=segments), f"{bad.tag} #{ordinal} at byte {bad.offset}: {error.message}"
 
 
+def _sender_of_unread(parsed: ParsedMessage, raw: bytes) -> None:
+    """An interchange that could not be read still names its sender when its ISA splits and ISA06 is a
+    plausible id: the supplier is then known, and a TA1 can tell it what was wrong."""
+    header = read_isa(raw)
+    if header is None:
+        return
+    parsed.envelope = header
+    sender = header.sender_id
+    if 0 < len(sender) <= 15 and sender.isascii() and sender.isprintable():
+        parsed.sender_qualifier, parsed.sender_id = header.sender_qualifier, sender
+        control = header.control_number
+        parsed.interchange_control = control if control.isascii() and control.isprintable() else None
+
+
 # --- Converters (one per transaction set we take) -----------------------------------------------
 
 Converted = tuple[Document | None, list[Problem]]
@@ -192,7 +208,9 @@ def product_from_ids(product_ids: dict[str, str]) -> Product:
 
 
 def _line_no(value: str | None) -> int | None:
-    return int(value) if value and value.strip().isdigit() and int(value) > 0 else None
+    """An assigned line number as an int (None when it is not 1 to 6 ASCII digits, as LIN01/PO101 are)."""
+    value = (value or "").strip()
+    return int(value) if value.isascii() and value.isdigit() and len(value) <= 6 and int(value) > 0 else None
 
 
 def _arrival(dates: dict[str, date]) -> date | None:
@@ -246,8 +264,21 @@ def _from_855(tset: TransactionSet, origin: Origin, profile: DocumentProfile) ->
     )
 
 
+def _within(tset: TransactionSet, origin: Origin, tag: str, index: int, limit: int, what: str) -> None:
+    """An identifier the services store (shipment id, invoice number) may not exceed its X12 maximum."""
+    segment = next((s for s in tset.body if s.tag == tag), None)
+    if segment is not None and len(segment.get(index)) > limit:
+        error = segment.error(
+            f"{segment.ref(index)} is {len(segment.get(index))} characters long; {what} has at most {limit}",
+            index,
+            reason="too_long",
+        )
+        raise error.in_set(group_control=origin.group_control or "", set_control=origin.set_control)
+
+
 def _from_856(tset: TransactionSet, origin: Origin, profile: DocumentProfile) -> Converted:
     notice: ShipNotice856 = _mapped(map_856, tset, profile)
+    _within(tset, origin, "BSN", 2, 30, "a shipment identification")
     if notice.purpose not in APPLIED_856_PURPOSES:
         return None, [
             Problem(
@@ -292,6 +323,7 @@ def _from_856(tset: TransactionSet, origin: Origin, profile: DocumentProfile) ->
 
 def _from_810(tset: TransactionSet, origin: Origin, profile: DocumentProfile) -> Converted:
     invoice: Invoice810 = _mapped(map_810, tset, profile)
+    _within(tset, origin, "BIG", 2, 22, "an invoice number")
     lines = tuple(
         InvoiceLineDoc(
             line_no=_line_no(line.line_number),

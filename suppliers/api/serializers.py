@@ -36,6 +36,7 @@ class SupplierSerializer(serializers.ModelSerializer):
             "isa_qualifier",
             "isa_id",
             "gs_id",
+            "edifact_id",
             "formats",
             "feed_url",
             "drop_folder",
@@ -53,8 +54,9 @@ class SupplierInputSerializer(serializers.Serializer):
     isa_qualifier = serializers.CharField(max_length=2, allow_blank=True, default="ZZ")
     isa_id = serializers.CharField(max_length=15, allow_blank=True, default="")
     gs_id = serializers.CharField(max_length=15, allow_blank=True, default="")
+    edifact_id = serializers.CharField(max_length=35, allow_blank=True, default="")
     formats = serializers.ListField(
-        child=serializers.ChoiceField(choices=["x12", "json", "csv"]), default=list, max_length=3
+        child=serializers.ChoiceField(choices=["x12", "edifact", "json", "csv"]), default=list, max_length=4
     )
     feed_url = serializers.URLField(max_length=500, allow_blank=True, default="")
     drop_folder = serializers.CharField(max_length=500, allow_blank=True, default="")

@@ -23,7 +23,7 @@ and then, in its mappers:
     if rule: profile.record_ignored(rule, "DTM at byte 120: DTM02 '..' is not a CCYYMMDD date")
                                                        # drop the segment, warn instead of quarantining
 
-EDIFACT mappers name elements the way their errors do (e.g. `DTM.C507.2380`), so ops copy the
+EDIFACT mappers name elements the way their errors do (e.g. `DTM01-2`), so ops copy the
 element from the quarantine reason into the profile. Qualifiers are X12 codes (`VP` the supplier's
 part — EDIFACT `SA` counts as VP —, `BP` our SKU, `UP`, `EN`, ...). The apply layer reads units,
 product order, part-number rules and tolerances through the same `DocumentProfile`

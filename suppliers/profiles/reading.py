@@ -51,7 +51,7 @@ def profile_document_type(code: str) -> str | None:
 class ProfileSource(Protocol):
     """Where versions come from (the database in production, a dict in unit tests)."""
 
-    def supplier_for_sender(self, qualifier: str | None, sender_id: str) -> int | None: ...
+    def supplier_for_sender(self, qualifier: str | None, sender_id: str, syntax: str = "x12") -> int | None: ...
 
     def current(self, supplier_id: int, document_type: str) -> tuple[int, dict] | None: ...
 
@@ -187,10 +187,11 @@ class MessageProfiles:
         self.warnings: list[str] = []
         self._documents: dict[str, DocumentProfile] = {}
 
-    def identify_sender(self, qualifier: str | None, sender_id: str | None) -> None:
+    def identify_sender(self, qualifier: str | None, sender_id: str | None, *, syntax: str = "x12") -> None:
+        """The interchange sender (X12 ISA06, EDIFACT UNB02-1) names the supplier whose profiles apply."""
         if self.source is None or not sender_id:
             return
-        found = self.source.supplier_for_sender(qualifier, sender_id)
+        found = self.source.supplier_for_sender(qualifier, sender_id, syntax)
         if found is not None:
             self.bind_supplier(found)
 

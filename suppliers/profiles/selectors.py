@@ -17,8 +17,14 @@ from suppliers.profiles.reading import MessageProfiles
 class DatabaseProfiles:
     """`ProfileSource` over the tables: one query per (supplier, document type) a message touches."""
 
-    def supplier_for_sender(self, qualifier: str | None, sender_id: str) -> int | None:
-        return Supplier.objects.filter(isa_id=sender_id).values_list("pk", flat=True).first()
+    #: The supplier field each syntax's sender id is matched against (as `inbound` identifies senders).
+    SENDER_FIELDS = {"x12": "isa_id", "edifact": "edifact_id"}
+
+    def supplier_for_sender(self, qualifier: str | None, sender_id: str, syntax: str = "x12") -> int | None:
+        field = self.SENDER_FIELDS.get(syntax)
+        if field is None:
+            return None
+        return Supplier.objects.filter(**{field: sender_id}).values_list("pk", flat=True).first()
 
     def current(self, supplier_id: int, document_type: str) -> tuple[int, dict] | None:
         row = (

@@ -15,8 +15,8 @@ from typing import Any
 from scm.errors import ValidationFailed
 from suppliers.profiles.dates import BadPattern, compile_pattern
 
-#: Element references: X12 `DTM02`, `BSN03`; EDIFACT `DTM.C507.2380` style (letters, digits, dots).
-ELEMENT_REF = re.compile(r"^[A-Z][A-Z0-9]{1,2}[0-9A-Z.]{0,20}$")
+#: Element references as errors name them: X12 `DTM02`, `BSN03`; EDIFACT `DTM01-2`, `BGM02`.
+ELEMENT_REF = re.compile(r"^[A-Z][A-Z0-9]{1,2}[0-9A-Z.\-]{0,20}$")
 SEGMENT_TAG = re.compile(r"^[A-Z][A-Z0-9]{1,2}$")
 UNIT_CODE = re.compile(r"^[A-Z0-9]{1,4}$")
 QUALIFIER = re.compile(r"^[A-Z0-9]{1,3}$")

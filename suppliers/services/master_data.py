@@ -19,6 +19,7 @@ SUPPLIER_FIELDS = (
     "isa_qualifier",
     "isa_id",
     "gs_id",
+    "edifact_id",
     "formats",
     "feed_url",
     "drop_folder",
@@ -26,7 +27,7 @@ SUPPLIER_FIELDS = (
 )
 
 
-FORMATS = ("x12", "json", "csv")
+FORMATS = ("x12", "edifact", "json", "csv")
 
 
 def supplier_stream(code: str) -> str:
@@ -50,7 +51,7 @@ def supplier_upsert(*, code: str, **fields) -> Supplier:
     formats = fields.get("formats")
     if formats is not None and (not isinstance(formats, list) or any(f not in FORMATS for f in formats)):
         raise ValidationFailed(f"formats must be a list of {', '.join(FORMATS)}.", formats=formats)
-    for name in ("isa_id", "gs_id", "isa_qualifier"):
+    for name in ("isa_id", "gs_id", "isa_qualifier", "edifact_id"):
         if isinstance(fields.get(name), str):
             fields[name] = fields[name].strip()
     _check_endpoints(fields)

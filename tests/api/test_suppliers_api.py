@@ -55,7 +55,7 @@ def test_supplier_crud_by_code(ops, planner, net, unique):
     }
     assert ops.patch(url, {"name": "Acme Ltd", "poll_interval_seconds": 60}, format="json").json()["name"] == "Acme Ltd"
     assert_error(ops.patch(url, {"poll_interval_seconds": 5}, format="json"), 400, "invalid")
-    assert_error(ops.patch(url, {"formats": ["edifact"]}, format="json"), 400, "invalid")
+    assert_error(ops.patch(url, {"formats": ["tradacoms"]}, format="json"), 400, "invalid")
     assert_error(
         ops.post("/api/v1/suppliers/", {"code": net["supplier"], "name": "Again"}, format="json"), 409, "already_exists"
     )

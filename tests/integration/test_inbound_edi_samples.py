@@ -22,7 +22,7 @@ from scm.api.services import integration_user_create
 from scm.events.store import read_stream
 from scm.roles import OPS
 from suppliers import services
-from suppliers.models import InboundMessage, OutboundKind, SupplierInvoice
+from suppliers.models import InboundMessage, OutboundKind, OutboundMessage, SupplierInvoice
 from tests.factories import ItemFactory, LocationFactory
 
 SAMPLES = Path(settings.BASE_DIR).parent / "shared" / "edi-samples"
@@ -128,7 +128,13 @@ def test_856_bots_2_two_sets_of_one_shipment_become_inbound_supply(ops, unique):
     }
     detail = ops.get(f"/api/v1/inbound-messages/{answer['id']}/").json()
     assert detail["document_types"] == ["856", "856"]
-    assert [r["kind"] for r in detail["responses"]] == [OutboundKind.ACK_997]
+    # ISA14 = 1 asks for a TA1: the interchange header was fine (TA1 A 000), then the 997 for its contents.
+    assert [r["kind"] for r in detail["responses"]] == [OutboundKind.ACK_TA1, OutboundKind.ACK_997]
+    ta1 = OutboundMessage.objects.get(inbound_message_id=answer["id"], kind=OutboundKind.ACK_TA1)
+    assert bytes(ta1.body).split(b"~\n")[1:3] == [
+        b"TA1*000000002*130123*0123*A*000",
+        b"IEA*0*" + b"%09d" % int(ta1.isa_control),
+    ]
 
 
 def test_855_nodex12_1_accepts_and_rejects_lines_with_dates(ops, unique):

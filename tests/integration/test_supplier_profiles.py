@@ -229,3 +229,31 @@ def test_match_tolerances_come_from_the_invoice_profile(trade, unique):
     assert invoiced_at(3, "2.56")[1].match_status == "mismatch"
     # The ship notice profile is another document type: untouched.
     assert process(ship(trade, 30, shipped="11/28/26")).status == "QUARANTINED"
+
+
+def test_a_desadvs_changed_date_format_is_fixed_by_the_same_856_profile(unique):
+    from tests import edifact
+
+    supplier = make_supplier(f"e{unique}", edifact_id=f"54{int(unique, 16) % 10**11:011d}", formats=["edifact"])
+    sku = ItemFactory(sku=f"E-{unique}", pack_size=6).sku
+    services.supplier_item_upsert(supplier=supplier.code, supplier_part=f"PE-{unique}", sku=sku)
+    order = make_order(f"e{unique}", supplier, [(sku, 100, "2.50")])
+
+    def desadv(n: int) -> bytes:
+        body = edifact.desadv_body(f"D{n}-{unique}", order.number, [("1", f"PE-{unique}", "2")], shipped="11/28/26")
+        body = [s.replace(":PCE", ":CT") if s.startswith("QTY") else s for s in body]  # 2 cartons of 6
+        return edifact.interchange(supplier.edifact_id, str(n), [("DESADV", body)])
+
+    refused = process(desadv(1))
+    assert (refused.status, refused.format) == ("QUARANTINED", "edifact")
+    assert [(e["code"], e["segment"], e["element"], e["value"]) for e in refused.errors] == [
+        ("edifact_invalid_date", "DTM", "DTM01-2", "11/28/26")
+    ]
+    supplier_profile_update(
+        supplier=supplier.code, document_type="DESADV", settings={"date_formats": {"DTM01-2": ["MM/DD/YY"]}}
+    )
+    applied = inbound.inbound_message_reprocess(message_id=refused.pk)
+    assert (applied.status, applied.profile_versions) == ("APPLIED", {"856": 1})
+    notice = ShipNotice.objects.get(number=f"D1-{unique}")
+    assert (notice.shipped_on, notice.lines.get().qty) == (date(2026, 11, 28), 12)
+    assert process(desadv(2)).status == "APPLIED"

@@ -164,7 +164,7 @@ class Source:
     def __init__(self):
         self.calls = []
 
-    def supplier_for_sender(self, qualifier, sender_id):
+    def supplier_for_sender(self, qualifier, sender_id, syntax="x12"):
         return {"ACME-ISA": 7}.get(sender_id)
 
     def current(self, supplier_id, document_type):

@@ -20,7 +20,9 @@ from tests.integration.test_suppliers_setup import asn_body, interchange
     [
         (b"ISA*00*...", "", "x12"),
         (b"\xef\xbb\xbf\r\n  ISA*00", "text/plain", "x12"),
-        (b"UNA:+.? 'UNB+UNOC", "", "x12"),  # the X12 reader names EDIFACT precisely
+        (b"UNA:+.? 'UNB+UNOC", "", "edifact"),
+        (b"\r\nUNB+UNOA:4+A+B", "text/plain", "edifact"),
+        (b"hello", "application/edifact", "edifact"),
         (b'  {"document": "asn"}', "text/plain", "json"),
         (b"[1, 2]", "", "json"),
         (b"document,version,shipment_id\nasn,1,X", "", "csv"),

@@ -132,7 +132,7 @@ def test_build_850_minimal_order_round_trips():
         ({"set_control": -1}, "ST02 -1 is not a control number (1 to 999999999)"),
         ({"sender_id": "A-VERY-LONG-SENDER-ID"}, "ISA06 'A-VERY-LONG-SENDER-ID' must be 1 to 15 characters"),
         ({"receiver_qualifier": "1"}, "ISA07 '1' must be 2 characters"),
-        ({"usage": "X"}, "ISA15 'X' must be P or T"),
+        ({"usage": "X"}, "ISA15 'X' must be P, T or I"),
         ({"lines": (Outbound850Line("SKU-1", Decimal("NaN"), "EA"),)}, "PO102 Decimal('NaN') is not a finite number"),
     ],
     ids=lambda value: str(value)[:30],

@@ -46,8 +46,12 @@ def post_signed(
     event_type: str,
     delivery_id: int,
     endpoint_id: int,
+    traceparent: str = "",
 ) -> SendOutcome:
-    """POST `body` with the signature headers. Success is a 2xx answer; redirects are not followed."""
+    """POST `body` with the signature headers. Success is a 2xx answer; redirects are not followed.
+
+    `traceparent` (the event's, W3C trace context) lets a receiver join the trace that caused it.
+    """
     timestamp = int(time.time())
     headers = {
         "Content-Type": "application/json",
@@ -58,6 +62,8 @@ def post_signed(
         signing.EVENT_TYPE_HEADER: event_type,
         signing.DELIVERY_ID_HEADER: str(delivery_id),
     }
+    if traceparent:
+        headers["traceparent"] = traceparent
     try:
         response = outbound.request(
             "POST", url, partner=breaker_name(endpoint_id), budget=budget(), headers=headers, data=body

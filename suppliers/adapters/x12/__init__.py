@@ -13,6 +13,7 @@ Writing::
     raw = build_850(Outbound850(...))                   # fixed-width ISA, SE/GE/IEA counts right
     ack = build_997(interchange, accepted=True, interchange_control=..., group_control=..., created_at=...)
     advice = build_824(interchange, [Rejection824(group_control, set_control, reason)], ...)
+    ta1 = build_ta1(interchange.header, acknowledgement="A", note="000", interchange_control=..., created_at=...)
 
 Every failure is an :class:`X12Error` (a ``scm.errors.DomainError``); ``str(error)`` reads like
 ``SE01 '12' does not match the 14 segments counted in set 0001`` and ``error.fields`` holds the facts.
@@ -48,9 +49,18 @@ from suppliers.adapters.x12.documents import (
     ShipPack,
 )
 from suppliers.adapters.x12.errors import X12Error, X12Warning
+from suppliers.adapters.x12.isa import read_isa
 from suppliers.adapters.x12.mappers import map_810, map_824, map_846, map_850, map_855, map_856, map_997
-from suppliers.adapters.x12.model import Delimiters, FunctionalGroup, Interchange, Segment, TransactionSet
+from suppliers.adapters.x12.model import (
+    Delimiters,
+    FunctionalGroup,
+    Interchange,
+    IsaHeader,
+    Segment,
+    TransactionSet,
+)
 from suppliers.adapters.x12.reader import read_interchange
+from suppliers.adapters.x12.ta1 import build_ta1, ta1_note
 from suppliers.adapters.x12.writer import (
     Outbound850,
     Outbound850Line,
@@ -84,6 +94,7 @@ __all__ = [
     "FunctionalGroup",
     "HierarchyLevel",
     "Interchange",
+    "IsaHeader",
     "InventoryAdvice846",
     "InventoryItem",
     "InventoryQuantity",
@@ -113,6 +124,7 @@ __all__ = [
     "build_824",
     "build_850",
     "build_997",
+    "build_ta1",
     "map_810",
     "map_824",
     "map_846",
@@ -121,4 +133,6 @@ __all__ = [
     "map_856",
     "map_997",
     "read_interchange",
+    "read_isa",
+    "ta1_note",
 ]

@@ -32,6 +32,7 @@ REASONS = frozenset(
         "invalid_date",
         "invalid_time",
         "not_a_number",
+        "too_long",  # more digits or characters than we read (or than the element may have)
         "invalid_value",  # a value that breaks a structural rule (bad HL parent, orphan id, ...)
         "wrong_set",  # a mapper was given another transaction set type
         "unwritable",  # a writer was given a value X12 cannot carry
@@ -46,7 +47,9 @@ class X12Error(DomainError):
     0001``. The facts are attributes and travel in ``fields`` to the API error body:
     ``segment`` (tag), ``element`` (e.g. ``"SE01"``), ``value``, ``position`` (byte offset in the raw
     message), ``ordinal`` (segment position in its transaction set, ST = 1), ``set_control`` (ST02),
-    ``group_control`` (GS06) and ``reason`` (one of :data:`REASONS`).
+    ``group_control`` (GS06) and ``reason`` (one of :data:`REASONS`). ``interchange_note`` is the TA105
+    code for an envelope fault that no element names (a bad separator or terminator); otherwise the TA1
+    writer derives it from the element.
     """
 
     code = "x12_invalid"
@@ -64,6 +67,7 @@ class X12Error(DomainError):
         set_control: str | None = None,
         group_control: str | None = None,
         reason: str = "invalid_value",
+        interchange_note: str | None = None,
     ) -> None:
         if reason not in REASONS:
             raise ValueError(f"unknown X12Error reason {reason!r}")
@@ -75,6 +79,7 @@ class X12Error(DomainError):
         self.set_control = set_control
         self.group_control = group_control
         self.reason = reason
+        self.interchange_note = interchange_note
         super().__init__(message, **self._facts())
 
     def _facts(self) -> dict[str, Any]:
@@ -96,7 +101,7 @@ class X12Error(DomainError):
         if not self.element or not self.segment or not self.element.startswith(self.segment):
             return None
         digits = self.element[len(self.segment) :].split("-", 1)[0]
-        return int(digits) if digits.isdigit() else None
+        return int(digits) if digits.isascii() and digits.isdigit() and len(digits) <= 3 else None
 
     def in_set(self, *, group_control: str, set_control: str | None = None) -> X12Error:
         """Name the group (and set) the error belongs to (mappers see segments, not envelopes)."""

@@ -158,7 +158,55 @@ class FunctionalGroup:
     def declared_set_count(self) -> int | None:
         """GE01 as an integer, or None if it is not one."""
         value = self.ge.get(1)
-        return int(value) if value.isdigit() else None
+        return int(value) if value.isascii() and value.isdigit() and len(value) <= 9 else None
+
+
+@dataclass(frozen=True, slots=True)
+class IsaHeader:
+    """The ISA as split by its element separator: what a TA1 answers, also when the ISA or the rest of the
+    interchange is invalid. Values are as sent, padding stripped; the TA1 writer checks each before use."""
+
+    isa: Segment
+    delimiters: Delimiters
+
+    @property
+    def sender_qualifier(self) -> str:
+        return self.isa.get(5).strip()
+
+    @property
+    def sender_id(self) -> str:
+        return self.isa.get(6).strip()
+
+    @property
+    def receiver_qualifier(self) -> str:
+        return self.isa.get(7).strip()
+
+    @property
+    def receiver_id(self) -> str:
+        return self.isa.get(8).strip()
+
+    @property
+    def date_text(self) -> str:
+        """ISA09 as sent (YYMMDD), for TA102."""
+        return self.isa.get(9).strip()
+
+    @property
+    def time(self) -> str:
+        """ISA10 as sent (HHMM), for TA103."""
+        return self.isa.get(10).strip()
+
+    @property
+    def control_number(self) -> str:
+        return self.isa.get(13).strip()
+
+    @property
+    def acknowledgment_requested(self) -> bool:
+        """ISA14 = 1: the sender asks for a TA1."""
+        return self.isa.get(14).strip() == "1"
+
+    @property
+    def usage(self) -> str:
+        return self.isa.get(15).strip()
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,6 +272,19 @@ class Interchange:
     def usage(self) -> str:
         """ISA15: ``P`` production, ``T`` test."""
         return self.isa.get(15).strip()
+
+    @property
+    def header(self) -> IsaHeader:
+        """The ISA alone, as the TA1 writer takes it."""
+        return IsaHeader(self.isa, self.delimiters)
+
+    @property
+    def iea_matches(self) -> bool:
+        """IEA02 = ISA13 (a mismatch is tolerated with a warning; a TA1 notes it as code 001)."""
+        left, right = self.iea.get(2).strip(), self.control_number
+        if left.isascii() and left.isdigit() and right.isdigit() and len(left) <= 9:
+            return int(left) == int(right)
+        return left == right
 
     def transaction_sets(self, code: str | None = None) -> Iterator[TransactionSet]:
         """Every transaction set of every group in order, optionally only those with ST01 = ``code``."""

@@ -11,18 +11,17 @@ import re
 from dataclasses import dataclass, field
 
 from suppliers.adapters.x12.errors import X12Error, X12Warning
+from suppliers.adapters.x12.isa import read_isa_segment, start_of_data
 from suppliers.adapters.x12.model import Delimiters, FunctionalGroup, Interchange, Segment, TransactionSet
-from suppliers.adapters.x12.values import group_date, interchange_date
+from suppliers.adapters.x12.values import control_number, envelope_id, group_date
 
-#: A fixed-width ISA is 106 bytes; one with unpadded fields is shorter, never longer.
-ISA_LENGTH = 106
 _WHITESPACE = " \t\r\n"
 _LINE_BREAKS = "\r\n"
-_BOM = b"\xef\xbb\xbf"
 _TAG = re.compile(r"[A-Z][A-Z0-9]{1,2}")
 _CONTROL_BYTES = {*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F}
 _ENVELOPE_TAGS = frozenset({"ISA", "GS", "ST", "SE", "GE", "IEA"})
 _EDIFACT_HEADERS = (b"UNA", b"UNB")
+_DIGITS = re.compile(r"[0-9]+")
 
 
 def _plural(count: int, word: str) -> str:
@@ -32,20 +31,18 @@ def _plural(count: int, word: str) -> str:
 def _same_control(left: str, right: str) -> bool:
     """Control numbers are numeric in GS/GE and ISA/IEA: ``000000001`` equals ``1``."""
     left, right = left.strip(), right.strip()
-    if left.isdigit() and right.isdigit():
-        return int(left) == int(right)
+    if _DIGITS.fullmatch(left) and _DIGITS.fullmatch(right):
+        return left.lstrip("0") == right.lstrip("0")
     return left == right
+
+
+def _count_matches(declared: str, counted: int) -> bool:
+    """SE01/GE01/IEA01 equal the count (compared without turning thousands of digits into an int)."""
+    return bool(_DIGITS.fullmatch(declared)) and len(declared) <= 10 and int(declared) == counted
 
 
 def _preview(text: str, limit: int = 20) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
-
-
-def _start_of_data(data: bytes) -> int:
-    start = len(_BOM) if data.startswith(_BOM) else 0
-    while start < len(data) and data[start] in b" \t\r\n":
-        start += 1
-    return start
 
 
 def _encoding(data: bytes, warnings: list[X12Warning]) -> str:
@@ -66,107 +63,6 @@ def _encoding(data: bytes, warnings: list[X12Warning]) -> str:
     return "utf-8"
 
 
-@dataclass
-class _Isa:
-    segment: Segment
-    delimiters: Delimiters
-    end: int  # offset just after the ISA's segment terminator
-
-
-def _read_isa(text: str, start: int, encoding: str, warnings: list[X12Warning]) -> _Isa:
-    """Find the delimiters: element separator = byte 3, ISA16 = component, the next byte = terminator.
-
-    ISA is split by its element separator rather than by fixed columns, so an ISA whose fields are not
-    padded to width (as some real senders write it) is read the same way.
-    """
-    if len(text) < start + 4:
-        raise X12Error("the ISA header is truncated", segment="ISA", position=start, reason="bad_isa")
-    separator = text[start + 3]
-    if separator.isalnum() or separator in _WHITESPACE:
-        raise X12Error(
-            f"ISA byte 4 {separator!r} cannot be the element separator",
-            segment="ISA",
-            value=separator,
-            position=start + 3,
-            reason="bad_isa",
-        )
-    limit = min(len(text), start + ISA_LENGTH)
-    last = start + 3
-    for found in range(2, 17):
-        last = text.find(separator, last + 1, limit)
-        if last == -1:
-            raise X12Error(
-                f"the ISA header is incomplete: found {found - 1} of 16 elements separated by {separator!r} "
-                f"in its first {ISA_LENGTH} bytes",
-                segment="ISA",
-                position=start,
-                reason="bad_isa",
-            )
-    if last + 2 >= len(text):
-        raise X12Error(
-            "the ISA header is truncated: ISA16 and the segment terminator are missing",
-            segment="ISA",
-            element="ISA16",
-            position=last + 1,
-            reason="bad_isa",
-        )
-    component, terminator = text[last + 1], text[last + 2]
-    if terminator.isalnum() or terminator == " " or component.isalnum() or component in _WHITESPACE:
-        raise X12Error(
-            f"ISA16 must be one sub-element separator followed by the segment terminator, found "
-            f"{text[last + 1 : last + 3]!r}",
-            segment="ISA",
-            element="ISA16",
-            value=text[last + 1 : last + 3],
-            position=last + 1,
-            reason="bad_isa",
-        )
-    if len({separator, component, terminator}) != 3:
-        raise X12Error(
-            f"the ISA delimiters must differ: element {separator!r}, sub-element {component!r}, segment {terminator!r}",
-            segment="ISA",
-            position=last + 1,
-            reason="bad_isa",
-        )
-    elements = text[start + 4 : last + 2].split(separator)
-    if last + 3 != start + ISA_LENGTH:
-        warnings.append(
-            X12Warning(
-                f"the ISA header is {last + 3 - start} bytes, not the fixed 106; it was read by its element separators",
-                segment="ISA",
-                position=start,
-            )
-        )
-    repetition = _repetition_separator(elements, separator, component, terminator, warnings, start)
-    delimiters = Delimiters(element=separator, component=component, segment=terminator, repetition=repetition)
-    isa = Segment("ISA", tuple(elements), 0, start, delimiters, encoding)
-    control = isa.get(13).strip()
-    if not control.isdigit() or len(control) > 9:
-        raise isa.error(f"ISA13 {isa.get(13)!r} is not an interchange control number (up to 9 digits)", 13)
-    interchange_date(isa)
-    return _Isa(segment=isa, delimiters=delimiters, end=last + 3)
-
-
-def _repetition_separator(
-    elements: list[str], separator: str, component: str, terminator: str, warnings: list[X12Warning], start: int
-) -> str | None:
-    """ISA11 is the repetition separator from version 00402 on; before that it is a standards id (``U``)."""
-    version, candidate = elements[11], elements[10]
-    if not (version.isdigit() and version >= "00402"):
-        return None
-    if len(candidate) == 1 and not candidate.isalnum() and candidate not in _WHITESPACE:
-        if candidate not in (separator, component, terminator):
-            return candidate
-    warnings.append(
-        X12Warning(
-            f"ISA11 {candidate!r} cannot be a repetition separator (version {version}); repetitions are not split",
-            segment="ISA",
-            position=start,
-        )
-    )
-    return None
-
-
 def _check_control_bytes(data: bytes, start: int, delimiters: Delimiters) -> None:
     """Control bytes are not X12 data (unless the ISA chose one as a delimiter)."""
     allowed = {ord(d) for d in (delimiters.element, delimiters.component, delimiters.segment) if ord(d) < 256}
@@ -180,6 +76,19 @@ def _check_control_bytes(data: bytes, start: int, delimiters: Delimiters) -> Non
             position=match.start(),
             reason="bad_character",
         )
+
+
+def _check_gs(gs: Segment) -> None:
+    """GS01 (echoed in AK1), GS02/GS03 (echoed in our replies' GS), GS04/GS05 (echoed in 824s), GS06."""
+    if not re.fullmatch(r"[A-Z]{2}", gs.get(1)):
+        raise gs.error(f"GS01 {gs.get(1)!r} is not a functional identifier code (2 capitals)", 1)
+    envelope_id(gs, 2, what="an application sender's code", limit=15, required=False)
+    envelope_id(gs, 3, what="an application receiver's code", limit=15, required=False)
+    group_date(gs)
+    moment = gs.get(5)
+    if not (re.fullmatch(r"[0-9]{4,8}", moment) and int(moment[:2]) < 24 and int(moment[2:4]) < 60):
+        raise gs.error(f"GS05 {moment!r} is not an HHMM time", 5, reason="invalid_time")
+    control_number(gs, 6, what="a group control number")
 
 
 @dataclass
@@ -283,18 +192,22 @@ class _Builder:
             self.set_segments.append(seg)
 
     def _open_group(self, gs: Segment) -> None:
-        control = gs.get(6)
-        if not control.isdigit() or len(control) > 9:
-            raise gs.error(f"GS06 {control!r} is not a group control number (up to 9 digits)", 6, reason="missing")
-        group_date(gs)
+        try:
+            _check_gs(gs)
+        except X12Error as error:
+            raise error.in_set(group_control=gs.get(6)) from None
         self.gs, self.sets = gs, []
 
     def _open_set(self, st: Segment) -> None:
         assert self.gs is not None
-        if not re.fullmatch(r"\d{3}", st.get(1)):
-            raise st.error(f"ST01 {st.get(1)!r} is not a transaction set identifier (3 digits)", 1)
-        if not st.get(2):
-            raise st.error("ST02 is missing; expected a transaction set control number", 2, reason="missing")
+        if not re.fullmatch(r"[0-9]{3}", st.get(1)):
+            raise st.error(f"ST01 {st.get(1)!r} is not a transaction set identifier (3 digits)", 1).in_set(
+                group_control=self.gs.get(6)
+            )
+        try:
+            envelope_id(st, 2, what="a transaction set control number", limit=9)
+        except X12Error as error:
+            raise error.in_set(group_control=self.gs.get(6)) from None
         if any(tset.control_number == st.get(2) for tset in self.sets):
             self.warnings.append(
                 X12Warning(
@@ -310,7 +223,7 @@ class _Builder:
         st, se = self.set_segments[0], self.set_segments[-1]
         control, group_control, counted = st.get(2), self.gs.get(6), len(self.set_segments)
         declared = se.get(1)
-        if not declared.isdigit() or int(declared) != counted:
+        if not _count_matches(declared, counted):
             error = se.error(
                 f"SE01 {declared!r} does not match the {_plural(counted, 'segment')} counted in set {control}",
                 1,
@@ -327,7 +240,7 @@ class _Builder:
         assert self.gs is not None
         control, counted = self.gs.get(6), len(self.sets)
         declared = ge.get(1)
-        if not declared.isdigit() or int(declared) != counted:
+        if not _count_matches(declared, counted):
             error = ge.error(
                 f"GE01 {declared!r} does not match the {_plural(counted, 'transaction set')} counted in group "
                 f"{control}",
@@ -344,7 +257,7 @@ class _Builder:
     def _close_interchange(self, iea: Segment) -> None:
         control, counted = self.isa.get(13), len(self.groups)
         declared = iea.get(1)
-        if not declared.isdigit() or int(declared) != counted:
+        if not _count_matches(declared, counted):
             self.fail(
                 iea.error(
                     f"IEA01 {declared!r} does not match the {_plural(counted, 'functional group')} counted in "
@@ -392,19 +305,9 @@ class _Builder:
             )
 
 
-def read_interchange(raw: bytes, *, strict: bool = True) -> Interchange:
-    """Read one X12 interchange from its raw bytes.
-
-    Raises :class:`X12Error` for anything that is not a readable interchange: empty input, EDIFACT or
-    other non-X12 data, a broken ISA, control characters, stray or truncated envelopes, and (when
-    ``strict``) any SE/GE/IEA count or control-number mismatch. With ``strict=False`` those count and
-    control mismatches are collected in ``Interchange.errors`` instead, so that a 997 can reject the
-    affected sets precisely; structural damage still raises.
-
-    An IEA02 that differs from ISA13 is only a warning: real senders get it wrong (two of our samples).
-    """
-    data = bytes(raw)
-    start = _start_of_data(data)
+def _start(data: bytes) -> int:
+    """Where the interchange starts (after a BOM and blanks); empty and non-X12 input is refused here."""
+    start = start_of_data(data)
     if start >= len(data):
         raise X12Error("the message is empty: there is no X12 data to read", position=0, reason="empty")
     head = data[start : start + 3]
@@ -418,26 +321,15 @@ def read_interchange(raw: bytes, *, strict: bool = True) -> Interchange:
     if head != b"ISA":
         found = _preview(data[start : start + 20].decode("latin-1"))
         raise X12Error(
-            f"not an X12 interchange: it must start with ISA, found {found!r}",
-            position=start,
-            reason="not_x12",
+            f"not an X12 interchange: it must start with ISA, found {found!r}", position=start, reason="not_x12"
         )
+    return start
 
-    warnings: list[X12Warning] = []
-    encoding = _encoding(data, warnings)
-    text = data.decode("latin-1")  # one char per byte: offsets in `text` are byte offsets
-    isa = _read_isa(text, start, encoding, warnings)
-    delimiters = isa.delimiters
-    if encoding == "utf-8" and not all(
-        d.isascii() for d in (delimiters.element, delimiters.component, delimiters.segment)
-    ):
-        encoding = "latin-1"
-    _check_control_bytes(data, start, delimiters)
 
-    builder = _Builder(isa=isa.segment, delimiters=delimiters, encoding=encoding, strict=strict, warnings=warnings)
-    terminator, separator = delimiters.segment, delimiters.element
+def _pieces(text: str, position: int, delimiters: Delimiters, encoding: str, warnings: list[X12Warning]):
+    """Each segment's text, byte offset and whether a terminator ended it (the last piece may lack one)."""
+    terminator, length = delimiters.segment, len(text)
     strip_breaks = terminator not in _LINE_BREAKS
-    position, length, last_offset, seen_terminator = isa.end, len(text), isa.segment.offset, False
     while position < length:
         end = text.find(terminator, position)
         chunk = text[position:] if end == -1 else text[position:end]
@@ -455,40 +347,79 @@ def read_interchange(raw: bytes, *, strict: bool = True) -> Interchange:
             )
         if encoding == "utf-8" and not body.isascii():
             body = body.encode("latin-1").decode("utf-8")
-        parts = body.split(separator)
-        tag = parts[0]
-        if end == -1:
-            if builder.iea is None and tag != "IEA":
-                if not seen_terminator:
-                    raise X12Error(
-                        f"no segment terminator {terminator!r} (declared after ISA16) follows the ISA header",
-                        segment="ISA",
-                        position=offset,
-                        reason="bad_isa",
-                    )
-                raise X12Error(
-                    f"the interchange is truncated: it ends inside segment {_preview(body)!r} at byte {offset}, "
-                    "with no terminator and no IEA",
-                    position=offset,
-                    reason="truncated",
-                )
-            if tag == "IEA":
-                warnings.append(X12Warning("IEA has no segment terminator", segment="IEA", position=offset))
-        seen_terminator = seen_terminator or end != -1
-        if builder.iea is not None and tag != "ISA" and not _TAG.fullmatch(tag):
-            raise X12Error(
-                f"unexpected data after IEA at byte {offset}: {_preview(body)!r}",
-                position=offset,
-                reason="trailing_data",
-            )
-        if not _TAG.fullmatch(tag):
-            raise X12Error(
-                f"{_preview(body)!r} at byte {offset} does not start with a segment tag",
-                value=_preview(body),
-                position=offset,
-                reason="bad_segment",
-            )
-        builder.add(tag, tuple(parts[1:]), offset)
+        yield body, offset, end != -1
+
+
+def _unterminated(body: str, offset: int, builder: _Builder, seen_terminator: bool) -> None:
+    """The last piece has no terminator: tolerated for IEA (a warning), else the data ends too early."""
+    tag = body.split(builder.delimiters.element, 1)[0]
+    if builder.iea is not None or tag == "IEA":
+        if tag == "IEA":
+            builder.warnings.append(X12Warning("IEA has no segment terminator", segment="IEA", position=offset))
+        return
+    if not seen_terminator:
+        raise X12Error(
+            f"no segment terminator {builder.delimiters.segment!r} (declared after ISA16) follows the ISA header",
+            segment="ISA",
+            position=builder.isa.offset,
+            reason="bad_isa",
+            interchange_note="004",
+        )
+    raise X12Error(
+        f"the interchange is truncated: it ends inside segment {_preview(body)!r} at byte {offset}, "
+        "with no terminator and no IEA",
+        position=offset,
+        reason="truncated",
+    )
+
+
+def _tag(body: str, tag: str, offset: int, after_iea: bool) -> None:
+    if _TAG.fullmatch(tag):
+        return
+    if after_iea:
+        raise X12Error(
+            f"unexpected data after IEA at byte {offset}: {_preview(body)!r}", position=offset, reason="trailing_data"
+        )
+    raise X12Error(
+        f"{_preview(body)!r} at byte {offset} does not start with a segment tag",
+        value=_preview(body),
+        position=offset,
+        reason="bad_segment",
+    )
+
+
+def read_interchange(raw: bytes, *, strict: bool = True) -> Interchange:
+    """Read one X12 interchange from its raw bytes.
+
+    Raises :class:`X12Error` for anything that is not a readable interchange: empty input, EDIFACT or
+    other non-X12 data, a broken ISA, control characters, stray or truncated envelopes, and (when
+    ``strict``) any SE/GE/IEA count or control-number mismatch. With ``strict=False`` those count and
+    control mismatches are collected in ``Interchange.errors`` instead, so that a 997 can reject the
+    affected sets precisely; structural damage still raises.
+
+    An IEA02 that differs from ISA13 is only a warning: real senders get it wrong (two of our samples).
+    """
+    data = bytes(raw)
+    start = _start(data)
+    warnings: list[X12Warning] = []
+    encoding = _encoding(data, warnings)
+    text = data.decode("latin-1")  # one char per byte: offsets in `text` are byte offsets
+    isa = read_isa_segment(text, start, encoding, warnings)
+    delimiters = isa.delimiters
+    if encoding == "utf-8" and not all(
+        d.isascii() for d in (delimiters.element, delimiters.component, delimiters.segment)
+    ):
+        encoding = "latin-1"
+    _check_control_bytes(data, start, delimiters)
+    builder = _Builder(isa=isa.segment, delimiters=delimiters, encoding=encoding, strict=strict, warnings=warnings)
+    last_offset, seen_terminator = isa.segment.offset, False
+    for body, offset, terminated in _pieces(text, isa.end, delimiters, encoding, warnings):
+        if not terminated:
+            _unterminated(body, offset, builder, seen_terminator)
+        seen_terminator = seen_terminator or terminated
+        parts = body.split(delimiters.element)
+        _tag(body, parts[0], offset, builder.iea is not None and parts[0] != "ISA")
+        builder.add(parts[0], tuple(parts[1:]), offset)
         last_offset = offset
     builder.finish(last_offset)
     assert builder.iea is not None

@@ -14,9 +14,20 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from suppliers.adapters.x12.model import Segment
 
-_NUMBER = re.compile(r"-?(?:\d+\.?\d*|\.\d+)")
-_DIGITS = re.compile(r"\d+")
+_NUMBER = re.compile(r"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)")
+_DIGITS = re.compile(r"[0-9]+")
+_INTEGER = re.compile(r"-?[0-9]+")
 _TIME_FORMATS = {4: "%H%M", 6: "%H%M%S"}
+#: R elements (quantities, prices): at most 18 digits (the longest R in the dictionary) of which at most
+#: 9 before the decimal point, so that a quantity still fits the database's 32-bit integers once the
+#: services convert it; N0 counts at most 9 digits; N2 amounts (TDS01, SAC05) at most 13 digits, since
+#: invoice totals are stored with 12 digits before the decimal point.
+NUMBER_DIGITS, WHOLE_DIGITS, INTEGER_DIGITS, AMOUNT_DIGITS = 18, 9, 9, 13
+#: The delimiters our replies are written with (``writer.ELEMENT``, ``COMPONENT``, ``TERMINATOR``): an
+#: envelope value a reply echoes (ISA06, GS02, ST02, ...) may not contain them.
+REPLY_DELIMITERS = "*>~"
+#: ISA15 usage indicators: production, test, information.
+USAGE_CODES = frozenset({"P", "T", "I"})
 
 
 def text(segment: Segment, index: int, *, required: bool = False, what: str = "a value") -> str | None:
@@ -118,6 +129,20 @@ def number(segment: Segment, index: int, *, required: bool = False, what: str = 
     candidate = value.strip(" ")
     if not _NUMBER.fullmatch(candidate):
         raise segment.error(f"{segment.ref(index)} {value!r} is not a number", index, reason="not_a_number")
+    whole, _, fraction = candidate.lstrip("-").partition(".")
+    if len(whole) + len(fraction) > NUMBER_DIGITS:
+        raise segment.error(
+            f"{segment.ref(index)} has {len(whole) + len(fraction)} digits; an X12 number has at most {NUMBER_DIGITS}",
+            index,
+            reason="too_long",
+        )
+    if len(whole.lstrip("0")) > WHOLE_DIGITS:
+        raise segment.error(
+            f"{segment.ref(index)} {value!r} is too large: we read at most {WHOLE_DIGITS} digits before the decimal "
+            "point",
+            index,
+            reason="too_long",
+        )
     try:
         return Decimal(candidate)
     except InvalidOperation:  # pragma: no cover - the pattern already rules this out
@@ -136,11 +161,18 @@ def implied_decimal(segment: Segment, index: int, places: int, *, required: bool
     value = text(segment, index, required=required, what=f"an N{places} amount")
     if value is None:
         return None
-    if not re.fullmatch(r"-?\d+", value):
+    if not _INTEGER.fullmatch(value):
         raise segment.error(
             f"{segment.ref(index)} {value!r} is not an N{places} amount (digits with {places} implied decimals)",
             index,
             reason="not_a_number",
+        )
+    if len(value.lstrip("-").lstrip("0")) > AMOUNT_DIGITS:
+        raise segment.error(
+            f"{segment.ref(index)} has {len(value.lstrip('-'))} digits; we read N{places} amounts of at most "
+            f"{AMOUNT_DIGITS}",
+            index,
+            reason="too_long",
         )
     return Decimal(value).scaleb(-places)
 
@@ -150,9 +182,16 @@ def integer(segment: Segment, index: int, *, required: bool = False, what: str =
     value = text(segment, index, required=required, what=what)
     if value is None:
         return None
-    if not re.fullmatch(r"-?\d+", value.strip(" ")):
+    candidate = value.strip(" ")
+    if not _INTEGER.fullmatch(candidate):
         raise segment.error(f"{segment.ref(index)} {value!r} is not a whole number", index, reason="not_a_number")
-    return int(value)
+    if len(candidate.lstrip("-").lstrip("0")) > INTEGER_DIGITS:
+        raise segment.error(
+            f"{segment.ref(index)} {value!r} is too large: a count has at most {INTEGER_DIGITS} digits",
+            index,
+            reason="too_long",
+        )
+    return int(candidate)
 
 
 def qualified_ids(segment: Segment, first: int) -> dict[str, str]:
@@ -183,3 +222,43 @@ def qualified_ids(segment: Segment, first: int) -> dict[str, str]:
             )
         ids[qualifier] = value
     return ids
+
+
+def control_number(segment: Segment, index: int, *, what: str) -> str:
+    """A control number (ISA13, GS06, AK102): 1 to 9 ASCII digits, returned as sent."""
+    value = segment.get(index).strip()
+    if value == "":
+        raise segment.error(
+            f"{segment.ref(index)} is missing; expected {what} (up to 9 digits)", index, reason="missing"
+        )
+    if not _DIGITS.fullmatch(value) or len(value) > 9:
+        raise segment.error(f"{segment.ref(index)} {segment.get(index)!r} is not {what} (up to 9 digits)", index)
+    return value
+
+
+def envelope_id(
+    segment: Segment, index: int, *, what: str, limit: int, required: bool = True, reason: str = "invalid_value"
+) -> str:
+    """An envelope value our replies echo (ISA05-08, GS01-03, ST02): present when required, at most ``limit``
+    characters (padding aside), printable ASCII, and free of the delimiters the replies are written with."""
+    value = segment.get(index).strip()
+    ref = segment.ref(index)
+    if value == "":
+        if required:
+            raise segment.error(f"{ref} is missing; expected {what}", index, reason="missing")
+        return value
+    if len(value) > limit:
+        raise segment.error(
+            f"{ref} is {len(value)} characters long; {what} has at most {limit}", index, reason="too_long"
+        )
+    bad = next((char for char in value if not (char.isascii() and char.isprintable())), None)
+    if bad is not None:
+        raise segment.error(f"{ref} {value!r} contains {bad!r}, which is not printable ASCII", index, reason=reason)
+    bad = next((char for char in value if char in REPLY_DELIMITERS), None)
+    if bad is not None:
+        raise segment.error(
+            f"{ref} {value!r} contains {bad!r}, a delimiter of our acknowledgements, which could not echo it",
+            index,
+            reason=reason,
+        )
+    return value

@@ -19,6 +19,7 @@ from decimal import Decimal
 from suppliers.adapters.x12.documents import Party
 from suppliers.adapters.x12.errors import X12Error
 from suppliers.adapters.x12.model import FunctionalGroup, Interchange, TransactionSet
+from suppliers.adapters.x12.values import USAGE_CODES
 
 ELEMENT, COMPONENT, TERMINATOR = "*", ">", "~"
 ISA_VERSION, GS_VERSION = "00401", "004010"
@@ -201,14 +202,12 @@ def _qualifier(value: str, ref: str) -> str:
     return value
 
 
-def _write(envelope: _Envelope, sets: Sequence[list[str]], *, newline: bool) -> bytes:
-    if envelope.usage not in ("P", "T"):
+def _isa(envelope: _Envelope, interchange_control: int) -> str:
+    if envelope.usage not in USAGE_CODES:
         raise X12Error(
-            f"ISA15 {envelope.usage!r} must be P or T", element="ISA15", value=envelope.usage, reason="unwritable"
+            f"ISA15 {envelope.usage!r} must be P, T or I", element="ISA15", value=envelope.usage, reason="unwritable"
         )
     stamp = envelope.created_at
-    interchange_control = _control(envelope.interchange_control, "ISA13")
-    group_control = _control(envelope.group_control, "GS06")
     isa = ELEMENT.join(
         (
             "ISA",
@@ -231,6 +230,14 @@ def _write(envelope: _Envelope, sets: Sequence[list[str]], *, newline: bool) -> 
         )
     )
     assert len(isa) + 1 == 106, isa
+    return isa
+
+
+def _write(envelope: _Envelope, sets: Sequence[list[str]], *, newline: bool) -> bytes:
+    stamp = envelope.created_at
+    interchange_control = _control(envelope.interchange_control, "ISA13")
+    group_control = _control(envelope.group_control, "GS06")
+    isa = _isa(envelope, interchange_control)
     gs = ELEMENT.join(
         (
             "GS",
@@ -355,7 +362,14 @@ def _write_party(tset: _Set, party: Party) -> None:
 _AK5_CODES = {"truncated": "2", "set_control_mismatch": "3", "segment_count": "4"}
 _AK9_CODES = {"truncated": "3", "group_control_mismatch": "4", "set_count": "5"}
 #: Element-level reasons → AK4 data element syntax error codes.
-_AK4_CODES = {"missing": "1", "not_a_number": "6", "invalid_value": "7", "invalid_date": "8", "invalid_time": "9"}
+_AK4_CODES = {
+    "missing": "1",
+    "too_long": "5",
+    "not_a_number": "6",
+    "invalid_value": "7",
+    "invalid_date": "8",
+    "invalid_time": "9",
+}
 
 
 def _same_control(left: str | None, right: str) -> bool:

@@ -12,7 +12,7 @@ from scm.events.append_only import make_append_only
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("suppliers", "0002_inbound_raw_body_immutable"),
+        ("suppliers", "0003_supplier_edifact_id_and_interchange_acks"),
     ]
 
     operations = [
