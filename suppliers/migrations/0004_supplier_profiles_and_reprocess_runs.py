@@ -7,7 +7,19 @@ database (scm.events.append_only triggers): a version is never edited, a new one
 import django.db.models.deletion
 from django.db import migrations, models
 
+import importlib
+
 from scm.events.append_only import make_append_only
+
+_raw_body = importlib.import_module("suppliers.migrations.0002_inbound_raw_body_immutable")
+
+
+def reinstall_raw_body_triggers(apps, schema_editor):
+    """SQLite adds a column with a default by rebuilding the table, which drops its triggers: put
+    back the ones of 0002 (the raw body never changes, the row is never deleted)."""
+    if schema_editor.connection.vendor == "sqlite":
+        _raw_body.remove(apps, schema_editor)
+        _raw_body.install(apps, schema_editor)
 
 
 class Migration(migrations.Migration):
@@ -173,6 +185,7 @@ class Migration(migrations.Migration):
                 condition=models.Q(("version__gte", 1)), name="supplier_profile_version_positive"
             ),
         ),
+        migrations.RunPython(reinstall_raw_body_triggers, migrations.RunPython.noop),
         make_append_only("suppliers_supplierprofileversion"),
         make_append_only("suppliers_reprocessattempt"),
     ]
