@@ -13,7 +13,7 @@ from suppliers.apply.resolve import Resolver
 from suppliers.apply.ship_notice import ShipNoticePlan, plan_ship_notice
 from suppliers.documents import Document, FunctionalAckDoc, InventoryAdviceDoc, InvoiceDoc, PoAckDoc, ShipNoticeDoc
 from suppliers.exceptions import MessageRejected, Problem
-from suppliers.models import PurchaseOrder, Supplier
+from suppliers.models import Supplier
 from suppliers.profiles import MessageProfiles
 from suppliers.services.lock_objects import lock_stock_at
 
@@ -51,14 +51,10 @@ def plan_documents(
 
 
 def apply_plans(plans: list[Plan], ctx: Context) -> list[dict[str, Any]]:
-    """Lock every purchase order (by id) and stock balance (inventory's order) the plans touch, once
-    and up front, then apply them in order; the locked rows are handed to the plans on `ctx`."""
-    order_ids = sorted({order.pk for plan in plans for order in plan.orders})
-    if order_ids:
-        ctx.orders = {
-            order.pk: order
-            for order in PurchaseOrder.objects.select_for_update().filter(pk__in=order_ids).order_by("pk")
-        }
+    """Lock every stock balance the plans touch (inventory's order), once and up front, then apply the
+    plans in order. The purchase orders were locked when planning read them (`Resolver`); both are
+    handed to the plans on `ctx`, so nothing is looked up or locked twice."""
+    ctx.orders = {order.pk: order for plan in plans for order in plan.orders}
     ctx.stock = lock_stock_at({pair for plan in plans for pair in plan.skus_at})
     return [_summary(plan, plan.apply(ctx)) for plan in plans]
 

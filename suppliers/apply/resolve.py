@@ -86,9 +86,14 @@ class Resolver:
                     ids.add(product.sku)
             if po_number:
                 po_numbers.add(po_number)
+        # The orders are locked here, by id, before their lines are read: what planning sees of them
+        # (confirmed and shipped quantities) is what applying will change, and nothing locks them again.
         self.orders = {
             order.number: order
-            for order in PurchaseOrder.objects.filter(number__in=po_numbers).select_related("supplier")
+            for order in PurchaseOrder.objects.select_for_update(of=("self",))
+            .filter(number__in=po_numbers)
+            .select_related("supplier")
+            .order_by("pk")
         }
         self.lines: dict[int, list[PurchaseOrderLine]] = defaultdict(list)
         for line in PurchaseOrderLine.objects.filter(purchase_order__in=list(self.orders.values())).order_by("line_no"):

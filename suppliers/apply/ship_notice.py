@@ -121,10 +121,12 @@ class ShipNoticePlan(Plan):
 
 
 def _open_line_supply(orders: dict[int, PurchaseOrder], lines: dict[int, PurchaseOrderLine]) -> dict[str, int]:
-    """Inbound supply still expected per PO-line reference, in one query (read under the orders' locks:
-    only an acknowledgement, which locks the order too, changes a PO line's own supply)."""
+    """Inbound supply still expected per PO-line reference, in one query. Only a confirmed line has
+    supply of its own (the lines were read under the orders' locks, so confirmation cannot change)."""
     return inventory_selectors.inbound_quantities(
-        (line.inbound_reference, line.sku, orders[line.purchase_order_id].destination) for line in lines.values()
+        (line.inbound_reference, line.sku, orders[line.purchase_order_id].destination)
+        for line in lines.values()
+        if line.qty_confirmed is not None
     )
 
 
