@@ -240,10 +240,7 @@ def drop_folder_poll(*, supplier_id: int) -> PollAttempt:
         folder = drop_folder_resolve(supplier.drop_folder)
     except DropFolderRefused as exc:
         return poll_attempt_record(
-            supplier_id=supplier.pk,
-            channel=PollChannel.FOLDER,
-            status=PollStatus.FAILED,
-            started_at=started,
+            supplier_id=supplier.pk, channel=PollChannel.FOLDER, status=PollStatus.FAILED, started_at=started,
             error=exc.message,
         )
     if not folder.is_dir():
