@@ -157,6 +157,27 @@ def run_load(clients: int, bodies: list[bytes]) -> tuple[float, list[float], lis
     return elapsed, latencies, statuses
 
 
+def count_statements(body: bytes) -> tuple[int, dict[str, int]]:
+    """SQL statements one more notice costs (store + process), by kind, counted at the driver."""
+    from django.db import connection
+
+    from suppliers import inbound
+
+    kinds: dict[str, int] = {}
+
+    def count(execute, sql, params, many, context):
+        kind = sql.lstrip().split(None, 1)[0].upper()
+        kinds[kind] = kinds.get(kind, 0) + 1
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(count):
+        message = inbound.inbound_message_store(body=body, source="api")
+        message = inbound.inbound_message_process(message_id=message.pk)
+    if message.status != "APPLIED":
+        raise SystemExit(f"the counted message was not applied: {message.status} {message.errors}")
+    return sum(kinds.values()), kinds
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -189,14 +210,17 @@ def main() -> None:
         prefix = f"b{uuid.uuid4().hex[:6]}-"
         supplier, order, parts = seed(prefix, args.lines)
         bodies = [
-            interchange(supplier.isa_id, n + 1, f"{prefix}ASN{n}", order.number, parts) for n in range(args.messages)
+            interchange(supplier.isa_id, n + 1, f"{prefix}ASN{n}", order.number, parts)
+            for n in range(args.messages + 1)
         ]
+        counted = bodies.pop()
         common.progress(f"{clients} client(s): {args.messages} messages of {len(bodies[0])} bytes, {args.lines} lines")
         elapsed, latencies, statuses = run_load(clients, bodies)
         applied = statuses.count("APPLIED")
         if applied != args.messages:
             raise SystemExit(f"only {applied} of {args.messages} messages were applied: {set(statuses)}")
-        expected = args.messages  # one unit per line per message, per SKU
+        statements, kinds = count_statements(counted)
+        expected = args.messages + 1  # one unit per line per message, per SKU
         inbound_total = sum(s.quantity for s in inventory_selectors.inbound_for(sku=f"{prefix}SKU0"))
         if inbound_total != expected:
             raise SystemExit(f"inbound supply of {prefix}SKU0 is {inbound_total}, expected {expected}")
@@ -213,12 +237,14 @@ def main() -> None:
                 "p95": percentile(latencies, 0.95) * 1000,
                 "mean": statistics.mean(latencies) * 1000,
                 "ceiling": tps,
+                "statements": statements,
             }
         )
         print(
             f"{clients} client(s): {rate:,.1f} messages/s stored+parsed+applied "
             f"(p50 {rows[-1]['p50']:.1f} ms, p95 {rows[-1]['p95']:.1f} ms per message)"
-            + (f"; pgbench floor for the same writes {tps:,.0f}/s ({rate / tps:.2f})" if tps else ""),
+            + (f"; pgbench floor for the same writes {tps:,.0f}/s ({rate / tps:.2f})" if tps else "")
+            + f"; {statements} SQL statements per notice ({', '.join(f'{k} {v}' for k, v in sorted(kinds.items()))})",
             flush=True,
         )
         common.report(
@@ -229,9 +255,11 @@ def main() -> None:
             ceiling=tps,
             ceiling_name="pgbench same writes/s",
         )
+        if clients == args.clients[0]:
+            common.report("ingest_856", f"SQL statements per 856 notice, {args.lines} lines", statements, "statements")
 
     table = "\n".join(
-        f"| {r['clients']} | {r['rate']:,.1f} | {r['p50']:.1f} | {r['p95']:.1f} | "
+        f"| {r['clients']} | {r['rate']:,.1f} | {r['p50']:.1f} | {r['p95']:.1f} | {r['statements']} | "
         + (f"{r['ceiling']:,.0f} | {r['rate'] / r['ceiling']:.2f} |" if r["ceiling"] else "— | — |")
         for r in rows
     )
@@ -242,8 +270,8 @@ interchange from one supplier, {args.lines} items for one purchase order; stored
 processed (claims, X12 read and 856 mapping, ship notice, inbound supply per line with ledger rows and
 events, 997 reply). The ceiling is pgbench doing the same row writes per message without Python.
 
-| clients | messages/s | p50 ms | p95 ms | pgbench same writes/s | ratio |
-|---:|---:|---:|---:|---:|---:|
+| clients | messages/s | p50 ms | p95 ms | SQL statements per notice | pgbench same writes/s | ratio |
+|---:|---:|---:|---:|---:|---:|---:|
 {table}
 
 One supplier's messages are processed one at a time (its row is locked for the control numbers of the

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from dashboard import transport, views
+from dashboard import reprocess, transport, views
 
 app_name = "dashboard"
 
@@ -19,6 +19,10 @@ urlpatterns = [
     path("supplier-exceptions/", views.supplier_exceptions, name="exceptions"),
     path("supplier-exceptions/messages/<int:message_id>/", views.message_detail, name="message"),
     path("supplier-exceptions/messages/<int:message_id>/reprocess/", views.message_reprocess, name="message_reprocess"),
+    path("supplier-exceptions/reprocess/", reprocess.reprocess_start, name="reprocess_start"),
+    path("supplier-exceptions/reprocess/<int:run_id>/", reprocess.reprocess_run_detail, name="reprocess_run"),
+    path("supplier-exceptions/reprocess/<int:run_id>/stop/", reprocess.reprocess_run_stop, name="reprocess_stop"),
+    path("supplier-exceptions/reprocess/<int:run_id>/resume/", reprocess.reprocess_run_resume, name="reprocess_resume"),
     path("replenishment/", views.replenishment, name="replenishment"),
     path("replenishment/draft/", views.replenishment_draft, name="replenishment_draft"),
     path("webhooks/dead/", views.dead_webhooks, name="webhooks"),

@@ -33,6 +33,7 @@ from scm.outbound.selectors import breakers_open
 from shipments import selectors as shipment_selectors
 from suppliers import inbound as supplier_inbound
 from suppliers import selectors as supplier_selectors
+from suppliers.profiles import selectors as profile_selectors
 
 
 def _warn(request: HttpRequest, problems: list[str]) -> None:
@@ -225,7 +226,14 @@ def supplier_exceptions(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "dashboard/exceptions.html",
-        {"listing": listing, "polls": polls, "is_ops": is_ops(request.user), "nav": "exceptions"},
+        {
+            "listing": listing,
+            "polls": polls,
+            "reasons": profile_selectors.quarantine_reasons(),
+            "runs": list(profile_selectors.reprocess_runs(limit=10)),
+            "is_ops": is_ops(request.user),
+            "nav": "exceptions",
+        },
     )
 
 
@@ -242,6 +250,7 @@ def message_detail(request: HttpRequest, message_id: int) -> HttpResponse:
         {
             "m": message,
             "raw": highlight_message(raw[0], message.errors or []) if raw else None,
+            "attempts": list(message.reprocess_attempts.select_related("run").order_by("id")),
             "is_ops": is_ops(request.user),
             "nav": "exceptions",
         },
@@ -252,7 +261,7 @@ def message_detail(request: HttpRequest, message_id: int) -> HttpResponse:
 @ops_only
 def message_reprocess(request: HttpRequest, message_id: int) -> HttpResponse:
     try:
-        message = supplier_inbound.inbound_message_reprocess(message_id=message_id)
+        message = supplier_inbound.inbound_message_reprocess(message_id=message_id, actor=_actor(request))
     except DomainError as exc:
         messages.error(request, f"Not reprocessed: {exc.message}")
     else:

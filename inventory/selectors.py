@@ -233,6 +233,17 @@ def available_to_promise(*, sku: str, qty: int, today: date | None = None) -> At
     return answer
 
 
+def inbound_quantities(keys: Iterable[tuple[str, str, str]]) -> dict[str, int]:
+    """Units still expected per reference, for (reference, sku, location code) keys, in one query."""
+    wanted = set(keys)
+    if not wanted:
+        return {}
+    rows = InboundSupply.objects.filter(reference__in={key[0] for key in wanted}, quantity__gt=0).values_list(
+        "reference", "item__sku", "location__code", "quantity"
+    )
+    return {reference: qty for reference, sku, code, qty in rows if (reference, sku, code) in wanted}
+
+
 def inbound_for(*, sku: str, location: str | None = None) -> QuerySet[InboundSupply]:
     rows = InboundSupply.objects.select_related("item", "location").filter(item__sku=sku, quantity__gt=0)
     if location:

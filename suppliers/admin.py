@@ -27,6 +27,7 @@ from suppliers.models import (
     SupplierInvoice,
     SupplierItem,
 )
+from suppliers.profiles.fixes import fix_for
 
 RAW_PREVIEW_BYTES = 20_000
 
@@ -203,6 +204,7 @@ class InboundMessageAdmin(ReadOnlyAdmin):
         "interchange_control",
         "duplicate_of",
         "error_list",
+        "profile_versions_applied",
         "summary",
         "raw_preview",
     )
@@ -225,10 +227,16 @@ class InboundMessageAdmin(ReadOnlyAdmin):
             "<ul>{}</ul>",
             format_html_join(
                 "",
-                "<li><code>{}</code> {} <small>{}</small></li>",
-                ((e["code"], e["message"], e.get("path") or "") for e in obj.errors),
+                "<li><code>{}</code> {} <small>{}</small>{}</li>",
+                ((e["code"], e["message"], e.get("path") or "", _fix_link(obj, e)) for e in obj.errors),
             ),
         )
+
+    @admin.display(description="profile versions")
+    def profile_versions_applied(self, obj: InboundMessage) -> str:
+        """The supplier profile versions the message was last processed under."""
+        versions = obj.profile_versions or {}
+        return ", ".join(f"{kind} v{number}" for kind, number in sorted(versions.items())) or "none (defaults)"
 
     @admin.display(description="raw message")
     def raw_preview(self, obj: InboundMessage):
@@ -247,6 +255,19 @@ class InboundMessageAdmin(ReadOnlyAdmin):
             f"{counts['QUARANTINED']} still quarantined, {counts['DUPLICATE']} duplicate.",
             level=messages.SUCCESS if counts["QUARANTINED"] == 0 else messages.WARNING,
         )
+
+
+def _fix_link(message: InboundMessage, problem: dict):
+    """A link to the supplier profile field that would fix this reason (suppliers.profiles.fixes)."""
+    fix = fix_for(problem, message.document_types) if message.supplier_id else None
+    if fix is None:
+        return ""
+    return format_html(
+        ' <a href="{}" data-testid="profile-fix">Fix in {}</a> <small>({})</small>',
+        fix.admin_url(message.supplier_id),
+        fix.label,
+        fix.hint,
+    )
 
 
 @admin.register(OutboundMessage)
@@ -289,3 +310,7 @@ class SupplierInvoiceAdmin(ReadOnlyAdmin):
 class PollAttemptAdmin(ReadOnlyAdmin):
     list_display = ("id", "supplier", "channel", "status", "tries", "messages_stored", "finished_at", "error")
     list_filter = ("status", "channel", "supplier")
+
+
+# Supplier profile versions (and, below them, bulk reprocess runs) have their admin beside their code.
+from suppliers.profiles import admin as profiles_admin  # noqa: E402, F401

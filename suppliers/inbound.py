@@ -19,6 +19,8 @@
    - record the outcome, the replies (`interchange_acks`: a TA1 or CONTRL when the envelope is at fault
      or an acknowledgement is asked for; the 997 for every X12 interchange we could read, from a known
      supplier, and the 824 when it is readable but not applied for a business reason), and the event.
+   The supplier's profiles (`suppliers.profiles`) are read once per message: mapping and applying
+   see the same versions, and the message records them (`profile_versions`).
 3. `inbound_messages_reprocess` runs step 2 again for quarantined messages after ops fixed master
    data or a mapping.
 """
@@ -47,7 +49,6 @@ from suppliers.exceptions import (
     BUSINESS,
     INTERNAL,
     MessageNotFound,
-    MessageNotReprocessable,
     MessageRejected,
     MessageTooLarge,
     Problem,
@@ -62,6 +63,8 @@ from suppliers.models import (
     OutboundMessage,
     Supplier,
 )
+from suppliers.profiles import MessageProfiles
+from suppliers.profiles.selectors import profiles_for_message
 from suppliers.services import allocate_control_numbers, outbound_store
 
 log = logging.getLogger(__name__)
@@ -78,6 +81,7 @@ PROCESSING_FIELDS = [
     "attempts",
     "processed_at",
     "supplier",
+    "profile_versions",
 ]
 #: How often processing is retried in-process after a deadlock or serialization failure.
 TRANSIENT_RETRIES = 3
@@ -206,10 +210,12 @@ def _process_once(message_id: int, *, reprocess: bool) -> InboundMessage:
         first_time = message.attempts == 0
         message.attempts += 1
         with event_context(causation_id=message.stream):
-            parsed = formats.parse(bytes(message.body), message.format)
-            outcome = _apply(message, parsed)
+            profiles = profiles_for_message(message)
+            parsed = formats.parse(bytes(message.body), message.format, profiles=profiles)
+            outcome = _apply(message, parsed, profiles)
             if outcome.same_bytes:
                 parsed = ParsedMessage(format=message.format)
+            message.profile_versions = profiles.versions()
             _record(message, parsed, outcome, send_replies=first_time)
     return message
 
@@ -295,10 +301,11 @@ def _checksum_key(message: InboundMessage) -> str:
     return f"sha256:{message.supplier_id or '-'}:{message.sha256}"
 
 
-def _apply(message: InboundMessage, parsed: ParsedMessage) -> _Outcome:
+def _apply(message: InboundMessage, parsed: ParsedMessage, profiles: MessageProfiles) -> _Outcome:
     supplier, problems = _identify_supplier(message, parsed)
     if supplier is not None:
         message.supplier = supplier
+        profiles.bind_supplier(supplier.pk)
         # Locked before any append: the replies need its control numbers (store: locks first, appends last).
         Supplier.objects.select_for_update().filter(pk=supplier.pk).values_list("pk").get()
         if not supplier.active and not problems:
@@ -311,14 +318,14 @@ def _apply(message: InboundMessage, parsed: ParsedMessage) -> _Outcome:
     problems = parsed.problems + problems
     if problems:
         return _Outcome(IN.QUARANTINED, problems, [])
-    ctx = apply.Context(supplier=supplier, message=message)
+    ctx = apply.Context(supplier=supplier, message=message, profiles=profiles)
     try:
         with transaction.atomic():
             for key in parsed.identity_keys:
                 owner = _claim(f"{supplier.code}:{key}", message)
                 if owner != message.pk:
                     raise _Duplicate(owner, key)
-            plans = apply.plan_documents(parsed.documents, supplier)
+            plans = apply.plan_documents(parsed.documents, supplier, profiles)
             summary = apply.apply_plans(plans, ctx)
     except _Duplicate as duplicate:
         return _Outcome(IN.DUPLICATE, [], [], duplicate_of=duplicate.owner_id)
@@ -490,14 +497,12 @@ def inbound_message_crashed(*, message_id: int, error: BaseException) -> Inbound
 # --- Reprocess -----------------------------------------------------------------------------------
 
 
-def inbound_message_reprocess(*, message_id: int) -> InboundMessage:
-    """Process a QUARANTINED message again (after master data or a mapping was fixed)."""
-    current = InboundMessage.objects.filter(pk=message_id).values_list("status", flat=True).first()
-    if current is None:
-        raise MessageNotFound(message_id)
-    if current != IN.QUARANTINED:
-        raise MessageNotReprocessable(message_id=message_id, status=current)
-    return inbound_message_process(message_id=message_id, reprocess=True)
+def inbound_message_reprocess(*, message_id: int, actor: str = "") -> InboundMessage:
+    """Process a QUARANTINED message again (after master data, a mapping or the supplier's profile was
+    fixed); the attempt is recorded (`suppliers.services.reprocessing`)."""
+    from suppliers.services.reprocessing import message_reprocess
+
+    return message_reprocess(message_id=message_id, actor=actor)
 
 
 def inbound_messages_reprocess(
@@ -527,7 +532,7 @@ def inbound_messages_reprocess(
     counts = {IN.APPLIED: 0, IN.QUARANTINED: 0, IN.DUPLICATE: 0, "skipped": 0}
     for done, pk in enumerate(ids, start=1):
         try:
-            message = inbound_message_process(message_id=pk, reprocess=True)
+            message = inbound_message_reprocess(message_id=pk)
         except (DatabaseError, DomainError) as exc:
             log.warning("reprocessing inbound message %s failed: %s", pk, exc)
             counts["skipped"] += 1

@@ -352,6 +352,9 @@ class InboundMessage(FSMModelMixin, models.Model):
     attempts = models.PositiveIntegerField(default=0, help_text="Times processing ran.")
     processed_at = models.DateTimeField(null=True, blank=True)
     summary = models.JSONField(default=dict, blank=True, help_text="What applying it did.")
+    profile_versions = models.JSONField(
+        default=dict, blank=True, help_text='Supplier profile versions it was last processed under, e.g. {"856": 3}.'
+    )
 
     class Meta:
         ordering = ["-id"]
@@ -470,3 +473,14 @@ class PollAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel} poll of {self.supplier_id}: {self.status}"
+
+
+# Profile versions and bulk reprocess runs live beside their services (suppliers/profiles/); importing
+# them here registers them with the suppliers app.
+from suppliers.profiles.models import (  # noqa: E402, F401
+    ReprocessAttempt,
+    ReprocessOutcome,
+    ReprocessRun,
+    ReprocessRunStatus,
+    SupplierProfileVersion,
+)

@@ -97,3 +97,11 @@ def poll_supplier_feed(self, supplier_id: int, started_at: str | None = None) ->
         error=(f"gave up after {tries} tries: {result.error}" if result.outcome == "retry" else result.error),
     )
     return result.outcome
+
+
+@shared_task(acks_late=True)
+def reprocess_run(run_id: int) -> str:
+    """Execute a bulk reprocess run (resumable: a redelivered task carries on where it stopped)."""
+    from suppliers.services import reprocessing
+
+    return str(reprocessing.reprocess_run_execute(run_id=run_id).status)

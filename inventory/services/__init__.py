@@ -7,6 +7,7 @@
 - `reservations`: `stock_reserve(_many)`, `reservation_release(_many)`, `reservation_consume(_many)`: the one
   reservation implementation;
 - `inbound`: inbound supply (expected units);
+- `inbound_moves`: many inbound-supply moves in a fixed number of statements (a ship notice's lines);
 - `master_data`: items and locations.
 
 Each service is one transaction that (1) locks the balances it touches, always in (item id,
@@ -21,7 +22,14 @@ The names other apps use are importable from `inventory.services` itself. The lo
 
 from inventory.selectors import get_item, get_items, get_location
 from inventory.services.inbound import inbound_add, inbound_move, inbound_remove, inbound_reschedule
-from inventory.services.lock_objects import lock_balances, lock_balances_for_skus, lock_reservations, lock_supplies
+from inventory.services.inbound_moves import InboundMove, inbound_move_many
+from inventory.services.lock_objects import (
+    lock_balances,
+    lock_balances_by_code,
+    lock_balances_for_skus,
+    lock_reservations,
+    lock_supplies,
+)
 from inventory.services.master_data import ITEM_FIELDS, LOCATION_FIELDS, item_upsert, location_upsert
 from inventory.services.movements import ADJUSTMENT_REASONS, stock_adjust, stock_count, stock_receive
 from inventory.services.recording import stock_stream
@@ -41,6 +49,7 @@ __all__ = [
     "ADJUSTMENT_REASONS",
     "HeldUnits",
     "ITEM_FIELDS",
+    "InboundMove",
     "LOCATION_FIELDS",
     "ReservationRequest",
     "get_item",
@@ -48,11 +57,13 @@ __all__ = [
     "get_location",
     "inbound_add",
     "inbound_move",
+    "inbound_move_many",
     "inbound_remove",
     "inbound_reschedule",
     "item_upsert",
     "location_upsert",
     "lock_balances",
+    "lock_balances_by_code",
     "lock_balances_for_skus",
     "lock_reservations",
     "lock_supplies",

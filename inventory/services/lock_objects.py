@@ -38,6 +38,34 @@ def lock_balances(pairs: Iterable[tuple[Item, Location]]) -> dict[BalanceKey, Ba
     return found
 
 
+def lock_balances_by_code(pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Balance]:
+    """`lock_balances` for (sku, location code) pairs, in the same (item id, location id) order, with
+    each balance's item and location loaded: one statement when the balances exist (the common case).
+    Raises UnknownSku / UnknownLocation before locking anything when a code does not exist."""
+    wanted = set(pairs)
+    if not wanted:
+        return {}
+    found = _select_by_code(wanted)
+    if len(found) < len(wanted):
+        from inventory.selectors import get_items, get_location
+
+        items = get_items(sorted({sku for sku, _ in wanted}))
+        places = {code: get_location(code) for code in sorted({code for _, code in wanted})}
+        lock_balances((items[sku], places[code]) for sku, code in wanted)
+        found = _select_by_code(wanted)
+    return found
+
+
+def _select_by_code(wanted: set[tuple[str, str]]) -> dict[tuple[str, str], Balance]:
+    rows = (
+        Balance.objects.select_for_update(of=("self",))
+        .select_related("item", "location")
+        .filter(item__sku__in={sku for sku, _ in wanted}, location__code__in={code for _, code in wanted})
+        .order_by("item_id", "location_id")
+    )
+    return {(row.item.sku, row.location.code): row for row in rows if (row.item.sku, row.location.code) in wanted}
+
+
 def lock_balances_for_skus(items: Sequence[Item]) -> dict[BalanceKey, Balance]:
     """Lock every existing balance of these items across locations (for allocation decisions)."""
     rows = (

@@ -4,11 +4,16 @@ Thin on purpose, like `x12_feed`: the toolkit reads the envelopes and maps each 
 format-neutral documents of `suppliers.documents`; this module turns every `EdifactError` into a
 `Problem` of kind `syntax` (it also feeds the CONTRL) and refuses, as `business` problems, messages we
 do not take from suppliers (an ORDERS, a CONTRL, a directory older than D.96A): readable, not applied.
+
+The sender's supplier profile for each message (`suppliers.profiles`, DESADV sharing the 856's, ORDRSP
+the 855's, INVOIC the 810's) is applied while mapping, as for X12: dates in the patterns it accepts for
+the element (`DTM01-2`), and malformed segments it says to ignore (dropped, with a warning).
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from suppliers.adapters.edifact import (
     MAPPERS,
@@ -21,6 +26,7 @@ from suppliers.adapters.edifact import (
 )
 from suppliers.documents import Origin, ParsedMessage
 from suppliers.exceptions import BUSINESS, SYNTAX, Problem
+from suppliers.profiles import DocumentProfile, MessageProfiles, defaults
 
 #: The oldest directory we read (UNH02-2 D, UNH02-3 96A).
 OLDEST_RELEASE = 1996
@@ -93,8 +99,10 @@ def _unsupported(message: Message, origin: Origin) -> Problem:
     )
 
 
-def parse(raw: bytes) -> ParsedMessage:
-    """Read the interchange leniently (count mismatches are collected, not raised) and map every message."""
+def parse(raw: bytes, profiles: MessageProfiles | None = None) -> ParsedMessage:
+    """Read the interchange leniently (count mismatches are collected, not raised) and map every message
+    under the sender's profiles (none: the strict defaults)."""
+    profiles = profiles or defaults()
     parsed = ParsedMessage(format="edifact")
     try:
         interchange = read_interchange(raw, strict=False)
@@ -105,6 +113,7 @@ def parse(raw: bytes) -> ParsedMessage:
         return parsed
     parsed.interchange = interchange
     _sender(parsed, interchange.header)
+    profiles.identify_sender(interchange.sender_qualifier, interchange.sender_id, syntax="edifact")
     parsed.warnings = [str(warning) for warning in interchange.warnings]
     control = interchange.control_reference.strip()
     control = (control.lstrip("0") or "0") if control.isdigit() else control
@@ -124,7 +133,7 @@ def parse(raw: bytes) -> ParsedMessage:
             parsed.problems.append(problem)
             continue
         try:
-            document, problems = map_message(message, origin)
+            document, problems = _mapped(message, origin, profiles.document(message.type))
         except EdifactError as error:
             parsed.syntax_errors.append(error)
             parsed.problems.append(problem_from_edifact(error))
@@ -132,7 +141,27 @@ def parse(raw: bytes) -> ParsedMessage:
         parsed.problems.extend(problems)
         if document is not None:
             parsed.documents.append(document)
+    parsed.warnings += profiles.warnings
     return parsed
+
+
+def _mapped(message: Message, origin: Origin, profile: DocumentProfile):
+    """Map a message under the profile, dropping the malformed segments it says to ignore."""
+    return profile.map_tolerating(
+        lambda current: map_message(current, origin, profile), message, errors=(EdifactError,), without=_blank_segment
+    )
+
+
+def _blank_segment(message: Message, error: EdifactError) -> tuple[Message, str] | None:
+    """The message with the segment the error names replaced by an empty one (positions kept); never UNH/UNT."""
+    ordinal = error.ordinal or 0
+    if not 1 < ordinal < len(message.segments):
+        return None
+    bad = message.segments[ordinal - 1]
+    if bad.tag != error.segment:
+        return None
+    segments = (*message.segments[: ordinal - 1], replace(bad, tag="", elements=()), *message.segments[ordinal:])
+    return replace(message, segments=segments), f"{bad.tag} #{ordinal} at byte {bad.offset}: {error.message}"
 
 
 __all__ = ["parse", "problem_from_edifact"]

@@ -14,6 +14,7 @@ from suppliers.adapters import csv_feed, edifact_feed, json_feed, x12_feed
 from suppliers.documents import ParsedMessage
 from suppliers.exceptions import SYNTAX, Problem
 from suppliers.models import MessageFormat
+from suppliers.profiles import MessageProfiles
 
 _BOM = b"\xef\xbb\xbf"
 _EDIFACT_HEADS = (b"UNA", b"UNB")
@@ -73,5 +74,11 @@ PARSERS: dict[str, Callable[[bytes], ParsedMessage]] = {
 }
 
 
-def parse(raw: bytes, message_format: str) -> ParsedMessage:
+def parse(raw: bytes, message_format: str, *, profiles: MessageProfiles | None = None) -> ParsedMessage:
+    """Read a raw message with the adapter for its format. `profiles` (the message's supplier
+    profiles, see suppliers.profiles) reach the adapters that map syntax: X12 and EDIFACT."""
+    if message_format == MessageFormat.X12:
+        return x12_feed.parse(raw, profiles)
+    if message_format == MessageFormat.EDIFACT:
+        return edifact_feed.parse(raw, profiles)
     return PARSERS.get(message_format, _unknown)(raw)

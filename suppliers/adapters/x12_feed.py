@@ -5,11 +5,15 @@ module only renames those facts into the format-neutral documents of `suppliers.
 turns every `X12Error` into a `Problem` of kind `syntax` (it also feeds the 997). Sets we do not
 take from suppliers (an 850, an unknown ST01) become `business` problems: the message is readable,
 we just do not apply it (the 824 says why).
+
+The supplier's profile (`suppliers.profiles`, one per business document) is applied while mapping:
+dates in the patterns it accepts, and malformed segments it says to ignore (dropped, with a warning).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date
 
 from suppliers.adapters.x12 import (
@@ -45,6 +49,7 @@ from suppliers.documents import (
     ShipNoticeDoc,
 )
 from suppliers.exceptions import BUSINESS, SYNTAX, Problem
+from suppliers.profiles import DocumentProfile, MessageProfiles, defaults
 
 #: Qualifiers that carry our own SKU, and those that carry the supplier's part number (first wins).
 OUR_SKU_QUALIFIERS = ("BP",)
@@ -89,8 +94,10 @@ def problem_from_x12(error: X12Error, *, kind: str = SYNTAX) -> Problem:
     )
 
 
-def parse(raw: bytes) -> ParsedMessage:
-    """Read the interchange leniently (count mismatches are collected, not raised) and map every set."""
+def parse(raw: bytes, profiles: MessageProfiles | None = None) -> ParsedMessage:
+    """Read the interchange leniently (count mismatches are collected, not raised) and map every set
+    under the sender's profiles (none: the strict defaults)."""
+    profiles = profiles or defaults()
     parsed = ParsedMessage(format="x12")
     try:
         interchange = read_interchange(raw, strict=False)
@@ -101,6 +108,7 @@ def parse(raw: bytes) -> ParsedMessage:
         return parsed
     parsed.interchange = interchange
     parsed.envelope = interchange.header
+    profiles.identify_sender(interchange.sender_qualifier, interchange.sender_id)
     parsed.sender_qualifier = interchange.sender_qualifier
     parsed.sender_id = interchange.sender_id
     parsed.interchange_control = interchange.control_number
@@ -137,7 +145,7 @@ def parse(raw: bytes) -> ParsedMessage:
                 )
                 continue
             try:
-                document, problems = converter(tset, origin)
+                document, problems = converter(tset, origin, profiles.document(tset.code))
             except X12Error as error:
                 parsed.syntax_errors.append(error)
                 parsed.problems.append(problem_from_x12(error))
@@ -145,7 +153,28 @@ def parse(raw: bytes) -> ParsedMessage:
             parsed.problems.extend(problems)
             if document is not None:
                 parsed.documents.append(document)
+    parsed.warnings += profiles.warnings
     return parsed
+
+
+def _mapped(mapper: Callable, tset: TransactionSet, profile: DocumentProfile):
+    """Map a set under the profile, dropping the malformed segments it says to ignore."""
+    return profile.map_tolerating(
+        lambda current: mapper(current, profile), tset, errors=(X12Error,), without=_blank_segment
+    )
+
+
+def _blank_segment(tset: TransactionSet, error: X12Error) -> tuple[TransactionSet, str] | None:
+    """The set with the segment the error names replaced by an empty one (positions stay as they
+    were, so later errors still point at the right segment); never ST or SE."""
+    ordinal = error.ordinal or 0
+    if not 1 < ordinal < len(tset.segments):
+        return None
+    bad = tset.segments[ordinal - 1]
+    if bad.tag != error.segment:
+        return None
+    segments = (*tset.segments[: ordinal - 1], replace(bad, tag="", elements=()), *tset.segments[ordinal:])
+    return replace(tset, segments=segments), f"{bad.tag} #{ordinal} at byte {bad.offset}: {error.message}"
 
 
 def _sender_of_unread(parsed: ParsedMessage, raw: bytes) -> None:
@@ -188,8 +217,8 @@ def _arrival(dates: dict[str, date]) -> date | None:
     return next((dates[q] for q in ARRIVAL_DATE_QUALIFIERS if q in dates), None)
 
 
-def _from_855(tset: TransactionSet, origin: Origin) -> Converted:
-    ack: PurchaseOrderAck855 = map_855(tset)
+def _from_855(tset: TransactionSet, origin: Origin, profile: DocumentProfile) -> Converted:
+    ack: PurchaseOrderAck855 = _mapped(map_855, tset, profile)
     rejected = ack.ack_type in REJECTED_ORDER_TYPES
     header_date = _arrival(ack.dates)
     lines = []
@@ -247,8 +276,8 @@ def _within(tset: TransactionSet, origin: Origin, tag: str, index: int, limit: i
         raise error.in_set(group_control=origin.group_control or "", set_control=origin.set_control)
 
 
-def _from_856(tset: TransactionSet, origin: Origin) -> Converted:
-    notice: ShipNotice856 = map_856(tset)
+def _from_856(tset: TransactionSet, origin: Origin, profile: DocumentProfile) -> Converted:
+    notice: ShipNotice856 = _mapped(map_856, tset, profile)
     _within(tset, origin, "BSN", 2, 30, "a shipment identification")
     if notice.purpose not in APPLIED_856_PURPOSES:
         return None, [
@@ -292,8 +321,8 @@ def _from_856(tset: TransactionSet, origin: Origin) -> Converted:
     )
 
 
-def _from_810(tset: TransactionSet, origin: Origin) -> Converted:
-    invoice: Invoice810 = map_810(tset)
+def _from_810(tset: TransactionSet, origin: Origin, profile: DocumentProfile) -> Converted:
+    invoice: Invoice810 = _mapped(map_810, tset, profile)
     _within(tset, origin, "BIG", 2, 22, "an invoice number")
     lines = tuple(
         InvoiceLineDoc(
@@ -321,8 +350,8 @@ def _from_810(tset: TransactionSet, origin: Origin) -> Converted:
     )
 
 
-def _from_846(tset: TransactionSet, origin: Origin) -> Converted:
-    advice: InventoryAdvice846 = map_846(tset)
+def _from_846(tset: TransactionSet, origin: Origin, profile: DocumentProfile) -> Converted:
+    advice: InventoryAdvice846 = _mapped(map_846, tset, profile)
     items = []
     for index, item in enumerate(advice.items, 1):
         quantities = {
@@ -347,7 +376,7 @@ def _from_846(tset: TransactionSet, origin: Origin) -> Converted:
     )
 
 
-def _from_997(tset: TransactionSet, origin: Origin) -> Converted:
+def _from_997(tset: TransactionSet, origin: Origin, profile: DocumentProfile) -> Converted:
     ack: FunctionalAck997 = map_997(tset)
     return (
         FunctionalAckDoc(
@@ -361,7 +390,7 @@ def _from_997(tset: TransactionSet, origin: Origin) -> Converted:
     )
 
 
-_CONVERTERS: dict[str, Callable[[TransactionSet, Origin], Converted]] = {
+_CONVERTERS: dict[str, Callable[[TransactionSet, Origin, DocumentProfile], Converted]] = {
     "855": _from_855,
     "856": _from_856,
     "810": _from_810,

@@ -248,6 +248,7 @@ class InboundMessageSerializer(serializers.ModelSerializer):
             "duplicate_of",
             "errors",
             "summary",
+            "profile_versions",
             "responses",
         ]
         read_only_fields = fields

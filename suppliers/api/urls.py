@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from suppliers.api import views
+from suppliers.api import profiles, views
 
 urlpatterns = [
     path("suppliers/", views.SupplierListView.as_view(), name="supplier-list"),
@@ -24,5 +24,23 @@ urlpatterns = [
         "inbound-messages/<int:message_id>/reprocess/",
         views.InboundMessageReprocessView.as_view(),
         name="inbound-message-reprocess",
+    ),
+    path("supplier-profiles/", profiles.SupplierProfileListView.as_view(), name="supplier-profile-list"),
+    path("reprocess-runs/", profiles.ReprocessRunListView.as_view(), name="reprocess-run-list"),
+    path("reprocess-runs/<int:run_id>/", profiles.ReprocessRunDetailView.as_view(), name="reprocess-run-detail"),
+    path(
+        "supplier-profiles/<str:supplier>/<str:document_type>/",
+        profiles.SupplierProfileDetailView.as_view(),
+        name="supplier-profile-detail",
+    ),
+    path(
+        "supplier-profiles/<str:supplier>/<str:document_type>/versions/",
+        profiles.SupplierProfileVersionsView.as_view(),
+        name="supplier-profile-versions",
+    ),
+    path(
+        "supplier-profiles/<str:supplier>/<str:document_type>/versions/<int:version>/",
+        profiles.SupplierProfileVersionView.as_view(),
+        name="supplier-profile-version",
     ),
 ]

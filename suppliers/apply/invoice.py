@@ -12,7 +12,7 @@ from django.db.models import F
 
 from scm.events.store import NewEvent, append
 from suppliers.apply.base import Context, Plan
-from suppliers.apply.matching import InvoicedLine, OrderedLine, three_way_match
+from suppliers.apply.matching import InvoicedLine, OrderedLine, Tolerances, three_way_match
 from suppliers.apply.resolve import MONEY, Resolver, base_units, problem
 from suppliers.documents import InvoiceDoc
 from suppliers.exceptions import Problem
@@ -24,6 +24,7 @@ class InvoicePlan(Plan):
     doc: InvoiceDoc | None = None
     order: PurchaseOrder | None = None
     lines: list[tuple[Any, PurchaseOrderLine | None, str, int, Decimal]] = field(default_factory=list)
+    tolerances: Tolerances = field(default_factory=Tolerances)
 
     def apply(self, ctx: Context) -> dict[str, Any]:
         doc = self.doc
@@ -39,6 +40,7 @@ class InvoicePlan(Plan):
             charges=doc.charges,
             order_number=order.number,
             order_status=order.status,
+            tolerances=self.tolerances,
         )
         for pk, added in match.invoiced.items():
             line = fresh[pk]
@@ -107,7 +109,12 @@ def plan_invoice(doc: InvoiceDoc, r: Resolver, problems: list[Problem], numbers:
     if isinstance(order, Problem):
         problems.append(order)
         return None
-    plan = InvoicePlan(doc=doc, order=order, orders=[order])
+    plan = InvoicePlan(
+        doc=doc,
+        order=order,
+        orders=[order],
+        tolerances=Tolerances(qty_pct=r.profile.qty_tolerance, price_pct=r.profile.price_tolerance),
+    )
     for doc_line in doc.lines:
         resolved = r.product(doc_line.product, doc_line.origin)
         if isinstance(resolved, Problem):

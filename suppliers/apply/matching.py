@@ -13,6 +13,27 @@ from suppliers.models import PO, MatchStatus
 
 #: How far the invoice's stated total may be from the lines plus charges (rounding by the supplier).
 TOTAL_TOLERANCE = Decimal("0.01")
+HUNDRED = Decimal(100)
+
+
+@dataclass(frozen=True)
+class Tolerances:
+    """How far a line may be off and still match, in percent (the supplier profile's
+    `qty_tolerance_pct` and `price_tolerance_pct`; none by default).
+
+    Quantity: invoiced may exceed received and ordered by up to `qty_pct` of them. Price: an invoiced
+    price may differ from the agreed one by up to `price_pct` of the agreed price.
+    """
+
+    qty_pct: Decimal = Decimal(0)
+    price_pct: Decimal = Decimal(0)
+
+    def qty_limit(self, base: int) -> Decimal:
+        return base * (1 + self.qty_pct / HUNDRED)
+
+    def price_ok(self, price: Decimal, agreed: Decimal) -> bool:
+        allowed = (agreed * self.price_pct / HUNDRED).quantize(MONEY)
+        return (price.quantize(MONEY) - agreed.quantize(MONEY)).copy_abs() <= allowed
 
 
 @dataclass(frozen=True)
@@ -81,6 +102,7 @@ def three_way_match(
     charges: Decimal,
     order_number: str,
     order_status: str,
+    tolerances: Tolerances = Tolerances(),
 ) -> Match:
     """Match an invoice to its purchase order and receipts.
 
@@ -88,7 +110,8 @@ def three_way_match(
     ordered, and every price invoiced equals the agreed price. The invoice matches when every line
     does, every SKU is on the order, the stated total equals the lines plus charges (within
     TOTAL_TOLERANCE), and the order is neither a draft nor cancelled. `ordered` maps order line ids
-    to their facts; several invoice lines for one order line are added up.
+    to their facts; several invoice lines for one order line are added up. `tolerances` (from the
+    supplier's profile) widen "no more" and "equals" by a percentage.
     """
     per_line: dict[int, dict[str, Any]] = {}
     unmatched = []
@@ -107,7 +130,7 @@ def three_way_match(
     added = {}
     for pk, entry in per_line.items():
         line = ordered[pk]
-        matched = _match_line(line, entry["qty"], entry["prices"])
+        matched = _match_line(line, entry["qty"], entry["prices"], tolerances)
         findings += [f"line {line.line_no} ({line.sku}): {text}" for text in matched["findings"]]
         match_lines.append(matched)
         added[pk] = LineInvoiced(qty_total=matched["invoiced_qty_total"], amount=entry["amount"])
@@ -124,14 +147,14 @@ def three_way_match(
     )
 
 
-def _match_line(line: OrderedLine, qty: int, prices: set[Decimal]) -> dict[str, Any]:
+def _match_line(line: OrderedLine, qty: int, prices: set[Decimal], tolerances: Tolerances) -> dict[str, Any]:
     invoiced_total = line.invoiced_before + qty
     findings = []
-    if invoiced_total > line.received:
+    if invoiced_total > tolerances.qty_limit(line.received):
         findings.append(f"invoiced {invoiced_total} but received {line.received}")
-    if invoiced_total > line.ordered:
+    if invoiced_total > tolerances.qty_limit(line.ordered):
         findings.append(f"invoiced {invoiced_total} but ordered {line.ordered}")
-    off_price = sorted(p for p in prices if p.quantize(MONEY) != line.agreed_price.quantize(MONEY))
+    off_price = sorted(p for p in prices if not tolerances.price_ok(p, line.agreed_price))
     if off_price:
         findings.append(f"price {', '.join(str(p) for p in off_price)} differs from PO price {line.agreed_price}")
     return {

@@ -13,18 +13,24 @@ from suppliers.apply.resolve import Resolver
 from suppliers.apply.ship_notice import ShipNoticePlan, plan_ship_notice
 from suppliers.documents import Document, FunctionalAckDoc, InventoryAdviceDoc, InvoiceDoc, PoAckDoc, ShipNoticeDoc
 from suppliers.exceptions import MessageRejected, Problem
-from suppliers.models import PurchaseOrder, Supplier
-from suppliers.services import lock_order_stock
+from suppliers.models import Supplier
+from suppliers.profiles import MessageProfiles
+from suppliers.services.lock_objects import lock_order_stock
 
 
-def plan_documents(documents: list[Document], supplier: Supplier) -> list[Plan]:
-    """Resolve every document of a message; raise MessageRejected with all problems, or return plans."""
-    resolver = Resolver(supplier, documents)
+def plan_documents(
+    documents: list[Document], supplier: Supplier, profiles: MessageProfiles | None = None
+) -> list[Plan]:
+    """Resolve every document of a message (each under the supplier's profile for its type); raise
+    MessageRejected with all problems, or return plans."""
+    resolver = Resolver(supplier, documents, profiles)
     problems: list[Problem] = []
     plans: list[Plan | None] = []
     notices: dict[str, ShipNoticePlan] = {}
     invoice_numbers: set[str] = set()
     for doc in documents:
+        profile = resolver.use(doc)
+        count = len(plans)
         if isinstance(doc, PoAckDoc):
             plans.append(plan_ack(doc, resolver, problems))
         elif isinstance(doc, ShipNoticeDoc):
@@ -35,6 +41,8 @@ def plan_documents(documents: list[Document], supplier: Supplier) -> list[Plan]:
             plans.append(plan_inventory(doc, resolver, problems))
         elif isinstance(doc, FunctionalAckDoc):
             plans.append(FunctionalAckPlan(doc=doc))
+        if len(plans) > count and plans[-1] is not None:
+            plans[-1].profile_version = profile.version
     if problems:
         raise MessageRejected(problems)
     if not documents:
@@ -43,10 +51,19 @@ def plan_documents(documents: list[Document], supplier: Supplier) -> list[Plan]:
 
 
 def apply_plans(plans: list[Plan], ctx: Context) -> list[dict[str, Any]]:
-    """Lock every purchase order (by id) the plans touch, with their lines, ship notice lines, stock
-    balances and inbound supply (`lock_order_stock`), then apply the plans in order: no plan takes a
-    lock after another appended."""
-    order_ids = sorted({order.pk for plan in plans for order in plan.orders})
-    orders = list(PurchaseOrder.objects.select_for_update().filter(pk__in=order_ids).order_by("pk"))
-    lock_order_stock(orders, also={pair for plan in plans for pair in plan.skus_at})
-    return [plan.apply(ctx) for plan in plans]
+    """Lock everything the plans touch up front, in the documented order: the purchase orders were
+    locked (by id) when planning read them (`Resolver`); then their lines, ship notice lines, the stock
+    balances and inbound supply (`lock_order_stock`). Both are handed to the plans on `ctx`, so nothing
+    is looked up or locked twice, and no plan takes a lock after another appended."""
+    ctx.orders = {order.pk: order for plan in plans for order in plan.orders}
+    ctx.stock = lock_order_stock(
+        [ctx.orders[pk] for pk in sorted(ctx.orders)], also={pair for plan in plans for pair in plan.skus_at}
+    )
+    return [_summary(plan, plan.apply(ctx)) for plan in plans]
+
+
+def _summary(plan: Plan, summary: dict[str, Any]) -> dict[str, Any]:
+    """What a plan did, with the profile version it was read and applied under (when it had one)."""
+    if plan.profile_version:
+        summary["profile_version"] = plan.profile_version
+    return summary

@@ -15,7 +15,7 @@ from inventory import selectors as inventory_selectors
 from inventory import services as inventory
 from scm.events.store import NewEvent, append
 from suppliers.apply.base import Context, Plan
-from suppliers.apply.resolve import MONEY, PACK_UNITS, Resolved, Resolver, base_units, problem
+from suppliers.apply.resolve import MONEY, Resolved, Resolver, base_units, problem
 from suppliers.documents import AckLineDoc, PoAckDoc, Product
 from suppliers.exceptions import Problem
 from suppliers.models import PO, AckStatus, PurchaseOrder, PurchaseOrderLine
@@ -115,7 +115,7 @@ def plan_ack(doc: PoAckDoc, r: Resolver, problems: list[Problem]) -> Plan | None
             )
             continue
         seen.add(line.pk)
-        resolved = Resolved(line.sku, r.pack_size(line.sku, line.supplier_part), line.supplier_part or None)
+        resolved = Resolved(line.sku, r.pack_size(line.sku, line.supplier_part), line.supplier_part or None, r.profile)
         confirmed = _confirmed_qty(doc_line, line, resolved)
         if isinstance(confirmed, Problem):
             problems.append(confirmed)
@@ -126,7 +126,7 @@ def plan_ack(doc: PoAckDoc, r: Resolver, problems: list[Problem]) -> Plan | None
             order.requested_date,
             lead_time_days=r.lead_time(line.sku, line.supplier_part),
         )
-        plan.lines.append((doc_line, line, confirmed, expected, _confirmed_price(doc_line, line, resolved)))
+        plan.lines.append((doc_line, line, confirmed, expected, _confirmed_price(doc_line, line, resolved, r)))
         plan.skus_at.add((line.sku, order.destination))
     return plan
 
@@ -160,11 +160,11 @@ def _confirmed_qty(doc_line: AckLineDoc, line: PurchaseOrderLine, resolved: Reso
     return base_units(doc_line.qty, doc_line.unit, resolved, doc_line.origin, minimum=0)
 
 
-def _confirmed_price(doc_line: AckLineDoc, line: PurchaseOrderLine, resolved: Resolved) -> Decimal:
-    """The confirmed price per base unit (a pack price divided by the pack size); none or zero keeps
-    the order's price."""
+def _confirmed_price(doc_line: AckLineDoc, line: PurchaseOrderLine, resolved: Resolved, r: Resolver) -> Decimal:
+    """The confirmed price per base unit (a pack price, in a unit the supplier's profile counts as a
+    pack, divided by the pack size); none or zero keeps the order's price."""
     price = doc_line.unit_price
-    if price is not None and doc_line.unit and doc_line.unit.upper() in PACK_UNITS and resolved.pack_size > 1:
+    if price is not None and r.is_pack_unit(doc_line.unit) and resolved.pack_size > 1:
         price = price / resolved.pack_size
     return (price if price is not None and price > 0 else line.unit_price).quantize(MONEY)
 

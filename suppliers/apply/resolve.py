@@ -1,6 +1,10 @@
 """Resolving what a supplier's message refers to: products to SKUs, PO numbers to orders and lines,
 supplier units to base units. Problems are collected, never raised, so a message is quarantined
 naming every one of them.
+
+The supplier's profile for the document being planned (`Resolver.use(doc)`) says which product
+qualifiers to trust in which order, how part numbers are normalised, and how its unit codes map to
+ours; without one the defaults below apply.
 """
 
 from __future__ import annotations
@@ -9,10 +13,15 @@ from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.db.models import Q
+
 from inventory import selectors as inventory_selectors
 from suppliers.documents import Document, InventoryAdviceDoc, InvoiceDoc, Origin, PoAckDoc, Product, ShipNoticeDoc
 from suppliers.exceptions import BUSINESS, Problem
 from suppliers.models import PurchaseOrder, PurchaseOrderLine, Supplier, SupplierItem
+from suppliers.profiles import NO_PROFILE, DocumentProfile, MessageProfiles, defaults, profile_document_type
+from suppliers.profiles.reading import OUR_SKU
+from suppliers.profiles.settings import PACK
 
 #: Units that are base units ("each"); pack units are multiplied by the supplier item's pack size.
 EACH_UNITS = frozenset({"EA", "UN", "PC", "PCS", "EACH"})
@@ -55,13 +64,17 @@ class Resolved:
     sku: str
     pack_size: int
     supplier_part: str | None
+    profile: DocumentProfile = NO_PROFILE
 
 
 class Resolver:
     """Looks up what a supplier's ids mean, with a few queries per message (not per line)."""
 
-    def __init__(self, supplier: Supplier, documents: list[Document]) -> None:
+    def __init__(self, supplier: Supplier, documents: list[Document], profiles: MessageProfiles | None = None) -> None:
         self.supplier = supplier
+        self.profiles = profiles or defaults()
+        self.profile = NO_PROFILE
+        self._normalised: dict[str, dict[str, SupplierItem]] = {}
         ids: set[str] = set()
         skus: set[str] = set()
         po_numbers: set[str] = set()
@@ -73,33 +86,69 @@ class Resolver:
                     ids.add(product.sku)
             if po_number:
                 po_numbers.add(po_number)
-        self.mappings = {
-            m.supplier_part: m for m in SupplierItem.objects.filter(supplier=supplier, supplier_part__in=ids)
-        }
-        mapped_skus = {m.sku for m in self.mappings.values()}
-        self.items = set(inventory_selectors.items().filter(sku__in=skus | mapped_skus).values_list("sku", flat=True))
+        # The orders are locked here, by id, before their lines are read: what planning sees of them
+        # (confirmed and shipped quantities) is what applying will change, and nothing locks them again.
         self.orders = {
             order.number: order
-            for order in PurchaseOrder.objects.filter(number__in=po_numbers).select_related("supplier")
+            for order in PurchaseOrder.objects.select_for_update(of=("self",))
+            .filter(number__in=po_numbers)
+            .select_related("supplier")
+            .order_by("pk")
         }
         self.lines: dict[int, list[PurchaseOrderLine]] = defaultdict(list)
         for line in PurchaseOrderLine.objects.filter(purchase_order__in=list(self.orders.values())).order_by("line_no"):
             self.lines[line.purchase_order_id].append(line)
         line_skus = {line.sku for lines in self.lines.values() for line in lines}
-        # Pack size and lead time per SKU: from the supplier's first mapping of it (a PO line's own
+        # One query for the supplier's items named by part number and those of the SKUs involved. Pack
+        # size and lead time per SKU come from the supplier's first mapping of it (a PO line's own
         # supplier part, when it has one, wins in `mapping_for`).
+        self.mappings: dict[str, SupplierItem] = {}
         self.by_sku: dict[str, SupplierItem] = {}
-        for mapping in SupplierItem.objects.filter(supplier=supplier, sku__in=skus | line_skus).order_by("id"):
-            self.by_sku.setdefault(mapping.sku, mapping)
+        rows = SupplierItem.objects.filter(
+            Q(supplier_part__in=ids) | Q(sku__in=skus | line_skus), supplier=supplier
+        ).order_by("id")
+        for mapping in rows:
+            if mapping.supplier_part in ids:
+                self.mappings[mapping.supplier_part] = mapping
+            if mapping.sku in skus or mapping.sku in line_skus:
+                self.by_sku.setdefault(mapping.sku, mapping)
+        mapped_skus = {m.sku for m in self.mappings.values()}
+        for mapping in self.by_sku.values():
             self.mappings.setdefault(mapping.supplier_part, mapping)
+        #: Our SKUs that exist, with the item's pack size (the fallback when no supplier item gives one).
+        self.items: dict[str, int] = dict(
+            inventory_selectors.items().filter(sku__in=skus | mapped_skus | line_skus).values_list("sku", "pack_size")
+        )
 
     def mapping_for(self, sku: str, supplier_part: str | None = None) -> SupplierItem | None:
         mapping = self.mappings.get(supplier_part) if supplier_part else None
         return mapping if mapping is not None and mapping.sku == sku else self.by_sku.get(sku)
 
     def pack_size(self, sku: str, supplier_part: str | None = None) -> int:
+        """Base units in one pack: the supplier item's pack size, else (when it says 1) the item's."""
         mapping = self.mapping_for(sku, supplier_part)
-        return mapping.pack_size if mapping else 1
+        if mapping is not None and mapping.pack_size > 1:
+            return mapping.pack_size
+        return self.items.get(sku, 1)
+
+    def use(self, doc: Document) -> DocumentProfile:
+        """Plan `doc` under the supplier's profile for its document type (from here until the next `use`)."""
+        kind = getattr(doc, "kind", "")
+        self.profile = self.profiles.document(kind) if profile_document_type(kind) else NO_PROFILE
+        return self.profile
+
+    def _mapping(self, value: str) -> SupplierItem | None:
+        """The supplier item for a part number, compared after the profile's normalisation."""
+        profile = self.profile
+        if not profile.normalises_parts:
+            return self.mappings.get(value)
+        table = self._normalised.get(profile.document_type)
+        if table is None:
+            table = {}
+            for mapping in SupplierItem.objects.filter(supplier=self.supplier).order_by("id"):
+                table.setdefault(profile.normalise_part(mapping.supplier_part), mapping)
+            self._normalised[profile.document_type] = table
+        return table.get(profile.normalise_part(value))
 
     def lead_time(self, sku: str, supplier_part: str | None = None) -> int:
         mapping = self.mapping_for(sku, supplier_part)
@@ -107,11 +156,20 @@ class Resolver:
 
     def product(self, product: Product, origin: Origin, line: PurchaseOrderLine | None = None) -> Resolved | Problem:
         """Our SKU for a product: `BP` (our SKU, if it exists), then the supplier part, then other ids
-        (UPC, EAN, ...) through the supplier items; a PO line's own supplier part settles the rest."""
-        if product.sku and product.sku in self.items:
-            return Resolved(product.sku, self.pack_size(product.sku, product.supplier_part), product.supplier_part)
-        for value in (product.supplier_part, *product.other_ids.values()):
-            mapping = self.mappings.get(value) if value else None
+        (UPC, EAN, ...) through the supplier items; a PO line's own supplier part settles the rest.
+        A profile with product qualifiers trusts only those, in its order."""
+        profile = self.profile
+        trusted = profile.product_candidates(product.sku, product.supplier_part, product.other_ids)
+        if trusted is None:
+            if product.sku and product.sku in self.items:
+                return self._resolved(product.sku, product.supplier_part)
+            trusted = [(None, value) for value in (product.supplier_part, *product.other_ids.values()) if value]
+        for qualifier, value in trusted:
+            if qualifier == OUR_SKU:
+                if value in self.items:
+                    return self._resolved(value, product.supplier_part)
+                continue
+            mapping = self._mapping(value)
             if mapping is not None:
                 if mapping.sku not in self.items:
                     return problem(
@@ -120,7 +178,8 @@ class Resolver:
                         f"supplier part {value!r} maps to SKU {mapping.sku!r}, which does not exist",
                         value=mapping.sku,
                     )
-                return Resolved(mapping.sku, mapping.pack_size, value)
+                pack = mapping.pack_size if mapping.pack_size > 1 else self.items.get(mapping.sku, 1)
+                return Resolved(mapping.sku, pack, value, profile)
         if (
             line is not None
             and line.supplier_part
@@ -130,14 +189,28 @@ class Resolver:
                 *product.other_ids.values(),
             )
         ):
-            return Resolved(line.sku, self.pack_size(line.sku, line.supplier_part), line.supplier_part)
+            return self._resolved(line.sku, line.supplier_part)
+        trusting = (
+            f" (its {profile.label} trusts {', '.join(profile.settings.product_qualifiers)} only)"
+            if profile.settings.product_qualifiers
+            else ""
+        )
         return problem(
             origin,
             "unknown_supplier_part",
-            f"{product.describe()} is not a SKU of ours and not mapped to one for supplier {self.supplier.code}; "
-            "add a supplier item that maps it to a SKU and reprocess",
+            f"{product.describe()} is not a SKU of ours and not mapped to one for supplier {self.supplier.code}"
+            f"{trusting}; add a supplier item that maps it to a SKU and reprocess",
             value=product.value(),
         )
+
+    def _resolved(self, sku: str, supplier_part: str | None) -> Resolved:
+        return Resolved(sku, self.pack_size(sku, supplier_part), supplier_part, self.profile)
+
+    def is_pack_unit(self, unit: str | None) -> bool:
+        """Whether a supplier unit is a pack (its price is per pack, not per base unit)."""
+        code = self.profile.unit_code((unit or "").strip().upper())
+        factor = self.profile.unit_factor(code)
+        return factor == PACK or (factor is None and code in PACK_UNITS)
 
     def order(
         self,
@@ -204,23 +277,28 @@ class Resolver:
 def base_units(
     qty: Decimal | None, unit: str | None, resolved: Resolved, origin: Origin, *, minimum: int = 1
 ) -> int | Problem:
-    """A quantity in the supplier's unit as whole base units (EA as is, CA × pack size, DZ × 12)."""
+    """A quantity in the supplier's unit as whole base units (EA as is, CA × pack size, DZ × 12).
+    The profile first maps the supplier's unit code to ours, and may define factors of its own."""
     if qty is None:
         return problem(origin, "missing_quantity", "no quantity given")
-    code = (unit or "EA").strip().upper()
-    if code in EACH_UNITS:
-        factor = 1
-    elif code in FIXED_UNITS:
-        factor = FIXED_UNITS[code]
-    elif code in PACK_UNITS:
+    profile = resolved.profile
+    sent = (unit or "EA").strip().upper()
+    code = profile.unit_code(sent)
+    factor = profile.unit_factor(code)
+    if factor == PACK or (factor is None and code in PACK_UNITS):
         factor = resolved.pack_size
-    else:
+    elif factor is None and code in EACH_UNITS:
+        factor = 1
+    elif factor is None and code in FIXED_UNITS:
+        factor = FIXED_UNITS[code]
+    elif factor is None:
+        alias = f" (the profile reads {sent!r} as {code!r})" if code != sent else ""
         return problem(
             origin,
             "unknown_unit",
-            f"unit {code!r} is not a base unit ({', '.join(sorted(EACH_UNITS))}) or a pack unit "
-            f"({', '.join(sorted(PACK_UNITS | set(FIXED_UNITS)))})",
-            value=code,
+            f"unit {code!r}{alias} is not a base unit ({', '.join(sorted(EACH_UNITS))}) or a pack unit "
+            f"({', '.join(sorted(PACK_UNITS | set(FIXED_UNITS)))}); map it in the supplier's profile",
+            value=sent,
         )
     value = qty * factor
     if value != value.to_integral_value():

@@ -12,14 +12,16 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
+from inventory import selectors as inventory_selectors
 from inventory import services as inventory
+from scm.bulk_sql import add_by_id
 from scm.events.store import NewEvent, append
 from suppliers.apply.base import Context, Plan
 from suppliers.apply.resolve import Resolver, base_units, problem
 from suppliers.documents import ShipNoticeDoc
 from suppliers.exceptions import Problem
 from suppliers.models import PO, PurchaseOrder, PurchaseOrderLine, ShipNotice, ShipNoticeLine
-from suppliers.selectors import open_inbound
+from suppliers.services.lock_objects import lock_stock_at
 
 SHIPPABLE = (PO.SENT, PO.ACKNOWLEDGED, PO.PARTIALLY_RECEIVED)
 
@@ -33,38 +35,35 @@ class ShipNoticePlan(Plan):
     lines: list[tuple[Any, PurchaseOrderLine, str, int, date]] = field(default_factory=list)
 
     def apply(self, ctx: Context) -> dict[str, Any]:
+        """Write the notice, its lines and the PO lines' shipped quantities in bulk, move the inbound
+        supply of every line in one inventory call (balances locked by `apply_plans`), announce per order."""
         notice = self._create_notice(ctx)
-        orders = {order.pk: PurchaseOrder.objects.get(pk=order.pk) for order in self.orders}
-        fresh = {
-            line.pk: line
-            for line in PurchaseOrderLine.objects.filter(purchase_order__in=list(orders)).select_related(
-                "purchase_order"
+        orders = {pk: ctx.orders.get(pk) or PurchaseOrder.objects.get(pk=pk) for pk in {o.pk for o in self.orders}}
+        lines = {planned.pk: planned for _, planned, _, _, _ in self.lines}
+        for line in lines.values():
+            line.purchase_order = orders[line.purchase_order_id]
+        shipped = self._write_lines(notice, lines)
+        refs = _open_line_supply(orders, lines)
+        stock = _locked_stock(ctx, {(line.sku, orders[line.po_line.purchase_order_id].destination) for line in shipped})
+        moves, by_order = [], defaultdict(list)
+        for line, (_doc_line, _planned, _sku, _qty, expected_on) in zip(shipped, self.lines, strict=True):
+            order = orders[line.po_line.purchase_order_id]
+            moved = min(line.qty, refs.get(line.po_line.inbound_reference, 0))
+            refs[line.po_line.inbound_reference] = refs.get(line.po_line.inbound_reference, 0) - moved
+            balance = stock[(line.sku, order.destination)]
+            moves.append(
+                inventory.InboundMove(
+                    item=balance.item,
+                    location=balance.location,
+                    from_reference=line.po_line.inbound_reference,
+                    from_qty=moved,
+                    to_reference=line.inbound_reference,
+                    qty=line.qty,
+                    expected_date=expected_on,
+                )
             )
-        }
-        refs = _open_line_supply(orders, fresh)
-        by_order: dict[int, list[dict]] = defaultdict(list)
-        for number, (doc_line, planned, sku, qty, expected_on) in enumerate(self.lines, start=1):
-            line = fresh[planned.pk]
-            order = orders[line.purchase_order_id]
-            shipped = ShipNoticeLine.objects.create(
-                notice=notice, line_no=number, po_line=line, sku=sku, qty=qty, pack=(doc_line.pack or "")[:40]
-            )
-            shipped.notice = notice
-            line.qty_shipped += qty
-            line.save(update_fields=["qty_shipped"])
-            moved = _move_supply_onto_notice(order, line, shipped, refs, expected_on)
-            by_order[order.pk].append(
-                {
-                    "asn_line_no": number,
-                    "po_line_no": line.line_no,
-                    "sku": sku,
-                    "qty": qty,
-                    "inbound_reference": shipped.inbound_reference,
-                    "moved_from_po_line": moved,
-                    "pack": shipped.pack or None,
-                    "expected_on": expected_on.isoformat(),
-                }
-            )
+            by_order[order.pk].append(_announced_line(line, moved, expected_on))
+        inventory.inbound_move_many(moves=moves, balances={(b.item_id, b.location_id): b for b in stock.values()})
         for order_id, lines in by_order.items():
             self._announce(ctx, notice, orders[order_id], lines)
         return {
@@ -74,6 +73,22 @@ class ShipNoticePlan(Plan):
             "purchase_orders": sorted(orders[pk].number for pk in by_order),
             "lines": len(self.lines),
         }
+
+    def _write_lines(self, notice: ShipNotice, lines: dict[int, PurchaseOrderLine]) -> list[ShipNoticeLine]:
+        """The notice's lines in one insert, and the PO lines' shipped quantities in one update (added in
+        SQL to what the row holds: the orders are locked, the lines read before the lock need not be fresh)."""
+        shipped, added = [], defaultdict(int)
+        for number, (doc_line, planned, sku, qty, _expected_on) in enumerate(self.lines, start=1):
+            line = lines[planned.pk]
+            added[line.pk] += qty
+            shipped.append(
+                ShipNoticeLine(
+                    notice=notice, line_no=number, po_line=line, sku=sku, qty=qty, pack=(doc_line.pack or "")[:40]
+                )
+            )
+        ShipNoticeLine.objects.bulk_create(shipped)
+        add_by_id(PurchaseOrderLine, "qty_shipped", added)
+        return shipped
 
     def _create_notice(self, ctx: Context) -> ShipNotice:
         doc = self.doc
@@ -106,36 +121,58 @@ class ShipNoticePlan(Plan):
 
 
 def _open_line_supply(orders: dict[int, PurchaseOrder], lines: dict[int, PurchaseOrderLine]) -> dict[str, int]:
-    """Inbound supply still expected per PO-line reference. Only a confirmed line can have supply of its
-    own to move onto the ship notice."""
-    refs: dict[str, int] = {}
-    for order in orders.values():
-        confirmed = [
-            line for line in lines.values() if line.purchase_order_id == order.pk and line.qty_confirmed is not None
-        ]
-        refs.update(open_inbound(order, confirmed))
-    return refs
-
-
-def _move_supply_onto_notice(
-    order: PurchaseOrder, line: PurchaseOrderLine, shipped: ShipNoticeLine, refs: dict[str, int], expected_on: date
-) -> int:
-    """The shipped units are now expected under the ship notice line; as many as the PO line still
-    expected stop being expected there. Returns how many moved off the PO line."""
-    moved = min(shipped.qty, refs.get(line.inbound_reference, 0))
-    inventory.inbound_move(
-        sku=shipped.sku,
-        location=order.destination,
-        from_reference=line.inbound_reference,
-        from_qty=moved,
-        to_reference=shipped.inbound_reference,
-        qty=shipped.qty,
-        expected_date=expected_on,
-        source="asn",
+    """Inbound supply still expected per PO-line reference, in one query. Only a confirmed line has
+    supply of its own (the lines were read under the orders' locks, so confirmation cannot change)."""
+    return inventory_selectors.inbound_quantities(
+        (line.inbound_reference, line.sku, orders[line.purchase_order_id].destination)
+        for line in lines.values()
+        if line.qty_confirmed is not None
     )
-    if moved:
-        refs[line.inbound_reference] -= moved
-    return moved
+
+
+def _locked_stock(ctx: Context, pairs: set[tuple[str, str]]) -> dict:
+    """The balances `apply_plans` locked; any missing (a plan applied on its own) are locked now."""
+    missing = pairs - set(ctx.stock)
+    if missing:
+        ctx.stock.update(lock_stock_at(missing))
+    return ctx.stock
+
+
+def _announced_line(line: ShipNoticeLine, moved: int, expected_on: date) -> dict[str, Any]:
+    return {
+        "asn_line_no": line.line_no,
+        "po_line_no": line.po_line.line_no,
+        "sku": line.sku,
+        "qty": line.qty,
+        "inbound_reference": line.inbound_reference,
+        "moved_from_po_line": moved,
+        "pack": line.pack or None,
+        "expected_on": expected_on.isoformat(),
+    }
+
+
+def _over_shipment(
+    r: Resolver, plan: ShipNoticePlan, order: PurchaseOrder, line: PurchaseOrderLine, qty: int, origin
+) -> Problem | None:
+    """With an over-shipment tolerance in the supplier's profile, shipping more than the line's
+    ordered (or confirmed) quantity plus that percentage, counting earlier ship notices and this
+    one's other lines, is refused. Without one, any quantity is taken as sent."""
+    tolerance = r.profile.over_shipment
+    if tolerance is None:
+        return None
+    target = line.qty if line.qty_confirmed is None else line.qty_confirmed
+    allowed = int(target * (1 + tolerance / 100))
+    earlier = sum(planned_qty for _, planned, _, planned_qty, _ in plan.lines if planned.pk == line.pk)
+    total = line.qty_shipped + earlier + qty
+    if total <= allowed:
+        return None
+    return problem(
+        origin,
+        "over_shipment",
+        f"line {line.line_no} of purchase order {order.number} would have {total} shipped against "
+        f"{target} ordered; the {r.profile.label} allows {tolerance}% over ({allowed})",
+        value=str(qty),
+    )
 
 
 def plan_ship_notice(
@@ -180,6 +217,10 @@ def plan_ship_notice(
         qty = base_units(doc_line.qty, doc_line.unit, resolved, doc_line.origin)
         if isinstance(line, Problem) or isinstance(qty, Problem):
             problems += [p for p in (line, qty) if isinstance(p, Problem)]
+            continue
+        over = _over_shipment(r, plan, order, line, qty, doc_line.origin)
+        if over is not None:
+            problems.append(over)
             continue
         orders[order.pk] = order
         plan.lines.append((doc_line, line, resolved.sku, qty, expected))

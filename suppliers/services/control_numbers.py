@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
 
 from suppliers.exceptions import ControlNumbersExhausted
 from suppliers.models import X12_MAX_CONTROL, InboundMessage, OutboundMessage, PurchaseOrder, Supplier
@@ -25,21 +24,28 @@ def allocate_control_numbers(*, supplier_id: int) -> ControlNumbers:
     The supplier row is locked for the rest of the caller's transaction, so two concurrent senders
     never get the same number and a rolled-back send gives its numbers back.
     """
-    if not transaction.get_connection().in_atomic_block:
+    connection = transaction.get_connection()
+    if not connection.in_atomic_block:
         raise RuntimeError("allocate_control_numbers must run inside the transaction that uses the numbers")
-    supplier = Supplier.objects.select_for_update().get(pk=supplier_id)
-    numbers = ControlNumbers(supplier.next_isa_control, supplier.next_gs_control, supplier.next_st_control)
-    if max(numbers.interchange, numbers.group, numbers.transaction_set) > X12_MAX_CONTROL:
+    # One statement: the UPDATE locks the row, and RETURNING hands back the numbers it moved past.
+    largest = "GREATEST" if connection.vendor == "postgresql" else "MAX"
+    table = Supplier._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET next_isa_control = next_isa_control + 1, next_gs_control = next_gs_control + 1, "
+            f"next_st_control = next_st_control + 1 WHERE id = %s "
+            f"AND {largest}(next_isa_control, next_gs_control, next_st_control) <= %s "
+            "RETURNING next_isa_control - 1, next_gs_control - 1, next_st_control - 1",
+            [supplier_id, X12_MAX_CONTROL],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        supplier = Supplier.objects.get(pk=supplier_id)  # DoesNotExist for a wrong id, as before
         raise ControlNumbersExhausted(
             f"Supplier {supplier.code} has used every X12 control number up to {X12_MAX_CONTROL}.",
             supplier=supplier.code,
         )
-    Supplier.objects.filter(pk=supplier_id).update(
-        next_isa_control=F("next_isa_control") + 1,
-        next_gs_control=F("next_gs_control") + 1,
-        next_st_control=F("next_st_control") + 1,
-    )
-    return numbers
+    return ControlNumbers(*row)
 
 
 def outbound_store(

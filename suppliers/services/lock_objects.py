@@ -10,8 +10,8 @@ from collections.abc import Iterable
 
 from django_fsm import can_proceed
 
-from inventory import selectors as inventory_selectors
 from inventory import services as inventory
+from inventory.models import Balance
 from suppliers.exceptions import PurchaseOrderNotFound, PurchaseOrderStateError
 from suppliers.models import PurchaseOrder, PurchaseOrderLine, ShipNoticeLine, Supplier
 
@@ -37,13 +37,14 @@ def require_transition(order: PurchaseOrder, transition, action: str) -> None:
         raise PurchaseOrderStateError(number=order.number, status=order.status, action=action)
 
 
-def lock_order_stock(orders: Iterable[PurchaseOrder], *, also: Iterable[tuple[str, str]] = ()) -> None:
+def lock_order_stock(
+    orders: Iterable[PurchaseOrder], *, also: Iterable[tuple[str, str]] = ()
+) -> dict[tuple[str, str], Balance]:
     """After the purchase orders themselves: lock their lines, their ship notice lines, the balances of
     their SKUs at their destinations (plus the (sku, location) pairs in `also`), and every inbound supply
-    record under their lines' and notice lines' references. One statement per kind, each in its order."""
+    record under their lines' and notice lines' references. One statement per kind, each in its order.
+    Returns the locked balances by (sku, location), with their items and locations loaded."""
     destination = {order.pk: order.destination for order in orders}
-    if not destination:
-        return
     lines = list(
         PurchaseOrderLine.objects.select_for_update(of=("self",))
         .select_related("purchase_order")
@@ -58,10 +59,19 @@ def lock_order_stock(orders: Iterable[PurchaseOrder], *, also: Iterable[tuple[st
     )
     wanted = [(line.sku, destination[line.purchase_order_id], line.inbound_reference) for line in lines]
     wanted += [(n.sku, destination[n.po_line.purchase_order_id], n.inbound_reference) for n in notice_lines]
-    pairs = {(sku, location) for sku, location, _ in wanted} | set(also)
-    items = inventory_selectors.get_items(sorted({sku for sku, _ in pairs}))
-    locations = inventory_selectors.get_locations(sorted({location for _, location in pairs}))
-    inventory.lock_balances([(items[sku], locations[location]) for sku, location in pairs])
-    inventory.lock_supplies(
-        [(items[sku], locations[location], reference) for sku, location, reference in wanted], must_exist=False
-    )
+    balances = inventory.lock_balances_by_code({(sku, location) for sku, location, _ in wanted} | set(also))
+    supplies = [(balances[sku, place].item, balances[sku, place].location, ref) for sku, place, ref in wanted]
+    inventory.lock_supplies(supplies, must_exist=False)
+    return balances
+
+
+def lock_stock(skus: Iterable[str], location: str) -> dict[tuple[str, str], Balance]:
+    """Lock the stock balances a multi-line operation will touch, in inventory's fixed order, before any
+    of its appends (a balance lock taken after an append could deadlock with another appender).
+    Returns them by (sku, location), with their items and locations loaded."""
+    return lock_stock_at({(sku, location) for sku in skus})
+
+
+def lock_stock_at(pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Balance]:
+    """`lock_stock` for (sku, location) pairs over several locations: one statement, one order."""
+    return inventory.lock_balances_by_code(pairs)

@@ -2,7 +2,7 @@
 
 from decimal import Decimal
 
-from suppliers.apply.matching import InvoicedLine, LineInvoiced, OrderedLine, three_way_match
+from suppliers.apply.matching import InvoicedLine, LineInvoiced, OrderedLine, Tolerances, three_way_match
 from suppliers.models import PO, MatchStatus
 
 D = Decimal
@@ -19,8 +19,9 @@ def ordered(line_no=1, sku="BOLT", ordered=10, price="2.50", received=10, invoic
     )
 
 
-def match(invoiced, lines, *, total=None, charges="0", status=PO.RECEIVED):
+def match(invoiced, lines, *, total=None, charges="0", status=PO.RECEIVED, tolerances=None):
     return three_way_match(
+        tolerances=tolerances or Tolerances(),
         invoiced=invoiced,
         ordered=lines,
         stated_total=None if total is None else D(total),
@@ -113,3 +114,20 @@ def test_an_invoice_against_a_cancelled_or_draft_order_never_matches():
     line = [InvoicedLine(7, "BOLT", 10, D("2.50"))]
     assert match(line, {7: ordered()}, status=PO.CANCELLED).findings == ["purchase order PO-1 is CANCELLED"]
     assert match(line, {7: ordered()}, status=PO.DRAFT).status == MatchStatus.MISMATCH
+
+
+def test_tolerances_from_the_profile_widen_quantity_and_price_by_a_percentage():
+    tolerant = Tolerances(qty_pct=D("5"), price_pct=D("2"))
+    line = [InvoicedLine(7, "BOLT", 105, D("2.55"))]
+    assert match(line, {7: ordered(ordered=100, received=100, price="2.50")}).findings == [
+        "line 1 (BOLT): invoiced 105 but received 100",
+        "line 1 (BOLT): invoiced 105 but ordered 100",
+        "line 1 (BOLT): price 2.55 differs from PO price 2.50",
+    ]
+    assert match(line, {7: ordered(ordered=100, received=100, price="2.50")}, tolerances=tolerant).findings == []
+    over = [InvoicedLine(7, "BOLT", 106, D("2.56"))]
+    assert match(over, {7: ordered(ordered=100, received=100, price="2.50")}, tolerances=tolerant).findings == [
+        "line 1 (BOLT): invoiced 106 but received 100",
+        "line 1 (BOLT): invoiced 106 but ordered 100",
+        "line 1 (BOLT): price 2.56 differs from PO price 2.50",
+    ]

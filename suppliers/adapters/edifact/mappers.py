@@ -41,6 +41,7 @@ from suppliers.documents import (
     ShipNoticeDoc,
 )
 from suppliers.exceptions import BUSINESS, Problem
+from suppliers.profiles import NO_PROFILE, DocumentProfile
 
 #: BGM03 (1225) message functions we apply: original, or not given.
 APPLIED_FUNCTIONS = frozenset({"", "9"})
@@ -197,7 +198,7 @@ def _line_origin(origin: Origin, line: _Line, index: int) -> Origin:
 Mapped = tuple[Document | None, list[Problem]]
 
 
-def map_desadv(message: Message, origin: Origin) -> Mapped:
+def map_desadv(message: Message, origin: Origin, profile: DocumentProfile = NO_PROFILE) -> Mapped:
     """A despatch advice: BGM02 number, DTM 137/11/17, RFF ON (header or per line) and BM, TDT carrier;
     per LIN the item ids, QTY+12 and the SSCC (GIN+BJ) of the package it travels in."""
     sections = _sections(message)
@@ -206,13 +207,13 @@ def map_desadv(message: Message, origin: Origin) -> Mapped:
     problem = _function_problem(bgm, origin, "despatch advice")
     if problem is not None:
         return None, [problem]
-    header_dates = dates(sections.header)
+    header_dates = dates(sections.header, profile)
     order = _reference(sections.header, "ON")
     bill = _reference(sections.header, "BM")
     tdt = next((s for s in sections.header if s.tag == "TDT"), None)
     lines = []
     for index, line in enumerate(sections.lines, 1):
-        dates(line.segments)  # read strictly even though the services take dates from the header
+        dates(line.segments, profile)  # read strictly even though the services take dates from the header
         quantities = [s for s in line.segments if s.tag == "QTY" and s.get(1, 1) == DESPATCH_QUANTITY]
         if not quantities:
             raise EdifactError(
@@ -251,7 +252,7 @@ def map_desadv(message: Message, origin: Origin) -> Mapped:
     return notice, []
 
 
-def map_ordrsp(message: Message, origin: Origin) -> Mapped:
+def map_ordrsp(message: Message, origin: Origin, profile: DocumentProfile = NO_PROFILE) -> Mapped:
     """An order response: BGM03 27 rejects the order; RFF ON names it; per LIN the action (LIN02) as an
     ACK01 code, the confirmed quantity (QTY 113, else 21), the price (PRI AAA/AAB) and the date."""
     sections = _sections(message)
@@ -266,7 +267,7 @@ def map_ordrsp(message: Message, origin: Origin) -> Mapped:
             reason="missing",
         )
     rejected = bgm.get(3) == "27"
-    header_dates = dates(sections.header)
+    header_dates = dates(sections.header, profile)
     header_expected = _first_date(header_dates, ARRIVAL_QUALIFIERS)
     lines = []
     for index, line in enumerate(sections.lines, 1):
@@ -288,7 +289,7 @@ def map_ordrsp(message: Message, origin: Origin) -> Mapped:
                 qty=qty,
                 unit=qty_unit,
                 unit_price=_price(line),
-                expected_date=_first_date(dates(line.segments), ARRIVAL_QUALIFIERS) or header_expected,
+                expected_date=_first_date(dates(line.segments, profile), ARRIVAL_QUALIFIERS) or header_expected,
                 origin=_line_origin(origin, line, index),
             )
         )
@@ -352,7 +353,7 @@ def _total_and_charges(sections: _Sections) -> tuple[Decimal | None, Decimal]:
     return total, charges
 
 
-def map_invoic(message: Message, origin: Origin) -> Mapped:
+def map_invoic(message: Message, origin: Origin, profile: DocumentProfile = NO_PROFILE) -> Mapped:
     """An invoice: BGM02 number, DTM 137 date, RFF ON order, CUX currency; per LIN the invoiced quantity
     (QTY 47) and price (PRI AAA/AAB); the total and charges from the summary (see `_total_and_charges`)."""
     sections = _sections(message)
@@ -364,7 +365,7 @@ def map_invoic(message: Message, origin: Origin) -> Mapped:
     problem = _function_problem(bgm, origin, "invoice")
     if problem is not None:
         return None, [problem]
-    invoice_date = _first_date(dates(sections.header), DOCUMENT_DATE_QUALIFIERS)
+    invoice_date = _first_date(dates(sections.header, profile), DOCUMENT_DATE_QUALIFIERS)
     if invoice_date is None:
         raise EdifactError(
             "the INVOIC has no DTM+137 (document date) or DTM+3 (invoice date)",
@@ -402,20 +403,21 @@ def map_invoic(message: Message, origin: Origin) -> Mapped:
     return invoice, []
 
 
-MAPPERS: dict[str, Callable[[Message, Origin], Mapped]] = {
+MAPPERS: dict[str, Callable[..., Mapped]] = {
     "DESADV": map_desadv,
     "ORDRSP": map_ordrsp,
     "INVOIC": map_invoic,
 }
 
 
-def map_message(message: Message, origin: Origin) -> Mapped:
-    """Map one message by its type; an error is stamped with the message (and group) it came from."""
+def map_message(message: Message, origin: Origin, profile: DocumentProfile = NO_PROFILE) -> Mapped:
+    """Map one message by its type, under the supplier's profile for it (dates in the patterns it
+    accepts; none: the strict rules); an error is stamped with the message (and group) it came from."""
     mapper = MAPPERS.get(message.type)
     if mapper is None:
         raise EdifactError(f"no mapper for {message.type}", segment="UNH", reason="wrong_message")
     try:
-        return mapper(message, origin)
+        return mapper(message, origin, profile)
     except EdifactError as error:
         raise error.in_message(message_ref=message.reference, group_ref=message.group_ref) from None
 

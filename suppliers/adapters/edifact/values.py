@@ -15,6 +15,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from suppliers.adapters.edifact.model import Segment
+from suppliers.profiles import NO_PROFILE, DocumentProfile
 
 #: Quantities and prices: at most 9 digits before the decimal mark (a line quantity must fit the
 #: database's 32-bit integers after the services convert it); monetary totals (MOA): at most 11.
@@ -136,9 +137,10 @@ def line_number(value: str | None) -> int | None:
     return None
 
 
-def dtm(segment: Segment) -> tuple[str, date]:
+def dtm(segment: Segment, profile: DocumentProfile = NO_PROFILE) -> tuple[str, date]:
     """A DTM segment: its qualifier (2005) and its date (2380 read by the format 2379; a range keeps its
-    start; a time of day is dropped)."""
+    start; a time of day is dropped). A value that does not read in its format may still read in a
+    pattern the supplier's profile accepts for DTM01-2 (suppliers.profiles)."""
     qualifier = required(segment, 1, 1, "a date/time qualifier (2005)")
     value = required(segment, 1, 2, "a date (2380)")
     code = segment.get(1, 3) or FORMAT_BY_LENGTH.get(len(value))
@@ -164,18 +166,20 @@ def dtm(segment: Segment) -> tuple[str, date]:
         except ValueError:
             parsed = None
     if parsed is None:
+        parsed = profile.parse_date(segment.ref(1, 2), value)
+    if parsed is None:
         raise segment.error(
             f"{segment.ref(1, 2)} {value!r} is not a date in format {code} ({name})", 1, 2, reason="invalid_date"
         )
     return qualifier, parsed
 
 
-def dates(segments: Iterable[Segment]) -> dict[str, date]:
+def dates(segments: Iterable[Segment], profile: DocumentProfile = NO_PROFILE) -> dict[str, date]:
     """Every DTM among ``segments`` by qualifier (the first of each wins)."""
     found: dict[str, date] = {}
     for segment in segments:
         if segment.tag == "DTM":
-            qualifier, value = dtm(segment)
+            qualifier, value = dtm(segment, profile)
             found.setdefault(qualifier, value)
     return found
 

@@ -1,5 +1,9 @@
 """What every mapper shares: the ST01 check and error stamping, repeated-segment checks, DTM/REF/PID
 readers, N1 party loops and the PO1/IT1 line elements.
+
+Mappers of supplier documents (855, 856, 810, 846) take the supplier's profile
+(`suppliers.profiles.DocumentProfile`; none means the strict defaults): dates go through
+`date_element`, which accepts the profile's patterns for an element after the standard CCYYMMDD.
 """
 
 from __future__ import annotations
@@ -14,22 +18,24 @@ from suppliers.adapters.x12.documents import Party
 from suppliers.adapters.x12.errors import X12Error
 from suppliers.adapters.x12.model import Segment, TransactionSet
 from suppliers.adapters.x12.values import ccyymmdd, number, qualified_ids, required, text
+from suppliers.profiles import NO_PROFILE, DocumentProfile
 
 T = TypeVar("T")
 
 
-def maps(code: str) -> Callable[[Callable[[TransactionSet], T]], Callable[[TransactionSet], T]]:
-    """Check ST01 before mapping, and stamp every error with the set and group it came from."""
+def maps(code: str, *, profiled: bool = False) -> Callable[[Callable[..., T]], Callable[..., T]]:
+    """Check ST01 before mapping, and stamp every error with the set and group it came from.
+    `profiled` mappers get the supplier's profile (`profile=`, default: none)."""
 
-    def decorate(mapper: Callable[[TransactionSet], T]) -> Callable[[TransactionSet], T]:
+    def decorate(mapper: Callable[..., T]) -> Callable[..., T]:
         @functools.wraps(mapper)
-        def wrapper(tset: TransactionSet) -> T:
+        def wrapper(tset: TransactionSet, profile: DocumentProfile | None = None) -> T:
             try:
                 if tset.code != code:
                     raise tset.st.error(
                         f"set {tset.control_number} is a {tset.code}, not a {code}", 1, reason="wrong_set"
                     )
-                return mapper(tset)
+                return mapper(tset, profile or NO_PROFILE) if profiled else mapper(tset)
             except X12Error as error:
                 raise error.in_set(group_control=tset.group_control, set_control=tset.control_number) from None
 
@@ -56,17 +62,38 @@ def only_one(seen: Segment | None, segment: Segment) -> Segment:
     return segment
 
 
-def _dtm(segment: Segment) -> tuple[str, date] | None:
+def date_element(
+    segment: Segment,
+    index: int,
+    profile: DocumentProfile = NO_PROFILE,
+    *,
+    required: bool = False,
+    value: str | None = None,
+) -> date | None:
+    """A CCYYMMDD element, or a date in one of the patterns the supplier's profile accepts for it
+    (e.g. DTM02 ``MM/DD/YY``). When neither reads it, the standard format's precise error stands."""
+    try:
+        return ccyymmdd(segment, index, required=required, value=value)
+    except X12Error as error:
+        if error.reason != "invalid_date":
+            raise
+        parsed = profile.parse_date(segment.ref(index), value if value is not None else segment.get(index))
+        if parsed is None:
+            raise
+        return parsed
+
+
+def _dtm(segment: Segment, profile: DocumentProfile) -> tuple[str, date] | None:
     """DTM01 qualifier with DTM02 (CCYYMMDD), or DTM05/06 in ``D8``/``RD8`` form (a range keeps its start)."""
     qualifier = required(segment, 1, "a date/time qualifier")
-    when = ccyymmdd(segment, 2)
+    when = date_element(segment, 2, profile)
     if when is None and segment.get(5) in ("D8", "RD8") and segment.get(6):
-        when = ccyymmdd(segment, 6, value=segment.get(6).split("-", 1)[0])
+        when = date_element(segment, 6, profile, value=segment.get(6).split("-", 1)[0])
     return (qualifier, when) if when is not None else None
 
 
-def add_date(dates: dict[str, date], segment: Segment) -> None:
-    found = _dtm(segment)
+def add_date(dates: dict[str, date], segment: Segment, profile: DocumentProfile = NO_PROFILE) -> None:
+    found = _dtm(segment, profile)
     if found is not None:
         dates.setdefault(*found)
 
@@ -121,9 +148,11 @@ class Parties:
 @dataclass
 class Header:
     """The header segments most sets share: CUR (currency), REF (references, unless `with_references`
-    is off), DTM (dates) and the N1 loops (parties); anything else is ignored."""
+    is off), DTM (dates, read under the supplier's `profile`) and the N1 loops (parties); anything else
+    is ignored."""
 
     with_references: bool = True
+    profile: DocumentProfile = NO_PROFILE
     currency: str | None = None
     references: dict[str, str] = field(default_factory=dict)
     dates: dict[str, date] = field(default_factory=dict)
@@ -136,7 +165,7 @@ class Header:
         elif tag == "REF" and self.with_references:
             add_ref(self.references, segment)
         elif tag == "DTM":
-            add_date(self.dates, segment)
+            add_date(self.dates, segment, self.profile)
         else:
             self.parties.take(segment)
 

@@ -5,16 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from suppliers.adapters.x12.documents import InventoryAdvice846, InventoryItem, InventoryQuantity
-from suppliers.adapters.x12.mappers.common import Header, add_date, description, maps, missing, only_one
+from suppliers.adapters.x12.mappers.common import Header, add_date, date_element, description, maps, missing, only_one
 from suppliers.adapters.x12.model import Segment, TransactionSet
-from suppliers.adapters.x12.values import hhmm, number, qualified_ids, required, required_date, text
+from suppliers.adapters.x12.values import hhmm, number, qualified_ids, required, text
+from suppliers.profiles import DocumentProfile
 
 
-@maps("846")
-def map_846(tset: TransactionSet) -> InventoryAdvice846:
+@maps("846", profiled=True)
+def map_846(tset: TransactionSet, profile: DocumentProfile) -> InventoryAdvice846:
     """An 846 inventory advice: BIA header, LIN items with QTY quantities (unit from QTY03 or UIT)."""
     bia: Segment | None = None
-    header = Header(with_references=False)
+    header = Header(with_references=False, profile=profile)
     items: list[dict[str, Any]] = []
     for segment in tset.body:
         tag = segment.tag
@@ -23,7 +24,7 @@ def map_846(tset: TransactionSet) -> InventoryAdvice846:
         elif tag == "LIN":
             items.append(_item(segment))
         elif items:
-            _take_item(items[-1], segment)
+            _take_item(items[-1], segment, profile)
         else:
             header.take(segment)
     if bia is None:
@@ -33,7 +34,7 @@ def map_846(tset: TransactionSet) -> InventoryAdvice846:
         purpose=required(bia, 1, "a purpose code"),
         report_type=text(bia, 2),
         reference=text(bia, 3),
-        advice_date=required_date(bia, 4),
+        advice_date=date_element(bia, 4, profile, required=True),
         advice_time=hhmm(bia, 5),
         currency=header.currency,
         dates=header.dates,
@@ -57,7 +58,7 @@ def _item(lin: Segment) -> dict[str, Any]:
     }
 
 
-def _take_item(item: dict[str, Any], segment: Segment) -> None:
+def _take_item(item: dict[str, Any], segment: Segment, profile: DocumentProfile) -> None:
     """A segment inside a LIN loop: QTY quantity, UIT unit (of the QTY before it, or of the item when
     it comes first), PID description, DTM date."""
     tag = segment.tag
@@ -78,7 +79,7 @@ def _take_item(item: dict[str, Any], segment: Segment) -> None:
     elif tag == "PID":
         item["description"] = description(item["description"], segment)
     elif tag == "DTM":
-        add_date(item["dates"], segment)
+        add_date(item["dates"], segment, profile)
 
 
 def _inventory_item(item: dict[str, Any]) -> InventoryItem:

@@ -8,6 +8,7 @@ from typing import Any
 from suppliers.adapters.x12.documents import Invoice810, InvoiceCharge, InvoiceLine
 from suppliers.adapters.x12.mappers.common import (
     Header,
+    date_element,
     description,
     line_fields,
     maps,
@@ -15,14 +16,15 @@ from suppliers.adapters.x12.mappers.common import (
     only_one,
 )
 from suppliers.adapters.x12.model import Segment, TransactionSet
-from suppliers.adapters.x12.values import ccyymmdd, implied_decimal, integer, required, required_date, text
+from suppliers.adapters.x12.values import implied_decimal, integer, required, text
+from suppliers.profiles import DocumentProfile
 
 
-@maps("810")
-def map_810(tset: TransactionSet) -> Invoice810:
+@maps("810", profiled=True)
+def map_810(tset: TransactionSet, profile: DocumentProfile) -> Invoice810:
     """An 810 invoice: BIG header, IT1 lines, TDS total (N2: two implied decimals)."""
     big: Segment | None = None
-    header = Header()
+    header = Header(profile=profile)
     lines: list[dict[str, Any]] = []
     total: Decimal | None = None
     line_count: int | None = None
@@ -51,9 +53,9 @@ def map_810(tset: TransactionSet) -> Invoice810:
         raise missing(tset, "BIG", "the invoice header")
     return Invoice810(
         control_number=tset.control_number,
-        invoice_date=required_date(big, 1),
+        invoice_date=date_element(big, 1, profile, required=True),
         invoice_number=required(big, 2, "an invoice number"),
-        po_date=ccyymmdd(big, 3),
+        po_date=date_element(big, 3, profile),
         po_number=text(big, 4),
         transaction_type=text(big, 7),
         currency=header.currency,

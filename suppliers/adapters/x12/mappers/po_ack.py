@@ -8,6 +8,7 @@ from suppliers.adapters.x12.documents import AckLine, LineAck, LineSchedule, Pur
 from suppliers.adapters.x12.mappers.common import (
     Header,
     add_date,
+    date_element,
     description,
     line_fields,
     maps,
@@ -15,14 +16,15 @@ from suppliers.adapters.x12.mappers.common import (
     only_one,
 )
 from suppliers.adapters.x12.model import Segment, TransactionSet
-from suppliers.adapters.x12.values import ccyymmdd, integer, number, required, required_date, text
+from suppliers.adapters.x12.values import integer, number, required, text
+from suppliers.profiles import DocumentProfile
 
 
-@maps("855")
-def map_855(tset: TransactionSet) -> PurchaseOrderAck855:
+@maps("855", profiled=True)
+def map_855(tset: TransactionSet, profile: DocumentProfile) -> PurchaseOrderAck855:
     """An 855 acknowledgement: BAK header, PO1 lines with ACK statuses, SCH schedules and DTM dates."""
     bak: Segment | None = None
-    header = Header()
+    header = Header(profile=profile)
     lines: list[dict[str, Any]] = []
     line_count: int | None = None
     for segment in tset.body:
@@ -34,7 +36,7 @@ def map_855(tset: TransactionSet) -> PurchaseOrderAck855:
         elif tag == "CTT":
             line_count = integer(segment, 1)
         elif lines:
-            _take_line(lines[-1], segment)
+            _take_line(lines[-1], segment, profile)
         else:
             header.take(segment)
     if bak is None:
@@ -44,9 +46,9 @@ def map_855(tset: TransactionSet) -> PurchaseOrderAck855:
         purpose=required(bak, 1, "a purpose code"),
         ack_type=required(bak, 2, "an acknowledgment type"),
         po_number=required(bak, 3, "a purchase order number"),
-        po_date=required_date(bak, 4),
+        po_date=date_element(bak, 4, profile, required=True),
         reference=text(bak, 8),
-        ack_date=ccyymmdd(bak, 9),
+        ack_date=date_element(bak, 9, profile),
         currency=header.currency,
         references=header.references,
         dates=header.dates,
@@ -58,7 +60,7 @@ def map_855(tset: TransactionSet) -> PurchaseOrderAck855:
     )
 
 
-def _take_line(line: dict[str, Any], segment: Segment) -> None:
+def _take_line(line: dict[str, Any], segment: Segment, profile: DocumentProfile) -> None:
     """A segment inside a PO1 loop: ACK status, SCH schedule, PID description, DTM date."""
     tag = segment.tag
     if tag == "ACK":
@@ -68,7 +70,7 @@ def _take_line(line: dict[str, Any], segment: Segment) -> None:
                 quantity=number(segment, 2),
                 unit=text(segment, 3),
                 date_qualifier=text(segment, 4),
-                date=ccyymmdd(segment, 5),
+                date=date_element(segment, 5, profile),
             )
         )
     elif tag == "SCH":
@@ -77,10 +79,10 @@ def _take_line(line: dict[str, Any], segment: Segment) -> None:
                 quantity=number(segment, 1),
                 unit=text(segment, 2),
                 date_qualifier=text(segment, 5),
-                date=ccyymmdd(segment, 6),
+                date=date_element(segment, 6, profile),
             )
         )
     elif tag == "PID":
         line["description"] = description(line["description"], segment)
     elif tag == "DTM":
-        add_date(line["dates"], segment)
+        add_date(line["dates"], segment, profile)

@@ -7,31 +7,40 @@ from datetime import date
 from typing import Any
 
 from suppliers.adapters.x12.documents import HierarchyLevel, Mark, ShipItem, ShipNotice856, ShipOrder, ShipPack
-from suppliers.adapters.x12.mappers.common import Parties, add_date, add_ref, description, maps, missing, only_one
+from suppliers.adapters.x12.mappers.common import (
+    NO_PROFILE,
+    Parties,
+    add_date,
+    add_ref,
+    date_element,
+    description,
+    maps,
+    missing,
+    only_one,
+)
 from suppliers.adapters.x12.model import Segment, TransactionSet
 from suppliers.adapters.x12.values import (
-    ccyymmdd,
     hhmm,
     integer,
     number,
     qualified_ids,
     required,
-    required_date,
     required_number,
     text,
 )
+from suppliers.profiles import DocumentProfile
 
 _PACK_LEVELS = ("P", "T")
 
 
-@maps("856")
-def map_856(tset: TransactionSet) -> ShipNotice856:
+@maps("856", profiled=True)
+def map_856(tset: TransactionSet, profile: DocumentProfile) -> ShipNotice856:
     """An 856 ship notice: BSN header and the HL tree (shipment, order, tare/pack, item).
 
     HL parents must name an earlier HL of the same set. Item details (LIN, SN1) are only read under an
     item level; an item must have a LIN with at least one product ID and exactly one SN1.
     """
-    tree = _ShipNoticeTree()
+    tree = _ShipNoticeTree(profile=profile)
     for segment in tset.body:
         tree.take(segment)
     if tree.bsn is None:
@@ -43,6 +52,7 @@ def map_856(tset: TransactionSet) -> ShipNotice856:
 class _ShipNoticeTree:
     """What an 856's segments say, collected level by level as they come (one `take` per segment)."""
 
+    profile: DocumentProfile = NO_PROFILE
     bsn: Segment | None = None
     td5: Segment | None = None
     references: dict[str, str] = field(default_factory=dict)
@@ -95,7 +105,7 @@ class _ShipNoticeTree:
     def _take_shipment(self, segment: Segment) -> None:
         tag = segment.tag
         if tag == "DTM":
-            add_date(self.dates, segment)
+            add_date(self.dates, segment, self.profile)
         elif tag == "TD5" and self.td5 is None:
             self.td5 = segment
         elif tag == "REF":
@@ -110,8 +120,7 @@ class _ShipNoticeTree:
         elif segment.tag == "REF":
             add_ref(order["references"], segment)
 
-    @staticmethod
-    def _take_item(segment: Segment, item: dict[str, Any]) -> None:
+    def _take_item(self, segment: Segment, item: dict[str, Any]) -> None:
         tag = segment.tag
         if tag == "LIN":
             item["lin"] = only_one(item["lin"], segment)
@@ -120,7 +129,7 @@ class _ShipNoticeTree:
         elif tag == "PID":
             item["description"] = description(item["description"], segment)
         elif tag == "DTM":
-            add_date(item["dates"], segment)
+            add_date(item["dates"], segment, self.profile)
 
     def _nearest(self, hl_id: str | None, wanted: tuple[str, ...]) -> HierarchyLevel | None:
         while hl_id is not None:
@@ -141,13 +150,13 @@ class _ShipNoticeTree:
         return tuple(items)
 
     def build(self, tset: TransactionSet, bsn: Segment) -> ShipNotice856:
-        orders = tuple(_ship_order(self.levels[hl_id], data) for hl_id, data in self.order_data.items())
+        orders = tuple(_ship_order(self.levels[hl_id], data, self.profile) for hl_id, data in self.order_data.items())
         td5, levels = self.td5, self.levels
         return ShipNotice856(
             control_number=tset.control_number,
             purpose=required(bsn, 1, "a purpose code"),
             shipment_id=required(bsn, 2, "a shipment identification"),
-            notice_date=required_date(bsn, 3),
+            notice_date=date_element(bsn, 3, self.profile, required=True),
             notice_time=hhmm(bsn, 4),
             structure=text(bsn, 5),
             shipped_on=self.dates.get("011"),
@@ -182,14 +191,14 @@ def _hierarchy_level(segment: Segment, levels: dict[str, HierarchyLevel]) -> Hie
     return HierarchyLevel(hl_id=hl_id, parent_id=parent_id, level=level, position=segment.ordinal)
 
 
-def _ship_order(level: HierarchyLevel, data: dict[str, Any]) -> ShipOrder:
+def _ship_order(level: HierarchyLevel, data: dict[str, Any], profile: DocumentProfile) -> ShipOrder:
     prf: Segment | None = data["prf"]
     return ShipOrder(
         hl_id=level.hl_id,
         parent_id=level.parent_id,
         po_number=text(prf, 1, required=True, what="a purchase order number") if prf else None,
         release=text(prf, 2) if prf else None,
-        po_date=ccyymmdd(prf, 4) if prf else None,
+        po_date=date_element(prf, 4, profile) if prf else None,
         references=data["references"],
     )
 

@@ -1,0 +1,212 @@
+"""Many inbound-supply moves at once (a ship notice's lines): the same rows and events as one
+`move_inbound` per move, in a fixed number of statements instead of a dozen per move.
+
+For N moves over B balances: the balances are locked once (or passed in, already locked by the
+caller in the fixed order), the source supplies are locked in one statement and lowered in one, the
+target supplies are upserted in one, the balances updated in one, the ledger written in one; only
+the events remain one append per stock stream (each balance has its own stream). Every check runs
+before the first write, and every lock is taken before the first event append.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from inventory.exceptions import InboundSupplyNotFound, InboundSupplyTooSmall, InvalidQuantity
+from inventory.models import Balance, Bucket, InboundSupply, Item, LedgerEntry, Location, Reason
+from inventory.services.lock_objects import BalanceKey, lock_balances
+from inventory.services.recording import positive_qty, stock_stream
+from scm.bulk_sql import add_by_id
+from scm.errors import ValidationFailed
+from scm.events.store import NewEvent, RecordedEvent, append
+
+
+@dataclass(frozen=True)
+class InboundMove:
+    """`from_qty` units stop being expected under `from_reference` (0: none) and `qty` units are expected
+    under `to_reference` by `expected_date` (what `move_inbound` does for one)."""
+
+    item: Item
+    location: Location
+    from_reference: str
+    from_qty: int
+    to_reference: str
+    qty: int
+    expected_date: date
+    source: str = "asn"
+
+    @property
+    def key(self) -> BalanceKey:
+        return (self.item.pk, self.location.pk)
+
+
+def _check(move: InboundMove) -> None:
+    positive_qty(move.qty)
+    if not move.to_reference:
+        raise ValidationFailed("Inbound supply needs a reference.", reference=move.to_reference)
+    if isinstance(move.from_qty, bool) or not isinstance(move.from_qty, int) or move.from_qty < 0:
+        raise InvalidQuantity(move.from_qty, "the quantity moved off a supply is a whole number of zero or more")
+
+
+@transaction.atomic(savepoint=False)
+def inbound_move_many(
+    *, moves: Sequence[InboundMove], balances: Mapping[BalanceKey, Balance] | None = None
+) -> list[RecordedEvent]:
+    """Apply the moves in order; one `InboundSupplyMoved` event per move on its stock stream.
+
+    `balances` are the caller's already locked balances (inventory's fixed order, taken before any
+    append); any balance of a move not among them is locked here. Raises InboundSupplyNotFound or
+    InboundSupplyTooSmall before writing anything. Runs inside the caller's transaction (no savepoint:
+    an error must roll the caller back, as it does for the message being applied).
+    """
+    if not moves:
+        return []
+    for move in moves:
+        _check(move)
+    locked = dict(balances or {})
+    missing = {move.key: (move.item, move.location) for move in moves if move.key not in locked}
+    if missing:
+        locked.update(lock_balances(missing.values()))
+    sources = _lower_sources(moves)
+    _raise_targets(moves)
+    now = timezone.now()
+    deltas: dict[int, int] = defaultdict(int)
+    for move in moves:
+        balance = locked[move.key]
+        deltas[balance.pk] += move.qty - move.from_qty
+        balance.inbound += move.qty - move.from_qty
+        balance.updated_at = now
+    add_by_id(Balance, "inbound", deltas, updated_at=now)
+    if sources:
+        add_by_id(InboundSupply, "quantity", sources, updated_at=now)
+    return _record(moves, now)
+
+
+def _lower_sources(moves: Sequence[InboundMove]) -> dict[int, int]:
+    """Lock the supplies units move off (one statement) and check them all; returns {supply id: -qty}."""
+    wanted: dict[tuple[int, int, str], int] = defaultdict(int)
+    for move in moves:
+        if move.from_qty:
+            wanted[(move.item.pk, move.location.pk, move.from_reference)] += move.from_qty
+    if not wanted:
+        return []
+    rows = (
+        InboundSupply.objects.select_for_update()
+        .filter(
+            item_id__in={k[0] for k in wanted},
+            location_id__in={k[1] for k in wanted},
+            reference__in={k[2] for k in wanted},
+        )
+        .order_by("id")
+    )
+    found = {(row.item_id, row.location_id, row.reference): row for row in rows}
+    names = {move.key: (move.item.sku, move.location.code) for move in moves}
+    lowered: dict[int, int] = {}
+    for (item_id, location_id, reference), qty in wanted.items():
+        supply = found.get((item_id, location_id, reference))
+        sku, code = names[(item_id, location_id)]
+        if supply is None:
+            raise InboundSupplyNotFound(reference, sku, code)
+        if qty > supply.quantity:
+            raise InboundSupplyTooSmall(reference=reference, requested=qty, expected=supply.quantity)
+        lowered[supply.pk] = -qty
+    return lowered
+
+
+def _raise_targets(moves: Sequence[InboundMove]) -> None:
+    """Create or add to every target supply in one upsert (the last move's date wins per reference)."""
+    targets: dict[tuple[int, int, str], list] = {}
+    for move in moves:
+        key = (move.item.pk, move.location.pk, move.to_reference)
+        entry = targets.setdefault(key, [move.source, 0, move.expected_date])
+        entry[1] += move.qty
+        entry[2] = move.expected_date
+    now = timezone.now()
+    table = InboundSupply._meta.db_table
+    rows = [(*key, source, qty, expected, now, now) for key, (source, qty, expected) in targets.items()]
+    values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s)"] * len(rows))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {table} (item_id, location_id, reference, source, quantity, expected_date, created_at,
+                                 updated_at)
+            VALUES {values}
+            ON CONFLICT (reference, item_id, location_id) DO UPDATE SET
+                quantity = {table}.quantity + EXCLUDED.quantity,
+                expected_date = EXCLUDED.expected_date,
+                updated_at = EXCLUDED.updated_at
+            """,
+            [value for row in rows for value in row],
+        )
+
+
+def _record(moves: Sequence[InboundMove], now) -> list[RecordedEvent]:
+    """One event per move (appended per stream, in order), then every ledger row in one insert."""
+    by_stream: dict[str, list[InboundMove]] = defaultdict(list)
+    for move in moves:
+        by_stream[stock_stream(move.item.sku, move.location.code)].append(move)
+    events: dict[int, RecordedEvent] = {}
+    for stream, stream_moves in by_stream.items():
+        recorded = append(
+            stream,
+            [NewEvent(type="InboundSupplyMoved", payload=_payload(m, now), occurred_at=now) for m in stream_moves],
+        )
+        for move, event in zip(stream_moves, recorded, strict=True):
+            events[id(move)] = event
+    ledger = []
+    for move in moves:
+        event = events[id(move)]
+        if move.from_qty:
+            ledger.append(_entry(move, -move.from_qty, Reason.INBOUND_REMOVED, move.to_reference, event, now))
+        ledger.append(_entry(move, move.qty, Reason.INBOUND_ADDED, move.to_reference, event, now))
+    LedgerEntry.objects.bulk_create(ledger)
+    return [events[id(move)] for move in moves]
+
+
+def _payload(move: InboundMove, now) -> dict:
+    movements = []
+    if move.from_qty:
+        movements.append(_movement(move, -move.from_qty, Reason.INBOUND_REMOVED))
+    movements.append(_movement(move, move.qty, Reason.INBOUND_ADDED))
+    return {
+        "sku": move.item.sku,
+        "location": move.location.code,
+        "qty": move.qty,
+        "from_reference": move.from_reference,
+        "moved": move.from_qty,
+        "to_reference": move.to_reference,
+        "source": move.source,
+        "expected_date": move.expected_date.isoformat(),
+        "effective_at": now.isoformat(),
+        "movements": movements,
+    }
+
+
+def _movement(move: InboundMove, qty: int, reason: str) -> dict:
+    return {
+        "sku": move.item.sku,
+        "location": move.location.code,
+        "bucket": Bucket.INBOUND,
+        "qty": qty,
+        "reason": reason,
+    }
+
+
+def _entry(move: InboundMove, qty: int, reason: str, reference: str, event: RecordedEvent, now) -> LedgerEntry:
+    return LedgerEntry(
+        item=move.item,
+        location=move.location,
+        bucket=Bucket.INBOUND,
+        quantity=qty,
+        reason=reason,
+        reference=reference,
+        event_id=event.position,
+        effective_at=now,
+        recorded_at=now,
+    )

@@ -1,0 +1,138 @@
+"""Reading supplier profiles from the database: the source a message's `MessageProfiles` loads from,
+and the reads the API, admin and dashboard make."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
+from django.utils import timezone
+
+from suppliers.models import IN, InboundMessage, Supplier
+from suppliers.profiles.fixes import ProfileFix, fix_for
+from suppliers.profiles.models import ReprocessAttempt, ReprocessRun, SupplierProfileVersion
+from suppliers.profiles.reading import MessageProfiles
+
+
+class DatabaseProfiles:
+    """`ProfileSource` over the tables: one query per (supplier, document type) a message touches."""
+
+    #: The supplier field each syntax's sender id is matched against (as `inbound` identifies senders).
+    SENDER_FIELDS = {"x12": "isa_id", "edifact": "edifact_id"}
+
+    def supplier_for_sender(self, qualifier: str | None, sender_id: str, syntax: str = "x12") -> int | None:
+        field = self.SENDER_FIELDS.get(syntax)
+        if field is None:
+            return None
+        return Supplier.objects.filter(**{field: sender_id}).values_list("pk", flat=True).first()
+
+    def current(self, supplier_id: int, document_type: str) -> tuple[int, dict] | None:
+        row = (
+            SupplierProfileVersion.objects.filter(supplier_id=supplier_id, document_type=document_type)
+            .order_by("-version")
+            .values_list("version", "settings")
+            .first()
+        )
+        return (row[0], row[1]) if row else None
+
+
+def profiles_for_message(message: InboundMessage) -> MessageProfiles:
+    """The profiles of the supplier the message was received for (or, once known, its sender's).
+    Two-digit years are read relative to the day the message was received (the century rule)."""
+    return MessageProfiles(
+        source=DatabaseProfiles(),
+        received_on=timezone.localdate(message.received_at),
+        supplier_id=message.supplier_id,
+    )
+
+
+def profile_version(*, supplier: str, document_type: str, version: int | None = None) -> SupplierProfileVersion | None:
+    """One version (the current one when `version` is None) of a supplier's profile."""
+    rows = SupplierProfileVersion.objects.select_related("supplier").filter(
+        supplier__code=supplier, document_type=document_type
+    )
+    if version is not None:
+        return rows.filter(version=version).first()
+    return rows.order_by("-version").first()
+
+
+def profile_history(*, supplier: str, document_type: str) -> QuerySet[SupplierProfileVersion]:
+    return (
+        SupplierProfileVersion.objects.select_related("supplier")
+        .filter(supplier__code=supplier, document_type=document_type)
+        .order_by("-version")
+    )
+
+
+def current_profiles(*, supplier: str | None = None) -> QuerySet[SupplierProfileVersion]:
+    """The newest version of every (supplier, document type) profile, by supplier code and type."""
+    newest = SupplierProfileVersion.objects.filter(
+        supplier_id=OuterRef("supplier_id"), document_type=OuterRef("document_type")
+    ).order_by("-version")
+    rows = SupplierProfileVersion.objects.select_related("supplier").filter(pk=Subquery(newest.values("pk")[:1]))
+    if supplier:
+        rows = rows.filter(supplier__code=supplier)
+    return rows.order_by("supplier__code", "document_type")
+
+
+# --- Quarantine reasons and bulk reprocess runs (the dashboard's ops fix loop) ---------------------
+
+
+@dataclass(frozen=True)
+class ReasonGroup:
+    """Quarantined messages of one supplier sharing one reason code: what a bulk run takes."""
+
+    supplier_id: int
+    supplier_code: str
+    code: str
+    count: int
+    example: dict
+    fix: ProfileFix | None
+
+
+def quarantine_reasons(*, limit: int = 5000) -> list[ReasonGroup]:
+    """Per (supplier, reason code): how many quarantined messages, an example reason and the profile
+    field that would fix it. Reads at most `limit` messages (oldest first)."""
+    rows = (
+        InboundMessage.objects.filter(status=IN.QUARANTINED, supplier__isnull=False)
+        .order_by("received_at", "pk")
+        .values_list("supplier_id", "supplier__code", "errors", "document_types")[:limit]
+    )
+    groups: dict[tuple[int, str], list] = {}
+    for supplier_id, supplier_code, errors, document_types in rows:
+        for code in dict.fromkeys(e.get("code") for e in errors or [] if e.get("code")):
+            example = next(e for e in errors if e.get("code") == code)
+            entry = groups.setdefault((supplier_id, code), [supplier_code, 0, example, document_types])
+            entry[1] += 1
+    return [
+        ReasonGroup(
+            supplier_id=supplier_id,
+            supplier_code=supplier_code,
+            code=code,
+            count=count,
+            example=example,
+            fix=fix_for(example, document_types),
+        )
+        for (supplier_id, code), (supplier_code, count, example, document_types) in sorted(
+            groups.items(), key=lambda item: (item[1][0], item[0][1])
+        )
+    ]
+
+
+def reprocess_runs(*, limit: int = 20) -> QuerySet[ReprocessRun]:
+    return ReprocessRun.objects.select_related("supplier").order_by("-id")[:limit]
+
+
+def reprocess_run(*, run_id: int) -> ReprocessRun | None:
+    return (
+        ReprocessRun.objects.select_related("supplier")
+        .prefetch_related(
+            Prefetch("attempts", queryset=ReprocessAttempt.objects.select_related("message").defer("message__body"))
+        )
+        .filter(pk=run_id)
+        .first()
+    )
+
+
+def message_attempts(*, message_id: int) -> QuerySet[ReprocessAttempt]:
+    return ReprocessAttempt.objects.filter(message_id=message_id).order_by("id")
