@@ -271,7 +271,10 @@ def _write_probe(sql: str, params: list) -> Probe | None:
         where = _top_level(sql, "WHERE")
         if pk is None:
             return None
-        condition, skipped = (sql[where:], sql[:where].count("%s")) if where >= 0 else ("", len(params))
+        returning = _top_level(sql, "RETURNING")
+        end = returning if returning >= 0 else len(sql)
+        condition, skipped = (sql[where:end], sql[:where].count("%s")) if where >= 0 else ("", len(params))
+        params = params[: len(params) - sql[end:].count("%s")] if returning >= 0 else params
         verb = "UPDATE" if update else "DELETE"
         return Probe(
             f"{verb} on {table}",

@@ -223,12 +223,19 @@ class SupplierProfileVersionsView(APIView):
 
     @extend_schema(
         summary="A supplier profile's versions, newest first",
-        responses={200: ProfileVersionSerializer(many=True), **errors(e404="No such document type.")},
+        responses={
+            200: ProfileVersionSerializer(many=True),
+            **errors(e404="No such document type, or no profile of this supplier (`profile_not_found`)."),
+        },
     )
     def get(self, request, supplier: str, document_type: str):
         document_type = _document_type(document_type)
-        rows = _versions(request).filter(supplier__code=supplier, document_type=document_type).order_by("-version")
-        return Response(ProfileVersionSerializer(rows[:500], many=True).data)
+        rows = list(
+            _versions(request).filter(supplier__code=supplier, document_type=document_type).order_by("-version")[:500]
+        )
+        if not rows:  # none yet, or another supplier's (a bound token learns nothing about who else trades)
+            raise ProfileNotFound(supplier, document_type)
+        return Response(ProfileVersionSerializer(rows, many=True).data)
 
 
 class SupplierProfileVersionView(APIView):

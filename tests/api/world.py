@@ -111,7 +111,20 @@ def _supplier_objects(ops: APIClient, code: str, po_number: str, shared: dict[st
                  content_type="application/json"),  # fmt: skip
         202,
     )
-    return {"suppliers": code, "item_id": str(mapping["id"]), "po_id": str(po["id"]), "message_id": str(message["id"])}
+    profile_url = f"/api/v1/supplier-profiles/{code}/856/"
+    _created(ops.put(profile_url, {"settings": {"unit_aliases": {"CS": "CA"}}}, format="json"))
+    run = _created(ops.post("/api/v1/reprocess-runs/", {"supplier": code, "reason_code": "x12_invalid_date"},
+                            format="json"), 202)  # fmt: skip
+    return {
+        "suppliers": code,
+        "item_id": str(mapping["id"]),
+        "po_id": str(po["id"]),
+        "message_id": str(message["id"]),
+        "supplier": code,
+        "document_type": "856",
+        "version": "1",
+        "run_id": str(run["id"]),
+    }
 
 
 def url_for(path: str, objects: dict[str, str]) -> str:
