@@ -234,39 +234,48 @@ def _identify_supplier(message: InboundMessage, parsed: ParsedMessage) -> tuple[
     A message received for a supplier is compared with that supplier only, before any lookup: whether
     the id or code belongs to someone else must not change the answer, and the reason never names
     another supplier (the sender would learn who else trades here)."""
-    bound = message.supplier
     if parsed.format in SENDER_IDS:
-        if not parsed.sender_id:
-            if bound is None and not parsed.problems:
-                return None, [Problem(code="unknown_supplier", message="the interchange names no sender")]
-            return bound, []
-        field, segment, element, label = SENDER_IDS[parsed.format]
-        if bound is not None and parsed.sender_id != getattr(bound, field):
-            return bound, [
-                Problem(
-                    code="sender_mismatch",
-                    message=f"{element} {parsed.sender_id!r} is not the {label} of supplier {bound.code}, for which "
-                    "the message was received",
-                    segment=segment,
-                    element=element,
-                    value=parsed.sender_id,
-                    path=segment,
-                )
-            ]
-        found = Supplier.objects.filter(**{field: parsed.sender_id}).first()
-        if found is None:
-            return bound, [
-                Problem(
-                    code="unknown_sender",
-                    message=f"{element} {parsed.sender_id!r} (qualifier {parsed.sender_qualifier}) is not the {label} "
-                    f"of any supplier; set the supplier's {field} and reprocess",
-                    segment=segment,
-                    element=element,
-                    value=parsed.sender_id,
-                    path=segment,
-                )
-            ]
-        return found, []
+        return _edi_sender(message.supplier, parsed)
+    return _document_supplier(message.supplier, parsed)
+
+
+def _edi_sender(bound: Supplier | None, parsed: ParsedMessage) -> tuple[Supplier | None, list[Problem]]:
+    """The supplier an X12 or EDIFACT envelope names as its sender (ISA06 / UNB02)."""
+    if not parsed.sender_id:
+        if bound is None and not parsed.problems:
+            return None, [Problem(code="unknown_supplier", message="the interchange names no sender")]
+        return bound, []
+    field, segment, element, label = SENDER_IDS[parsed.format]
+    if bound is not None and parsed.sender_id != getattr(bound, field):
+        return bound, [
+            Problem(
+                code="sender_mismatch",
+                message=f"{element} {parsed.sender_id!r} is not the {label} of supplier {bound.code}, for which "
+                "the message was received",
+                segment=segment,
+                element=element,
+                value=parsed.sender_id,
+                path=segment,
+            )
+        ]
+    found = Supplier.objects.filter(**{field: parsed.sender_id}).first()
+    if found is None:
+        return bound, [
+            Problem(
+                code="unknown_sender",
+                message=f"{element} {parsed.sender_id!r} (qualifier {parsed.sender_qualifier}) is not the {label} "
+                f"of any supplier; set the supplier's {field} and reprocess",
+                segment=segment,
+                element=element,
+                value=parsed.sender_id,
+                path=segment,
+            )
+        ]
+    return found, []
+
+
+def _document_supplier(bound: Supplier | None, parsed: ParsedMessage) -> tuple[Supplier | None, list[Problem]]:
+    """The supplier a JSON or CSV document names in its `supplier` field."""
     code = parsed.supplier_code
     if code is None:
         if bound is None and not parsed.problems:

@@ -91,9 +91,14 @@ def request(
         if probe:
             circuit.release_probe()
         raise
+    _judge(circuit, response, failed=failed, probe=probe)
+    return response
+
+
+def _judge(circuit: DbBreaker, response: requests.Response, *, failed, probe: bool) -> None:
+    """An answer the partner gave: `failed(response)` decides whether it counts against its breaker."""
     if failed(response):
         circuit.record_failure(f"HTTP {response.status_code}", probe=probe)
-        log.warning("outbound.failed", partner=partner, status=response.status_code, probe=probe)
+        log.warning("outbound.failed", partner=circuit.name, status=response.status_code, probe=probe)
     else:
         circuit.record_success()
-    return response

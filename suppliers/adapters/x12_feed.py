@@ -121,40 +121,45 @@ def parse(raw: bytes, profiles: MessageProfiles | None = None) -> ParsedMessage:
         parsed.problems.append(problem_from_x12(error))
     for group in interchange.groups:
         for tset in group.transaction_sets:
-            parsed.document_types.append(tset.code)
-            origin = Origin(
-                path=f"GS {group.control_number}/ST {tset.control_number}",
-                segment=tset.code,
+            _map_set(parsed, group, tset, profiles)
+    parsed.warnings += profiles.warnings
+    return parsed
+
+
+def _map_set(parsed: ParsedMessage, group, tset, profiles: MessageProfiles) -> None:
+    """Map one transaction set under its document type's profile: its document, or its problems."""
+    parsed.document_types.append(tset.code)
+    origin = Origin(
+        path=f"GS {group.control_number}/ST {tset.control_number}",
+        segment=tset.code,
+        group_control=group.control_number,
+        set_control=tset.control_number,
+    )
+    converter = _CONVERTERS.get(tset.code)
+    if converter is None:
+        parsed.problems.append(
+            Problem(
+                code="unsupported_document",
+                message=f"transaction set {tset.control_number} is an {tset.code}; suppliers may send "
+                f"{', '.join(sorted(_CONVERTERS))} only",
+                segment="ST",
+                element="ST01",
+                value=tset.code,
+                path=origin.path,
                 group_control=group.control_number,
                 set_control=tset.control_number,
             )
-            converter = _CONVERTERS.get(tset.code)
-            if converter is None:
-                parsed.problems.append(
-                    Problem(
-                        code="unsupported_document",
-                        message=f"transaction set {tset.control_number} is an {tset.code}; suppliers may send "
-                        f"{', '.join(sorted(_CONVERTERS))} only",
-                        segment="ST",
-                        element="ST01",
-                        value=tset.code,
-                        path=origin.path,
-                        group_control=group.control_number,
-                        set_control=tset.control_number,
-                    )
-                )
-                continue
-            try:
-                document, problems = converter(tset, origin, profiles.document(tset.code))
-            except X12Error as error:
-                parsed.syntax_errors.append(error)
-                parsed.problems.append(problem_from_x12(error))
-                continue
-            parsed.problems.extend(problems)
-            if document is not None:
-                parsed.documents.append(document)
-    parsed.warnings += profiles.warnings
-    return parsed
+        )
+        return
+    try:
+        document, problems = converter(tset, origin, profiles.document(tset.code))
+    except X12Error as error:
+        parsed.syntax_errors.append(error)
+        parsed.problems.append(problem_from_x12(error))
+        return
+    parsed.problems.extend(problems)
+    if document is not None:
+        parsed.documents.append(document)
 
 
 def _mapped(mapper: Callable, tset: TransactionSet, profile: DocumentProfile):

@@ -24,12 +24,12 @@ from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import PermissionDenied
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from inventory.api.views import errors
 from scm.api.pagination import CursorPagination
+from scm.api.parsers import JSONParser
 from scm.api.permissions import OWN, RolePermission
 from scm.api.supplier_scope import bound_supplier_code, scope_to_bound_supplier
 from scm.errors import NotFound

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from suppliers.api import profiles, views
+from suppliers.api import messages, profiles, views
 
 urlpatterns = [
     path("suppliers/", views.SupplierListView.as_view(), name="supplier-list"),
@@ -17,12 +17,18 @@ urlpatterns = [
     ),
     path("purchase-orders/<int:po_id>/cancel/", views.PurchaseOrderCancelView.as_view(), name="purchase-order-cancel"),
     path("purchase-orders/<int:po_id>/close/", views.PurchaseOrderCloseView.as_view(), name="purchase-order-close"),
-    path("inbound-messages/", views.InboundMessageListView.as_view(), name="inbound-message-list"),
-    path("inbound-messages/<int:message_id>/", views.InboundMessageDetailView.as_view(), name="inbound-message-detail"),
-    path("inbound-messages/<int:message_id>/raw/", views.InboundMessageRawView.as_view(), name="inbound-message-raw"),
+    path("inbound-messages/", messages.InboundMessageListView.as_view(), name="inbound-message-list"),
+    path(
+        "inbound-messages/<int:message_id>/",
+        messages.InboundMessageDetailView.as_view(),
+        name="inbound-message-detail",
+    ),
+    path(
+        "inbound-messages/<int:message_id>/raw/", messages.InboundMessageRawView.as_view(), name="inbound-message-raw"
+    ),
     path(
         "inbound-messages/<int:message_id>/reprocess/",
-        views.InboundMessageReprocessView.as_view(),
+        messages.InboundMessageReprocessView.as_view(),
         name="inbound-message-reprocess",
     ),
     path("supplier-profiles/", profiles.SupplierProfileListView.as_view(), name="supplier-profile-list"),

@@ -92,7 +92,9 @@ class SupplierProfileVersionAdmin(admin.ModelAdmin):
         pass
 
     def has_change_permission(self, request, obj=None):
-        return obj is None or request.method == "GET"
+        # A saved version is never changed (a change is a new version, through "add"); it is shown
+        # read-only through the view permission, whatever the HTTP method.
+        return obj is None and super().has_change_permission(request, obj)
 
     def has_delete_permission(self, request, obj=None):
         return False

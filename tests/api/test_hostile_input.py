@@ -52,7 +52,14 @@ def _objects(ops: APIClient, unique: str) -> dict[str, str]:
         assert ops.post(f"/api/v1/{collection}/", body, format="json").status_code == 201
     mapping = ops.post("/api/v1/supplier-items/", {"supplier": key, "supplier_part": "P", "sku": key}, format="json")
     endpoint = ops.post("/api/v1/webhooks/", {"url": "https://hooks.example.com/", "secret": "s" * 20}, format="json")
-    return {"code": key, "sku": key, "item_id": str(mapping.json()["id"]), "endpoint_id": str(endpoint.json()["id"])}
+    return {
+        "code": key,
+        "sku": key,
+        "item_id": str(mapping.json()["id"]),
+        "endpoint_id": str(endpoint.json()["id"]),
+        "supplier": key,
+        "document_type": "856",
+    }
 
 
 def _concrete(path: str, objects: dict[str, str]) -> str:

@@ -33,7 +33,8 @@ def fingerprint() -> str:
     digest = hashlib.sha256(" ".join(SEED).encode())
     for path in sorted(ROOT.glob("*/migrations/*.py")) + sorted(ROOT.glob("scm/*/migrations/*.py")):
         digest.update(path.read_bytes())
-    digest.update((ROOT / "dashboard" / "demo.py").read_bytes())
+    for path in sorted((ROOT / "dashboard" / "demo").glob("*.py")):
+        digest.update(path.read_bytes())
     return digest.hexdigest()[:10]
 
 

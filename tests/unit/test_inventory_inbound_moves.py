@@ -39,7 +39,7 @@ def state(sku: str, place: str, tag: str) -> dict:
 
 def scenario(unique: str, tag: str):
     sku, place = ItemFactory(sku=f"{tag}-{unique}").sku, LocationFactory(code=f"{tag}W-{unique}").code
-    inventory.add_inbound(sku=sku, location=place, qty=10, reference=f"{tag}/PO", expected_date=DAY)
+    inventory.inbound_add(sku=sku, location=place, qty=10, reference=f"{tag}/PO", expected_date=DAY)
     moves = [("PO", 4, "ASN1", 6), ("PO", 3, "ASN1", 3), ("", 0, "ASN2", 2)]
     return sku, place, moves
 
@@ -47,7 +47,7 @@ def scenario(unique: str, tag: str):
 def test_many_moves_leave_what_one_move_each_leaves(unique):
     one_sku, one_place, moves = scenario(unique, "ONE")
     for source, moved, target, qty in moves:
-        inventory.move_inbound(
+        inventory.inbound_move(
             sku=one_sku,
             location=one_place,
             from_reference=f"ONE/{source}",

@@ -532,36 +532,7 @@ def build_824(
         "BGN", "00", reference or interchange.control_number, created_at.strftime("%Y%m%d"), created_at.strftime("%H%M")
     )
     for rejection in rejections:
-        group, received = _find_set(interchange, rejection.group_control, rejection.set_control)
-        tset.add(
-            "OTI",
-            rejection.action,
-            rejection.reference_qualifier,
-            rejection.reference_id or received.control_number,
-            group.sender,
-            group.receiver,
-            group.date.strftime("%Y%m%d"),
-            group.time,
-            group.control_number,
-            received.control_number,
-            received.code,
-        )
-        reason = _free_text(rejection.reason).strip()
-        if not reason:
-            raise X12Error("a rejection needs a reason text", set_control=rejection.set_control, reason="unwritable")
-        head, *rest = _chunks(reason, 60, 80)
-        tset.add(
-            "TED",
-            rejection.condition_code,
-            head,
-            rejection.segment,
-            str(rejection.ordinal) if rejection.ordinal else None,
-            str(rejection.element) if rejection.element else None,
-            None,
-            _free_text(rejection.value, 99) if rejection.value else None,
-        )
-        for chunk in rest:
-            tset.add("NTE", None, chunk)
+        _add_rejection(tset, interchange, rejection)
     envelope = _reply_envelope(
         interchange,
         functional_id="AG",
@@ -571,3 +542,38 @@ def build_824(
         usage=usage,
     )
     return _write(envelope, [tset.close()], newline=newline)
+
+
+def _add_rejection(tset: _Set, interchange: Interchange, rejection: Rejection824) -> None:
+    """One rejected set: OTI naming it, TED with the condition code and the reason's first 60
+    characters, NTE segments with the rest."""
+    group, received = _find_set(interchange, rejection.group_control, rejection.set_control)
+    tset.add(
+        "OTI",
+        rejection.action,
+        rejection.reference_qualifier,
+        rejection.reference_id or received.control_number,
+        group.sender,
+        group.receiver,
+        group.date.strftime("%Y%m%d"),
+        group.time,
+        group.control_number,
+        received.control_number,
+        received.code,
+    )
+    reason = _free_text(rejection.reason).strip()
+    if not reason:
+        raise X12Error("a rejection needs a reason text", set_control=rejection.set_control, reason="unwritable")
+    head, *rest = _chunks(reason, 60, 80)
+    tset.add(
+        "TED",
+        rejection.condition_code,
+        head,
+        rejection.segment,
+        str(rejection.ordinal) if rejection.ordinal else None,
+        str(rejection.element) if rejection.element else None,
+        None,
+        _free_text(rejection.value, 99) if rejection.value else None,
+    )
+    for chunk in rest:
+        tset.add("NTE", None, chunk)
