@@ -12,6 +12,7 @@ import io
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.core.cache import cache
 from django.core.management import call_command
 from django.test import Client
 from rest_framework.test import APIClient
@@ -27,6 +28,9 @@ WRONG_TRIES = 30
 
 @pytest.fixture
 def user(unique, settings):
+    # The token endpoint's own throttle counts per client address in the cache, across tests: start
+    # from zero so the lockout, not an earlier test's token requests, is what answers here.
+    cache.clear()
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast: the test logs in ~40 times
     person = get_user_model().objects.create_user(username=f"lock-{unique}", password=PASSWORD, is_staff=True)
     person.groups.add(Group.objects.get(name=PLANNER))
