@@ -3,6 +3,10 @@ table of every figure beside its ceiling measured in the same run.
 
     .venv/bin/python bench/run_all.py [--quick] [--only NAME ...]
 
+The summary keeps each benchmark's latest figures in bench/results.json, so `--only NAME` reruns
+one benchmark and the table still lists the others (each row says when it was measured; its ceiling
+always comes from the same run as its figure).
+
 Needs PostgreSQL on 127.0.0.1:5432 (or BENCH_ADMIN_URL), and for the relay benchmark a nats-server
 with JetStream on 127.0.0.1:4222 (or BENCH_NATS_URL). Each benchmark runs in its own process
 and prints its progress; a failed benchmark is reported and the others still run. Interrupting
@@ -16,11 +20,13 @@ import json
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import common
 
 HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results.json"
 
 # name -> (script, full arguments, quick arguments)
 BENCHMARKS = {
@@ -58,19 +64,33 @@ def run(name: str, quick: bool) -> tuple[list[dict], str]:
     return results, "" if status == 0 else f"exited with {status}"
 
 
-def summary(results: list[dict], problems: dict[str, str], command: str) -> str:
+def remember(name: str, results: list[dict]) -> dict[str, list[dict]]:
+    """Store `name`'s results of this run (stamped) beside the latest of every other benchmark."""
+    stored = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M")
+    stored[name] = [{**result, "measured": stamp} for result in results]
+    RESULTS.write_text(json.dumps(stored, indent=1, sort_keys=True) + "\n")
+    return stored
+
+
+def summary(stored: dict[str, list[dict]], problems: dict[str, str], command: str) -> str:
     rows = []
-    for r in results:
-        ceiling = f"{r['ceiling']:,.0f} {r['ceiling_name']}" if r.get("ceiling") else "—"
-        ratio = f"{r['ratio']:.2f}" if r.get("ratio") is not None else "—"
-        rows.append(f"| {r['benchmark']} | {r['measure']} | {r['value']:,.1f} {r['unit']} | {ceiling} | {ratio} |")
+    for name in [n for n in BENCHMARKS if n in stored]:
+        for r in stored[name]:
+            ceiling = f"{r['ceiling']:,.0f} {r['ceiling_name']}" if r.get("ceiling") else "—"
+            ratio = f"{r['ratio']:.2f}" if r.get("ratio") is not None else "—"
+            rows.append(
+                f"| {r['benchmark']} | {r['measure']} | {r['value']:,.1f} {r['unit']} | {ceiling} | {ratio} "
+                f"| {r.get('measured', '')} |"
+            )
     notes = "\n".join(f"- {name}: {problem}" for name, problem in problems.items())
     return (
         "## Summary (every figure beside its ceiling from the same run)\n\n"
-        "| benchmark | measure | result | ceiling | ratio |\n|---|---|---:|---:|---:|\n"
+        "| benchmark | measure | result | ceiling | ratio | measured (UTC) |\n|---|---|---:|---:|---:|---|\n"
         + "\n".join(rows)
-        + (f"\n\nNot measured in this run:\n{notes}" if notes else "")
-        + f"\n\nProduced by `{command}`; the sections below hold each benchmark's details."
+        + (f"\n\nNot measured in the last run:\n{notes}" if notes else "")
+        + f"\n\nProduced by `{command}` (rows of benchmarks not rerun keep their last figures); the sections "
+        "below hold each benchmark's details."
     )
 
 
@@ -79,17 +99,21 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="short runs to check the benchmarks work")
     parser.add_argument("--only", nargs="+", choices=sorted(BENCHMARKS))
     args = parser.parse_args()
-    results: list[dict] = []
+    stored: dict[str, list[dict]] = {}
     problems: dict[str, str] = {}
     for name in args.only or BENCHMARKS:
         found, problem = run(name, args.quick)
-        results.extend(found)
         if problem:
             problems[name] = problem
+        if args.quick:
+            stored[name] = found
+        elif found:
+            stored = remember(name, found)
     command = "python bench/run_all.py" + (" --quick" if args.quick else "")
     if not args.quick:
-        common.write_section("summary", summary(results, problems, command), first=True)
-    print(summary(results, problems, command))
+        stored = json.loads(RESULTS.read_text()) if RESULTS.exists() else stored
+        common.write_section("summary", summary(stored, problems, command), first=True)
+    print(summary(stored, problems, command))
     if problems:
         sys.exit(1)
 
