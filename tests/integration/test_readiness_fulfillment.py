@@ -7,9 +7,18 @@ gunicorn test at the end answers from a real server with a real Celery backlog.
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import subprocess
+import sys
+import urllib.error
+import urllib.request
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
+from celery import Celery
 from django.utils import timezone
 
 from orders.models import FulfillmentWorkflow
@@ -22,6 +31,7 @@ from tests.unit.test_runtime_figures import broker  # noqa: F401 - fixture
 pytestmark = pytest.mark.django_db
 
 LONG_AGO = datetime(1990, 1, 1, tzinfo=UTC)
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -163,3 +173,117 @@ def test_metrics_count_open_breakers_by_kind(client, unique):
     )
     after = scrape(client)
     assert moved(before, after, "scm_outbound_breakers", kind="carrier-feed", state="open") == 1
+
+
+# --- a real server, a real backlog ------------------------------------------------------------
+
+
+@pytest.fixture
+def gunicorn_on_test_database(tmp_path, broker):  # noqa: F811
+    """gunicorn (one worker, multi-process metrics) on this session's PostgreSQL test database and the
+    Redis db of TEST_REDIS_URL, failing readiness beyond 5 waiting workflow messages."""
+    from django.db import connection
+
+    from tests.integration.test_observability_gunicorn import free_port, get
+    from tests.integration.test_workflow_worker_crash import poll
+
+    url, redis_client = broker
+    db = connection.settings_dict
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "scm.settings",
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
+        "REDIS_URL": url,
+        "SECRET_KEY": "readiness-test",
+        "DEBUG": "",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "WEB_CONCURRENCY": "1",
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
+        "READINESS_MAX_WORKFLOW_QUEUE_DEPTH": "5",
+        # Other tests' committed workflows may be due in this shared database: the queue is the subject here.
+        "READINESS_MAX_DUE_STEP_AGE_SECONDS": "-1",
+        "READINESS_MAX_SUBSCRIPTION_LAG": "-1",
+        "EVENT_DISPATCH_ON_COMMIT": "0",
+        "ORDER_WORKFLOW_AUTORUN": "0",
+    }
+    port = free_port()
+    log = tmp_path / "gunicorn.log"
+    command = [
+        sys.executable, "-m", "gunicorn", "-c", "scm/observability/gunicorn_conf.py",
+        "--bind", f"127.0.0.1:{port}", "--no-control-socket", "scm.wsgi",
+    ]  # fmt: skip
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
+                               start_new_session=True)  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+
+    def up() -> bool:
+        assert process.poll() is None, log.read_text(errors="replace")[-3000:]
+        try:
+            return get(f"{base}/healthz")[0] == 200
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            return False
+
+    try:
+        poll(up, seconds=90, what="gunicorn to answer")
+        yield {"base": base, "env": env, "redis": redis_client, "broker": url}
+    finally:
+        stop(process)
+
+
+def readyz(base: str) -> tuple[int, dict]:
+    try:
+        with urllib.request.urlopen(f"{base}/readyz", timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+
+
+@pytest.mark.slow
+@pytest.mark.redis
+@pytest.mark.postgres
+@pytest.mark.timeout(240)
+def test_gunicorn_readyz_fails_on_a_real_workflow_backlog_and_recovers_when_a_worker_drains_it(
+    gunicorn_on_test_database, tmp_path
+):
+    from tests.integration.test_observability_gunicorn import get
+    from tests.integration.test_workflow_worker_crash import poll, start_worker
+
+    server = gunicorn_on_test_database
+    sender = Celery("readiness-backlog", broker=server["broker"])
+    try:
+        for _ in range(12):  # steps of an order that does not exist: a worker answers "busy" at once
+            sender.send_task("orders.tasks.run_fulfillment_step", args=[-1], queue=queues.WORKFLOW)
+    finally:
+        sender.close()
+
+    status, body = readyz(server["base"])
+    assert status == 503
+    assert body["checks"]["broker"] == "ok"
+    assert body["checks"]["fulfillment"] == "the workflow queue holds 12 messages (more than 5)"
+    assert body["runtime"]["queues"][queues.WORKFLOW] == 12
+    metrics_text = get(f"{server['base']}/metrics")[1]
+    assert 'scm_celery_queue_depth{queue="workflow"} 12.0' in metrics_text
+
+    worker_log = tmp_path / "worker.log"
+    worker = start_worker(server["env"], worker_log, "-Q", queues.WORKFLOW)
+    try:
+        status, body = poll(
+            lambda: (result := readyz(server["base"]))[0] == 200 and result,
+            seconds=120,
+            what="the worker to drain the workflow queue",
+        )
+    finally:
+        stop(worker)
+    assert body["checks"]["fulfillment"] == "ok"
+    assert body["runtime"]["queues"][queues.WORKFLOW] <= 5
+    assert "run_fulfillment_step" in worker_log.read_text(errors="replace")
