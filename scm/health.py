@@ -13,16 +13,20 @@ def healthz(request):
 
 
 def readyz(request):
-    """Ready when every dependency answers; 503 with each failing check named otherwise.
+    """Ready when every dependency answers and fulfillment flows; 503 naming each failing check.
 
     Subscription lag counts as a dependency: a projection far behind the log means the answers
-    this instance gives (balances, dashboard figures) are stale.
+    this instance gives (balances, dashboard figures) are stale. `fulfillment` fails when due
+    workflow steps wait too long or the workflow queue is too deep (scm.observability.runtime);
+    the `runtime` section reports queue depths, the oldest due step and open breakers either way.
     """
     checks = {"database": _check_database()}
     if settings.REDIS_URL:
         checks["broker"] = _check_broker()
+    body: dict = {}
     if not checks["database"]:
         checks["subscriptions"] = _check_subscription_lag()
+        checks["fulfillment"], body["runtime"] = _check_fulfillment(broker_down=bool(checks.get("broker")))
     if settings.NATS_URL and not checks["database"]:
         from scm.bus.health import check_event_relay
 
@@ -31,8 +35,35 @@ def readyz(request):
     body = {
         "status": "unavailable" if failing else "ok",
         "checks": {name: (error or "ok") for name, error in checks.items()},
+        **body,
     }
     return JsonResponse(body, status=503 if failing else 200)
+
+
+def _check_fulfillment(*, broker_down: bool) -> tuple[str, dict]:
+    """The stall reasons (empty: flowing) and the runtime figures they were decided on."""
+    from scm.observability import runtime
+
+    figures: dict = {}
+    if broker_down:
+        depths: dict[str, int] | str = "unavailable: the broker does not answer"
+    else:
+        try:
+            depths = runtime.queue_depths()
+        except Exception as exc:  # noqa: BLE001 - the queues stay unknown; the broker check names the cause
+            depths = f"unavailable: {_describe(exc)}"
+    figures["queues"] = depths
+    try:
+        due = runtime.oldest_due_step()
+        figures["oldest_due_step"] = due.as_json() if due else None
+        figures["open_breakers"] = [runtime.breaker_as_json(b) for b in runtime.open_breakers()]
+    except Exception as exc:  # noqa: BLE001 - a probe answers 503 with the reason, never 500
+        return _describe(exc), figures
+    return "; ".join(runtime.fulfillment_stalls(due=due, depths=depths)), figures
+
+
+def _describe(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {str(exc).strip()[:300]}"
 
 
 def _check_database() -> str:
@@ -41,7 +72,7 @@ def _check_database() -> str:
             cursor.execute("SELECT 1")
             cursor.fetchone()
     except Exception as exc:  # noqa: BLE001 - any failure means not ready; report it
-        return f"{type(exc).__name__}: {str(exc).strip()[:300]}"
+        return _describe(exc)
     return ""
 
 
@@ -52,7 +83,7 @@ def _check_broker() -> str:
         client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=2)
         client.ping()
     except Exception as exc:  # noqa: BLE001
-        return f"{type(exc).__name__}: {str(exc).strip()[:300]}"
+        return _describe(exc)
     return ""
 
 
@@ -77,5 +108,5 @@ def _check_subscription_lag() -> str:
             if pending[: threshold + 1].count() > threshold:
                 behind.append(f"{name} is more than {threshold} events behind")
     except Exception as exc:  # noqa: BLE001 - a probe answers 503 with the reason, never 500
-        return f"{type(exc).__name__}: {str(exc).strip()[:300]}"
+        return _describe(exc)
     return "; ".join(behind)

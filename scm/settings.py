@@ -320,6 +320,10 @@ SPECTACULAR_SETTINGS = {
 # /readyz answers 503 when a registered subscriber is more events behind the log head than this;
 # a negative value switches the check off.
 READINESS_MAX_SUBSCRIPTION_LAG = env_int("READINESS_MAX_SUBSCRIPTION_LAG", 10000)
+# /readyz answers 503 ("fulfillment") when a due workflow step has waited longer than this for a
+# worker, or the workflow queue holds more messages than this; negative switches each check off.
+READINESS_MAX_DUE_STEP_AGE_SECONDS = env_int("READINESS_MAX_DUE_STEP_AGE_SECONDS", 300)
+READINESS_MAX_WORKFLOW_QUEUE_DEPTH = env_int("READINESS_MAX_WORKFLOW_QUEUE_DEPTH", 5000)
 # When set (with PROMETHEUS_MULTIPROC_DIR), a Celery worker serves its metrics on this port.
 WORKER_METRICS_PORT = env_int("WORKER_METRICS_PORT", 0)
 

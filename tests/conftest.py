@@ -69,6 +69,8 @@ def _quiet_dispatch(settings):
     settings.ORDER_WORKFLOW_AUTORUN = False
     # Tests share one database and commit many events; readiness tests that need the lag check set it.
     settings.READINESS_MAX_SUBSCRIPTION_LAG = -1
+    # Likewise workflows other tests committed and left due; readiness tests of stalls set it.
+    settings.READINESS_MAX_DUE_STEP_AGE_SECONDS = -1
     settings.SECURE_SSL_REDIRECT = False
 
 

@@ -75,6 +75,8 @@ breakers_opened = Counter(
 
 SUBSCRIPTION_LAG = "scm_subscription_lag_events"
 BREAKERS_NOT_CLOSED = "scm_outbound_breakers"
+QUEUE_DEPTH = "scm_celery_queue_depth"
+OLDEST_DUE_STEP_AGE = "scm_workflow_oldest_due_step_age_seconds"
 
 
 def inc_on_commit(metric: MetricWrapperBase, amount: float = 1, **labels: str) -> None:
@@ -160,17 +162,66 @@ class BreakerCollector(Collector):
         return "Partner circuit breakers that are not closed (state open or half_open), by partner kind."
 
 
+class RuntimeCollector(Collector):
+    """Queue depth per Celery queue and the age of the oldest due workflow step, read at scrape
+    time through scm.observability.runtime, the same figures /readyz decides on."""
+
+    def describe(self) -> Iterator[GaugeMetricFamily]:
+        yield self._queue_gauge()
+        yield self._due_gauge()
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        from django.db import DatabaseError
+        from redis.exceptions import RedisError
+
+        from scm.observability import runtime
+
+        try:
+            depths = runtime.queue_depths()
+        except RedisError as exc:
+            log.warning("metrics.queue_depth_unavailable", error=repr(exc))
+            depths = runtime.EAGER
+        if isinstance(depths, dict):  # eager (no broker): no queues, so no series rather than zeros
+            gauge = self._queue_gauge()
+            for queue, depth in depths.items():
+                gauge.add_metric([queue], depth)
+            yield gauge
+        try:
+            due = runtime.oldest_due_step()
+        except DatabaseError as exc:
+            log.warning("metrics.due_step_unavailable", error=repr(exc))
+            return
+        gauge = self._due_gauge()
+        gauge.add_metric([], max(0.0, due.age_seconds) if due else 0.0)
+        yield gauge
+
+    @staticmethod
+    def _queue_gauge() -> GaugeMetricFamily:
+        return GaugeMetricFamily(
+            QUEUE_DEPTH, "Messages waiting in each Celery queue (Redis lists; taken but unacknowledged not counted).",
+            labels=["queue"],
+        )  # fmt: skip
+
+    @staticmethod
+    def _due_gauge() -> GaugeMetricFamily:
+        return GaugeMetricFamily(
+            OLDEST_DUE_STEP_AGE, "Seconds the oldest due, unleased fulfillment workflow step has waited (0: none)."
+        )
+
+
 def multiprocess_dir() -> str:
     return os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
 
 
 _lag_collector = SubscriptionLagCollector()
 _breaker_collector = BreakerCollector()
+_runtime_collector = RuntimeCollector()
 if not multiprocess_dir():
     # Single-process mode serves the default registry; prometheus-client decides the mode at
     # import time from the same variable, so deciding here once matches it.
     REGISTRY.register(_lag_collector)
     REGISTRY.register(_breaker_collector)
+    REGISTRY.register(_runtime_collector)
 
 # Other database-backed scrape-time collectors (e.g. scm.bus's relay state), added by their apps.
 _scrape_collectors: list[Collector] = []
@@ -188,7 +239,7 @@ def register_scrape_collector(collector: Collector) -> None:
 def scrape_registry(*, include_lag: bool = True) -> CollectorRegistry:
     """The registry to expose: every process's values in multi-process mode, else this process's.
 
-    include_lag=False (the Celery worker's endpoint) leaves the database-backed gauges (lag, breakers) out; it
+    include_lag=False (the Celery worker's endpoint) leaves the scrape-time gauges (lag, breakers, runtime) out; it
     only applies in multi-process mode, where the worker endpoint is allowed at all.
     """
     if multiprocess_dir():
@@ -197,6 +248,7 @@ def scrape_registry(*, include_lag: bool = True) -> CollectorRegistry:
         if include_lag:
             registry.register(_lag_collector)
             registry.register(_breaker_collector)
+            registry.register(_runtime_collector)
             for collector in _scrape_collectors:
                 registry.register(collector)
         return registry

@@ -28,9 +28,12 @@ def test_readyz_answers_503_naming_the_subscriber_beyond_the_threshold(client, s
     settings.READINESS_MAX_SUBSCRIPTION_LAG = 2
     response = client.get("/readyz")
     assert response.status_code == 503
-    assert response.json() == {
-        "status": "unavailable",
-        "checks": {"database": "ok", "subscriptions": f"{behind} is more than 2 events behind"},
+    body = response.json()
+    assert body["status"] == "unavailable"
+    assert body["checks"] == {
+        "database": "ok",
+        "subscriptions": f"{behind} is more than 2 events behind",
+        "fulfillment": "ok",
     }
 
 
@@ -38,7 +41,7 @@ def test_readyz_is_ok_at_exactly_the_threshold(client, settings, lagging):
     settings.READINESS_MAX_SUBSCRIPTION_LAG = 3
     response = client.get("/readyz")
     assert response.status_code == 200
-    assert response.json()["checks"] == {"database": "ok", "subscriptions": "ok"}
+    assert response.json()["checks"] == {"database": "ok", "subscriptions": "ok", "fulfillment": "ok"}
 
 
 def test_readyz_recovers_once_the_subscriber_caught_up(client, settings, lagging):
