@@ -1,7 +1,7 @@
 """Celery tasks of partner transport: small doors on the partner-I/O queue.
 
-Route all of `partners.tasks.*` to the partner-I/O queue (docs/SUPPLIERS.md "Transport"): a slow or
-hanging partner then delays only partner work, never orders or subscriptions.
+All of `partners.tasks.*` run on the `partners` queue (scm/queues.py): a slow or hanging partner
+delays only partner work, never orders or subscriptions.
 """
 
 from __future__ import annotations
