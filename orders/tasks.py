@@ -6,6 +6,7 @@ from celery import shared_task
 from django.conf import settings
 
 from orders import workflow
+from scm.periodic import PeriodicTask
 
 
 @shared_task(name="orders.tasks.run_fulfillment_step", acks_late=True, ignore_result=True)
@@ -20,7 +21,7 @@ def run_fulfillment_step(order_id: int) -> str:
     return result.outcome
 
 
-@shared_task(name="orders.tasks.sweep_fulfillment_workflows", ignore_result=True)
+@shared_task(name="orders.tasks.sweep_fulfillment_workflows", base=PeriodicTask, ignore_result=True)
 def sweep_fulfillment_workflows() -> int:
     """Beat: hand every due or abandoned step to a worker."""
     due = workflow.due_workflows()

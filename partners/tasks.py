@@ -1,7 +1,7 @@
 """Celery tasks of partner transport: small doors on the partner-I/O queue.
 
-Route all of `partners.tasks.*` to the partner-I/O queue (docs/SUPPLIERS.md "Transport"): a slow or
-hanging partner then delays only partner work, never orders or subscriptions.
+All of `partners.tasks.*` run on the `partners` queue (scm/queues.py): a slow or hanging partner
+delays only partner work, never orders or subscriptions.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from celery import shared_task
 from django.conf import settings
 
 from partners import as2_inbound, services, sftp_pull, transmit
+from scm.periodic import PeriodicTask
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +27,7 @@ def transmit_outbox_entry(entry_id: int) -> str:
     return transmit.outbox_entry_transmit(entry_id=entry_id)
 
 
-@shared_task
+@shared_task(base=PeriodicTask)
 def send_due_documents() -> list[int]:
     """Beat: queue documents no event queued, expire AS2 waits for an MDN that never came, and start
     a try for every entry that is due (retries whose backoff ran out, leases of dead workers)."""

@@ -25,6 +25,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from scm import periodic, queues
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -188,6 +190,14 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Queues by workload, every task routed by name (scm/queues.py; docs/ARCHITECTURE.md "Queues").
+CELERY_TASK_QUEUES = queues.task_queues()
+CELERY_TASK_ROUTES = queues.task_routes()
+CELERY_TASK_DEFAULT_QUEUE = queues.DEFAULT
+# A periodic run holds its lock this long past its last renewal (scm/periodic.py): how long a dead
+# worker can keep the next run of its task from starting.
+PERIODIC_LOCK_LEASE_SECONDS = float(os.environ.get("PERIODIC_LOCK_LEASE_SECONDS", "30"))
+# Every entry gets `expires` below its interval at the end of this file (scm.periodic.beat_schedule).
 CELERY_BEAT_SCHEDULE = {
     "detect-late-shipments": {
         "task": "shipments.tasks.detect_late_shipments",
@@ -219,7 +229,7 @@ CELERY_BEAT_SCHEDULE = {
     },
     "purge-idempotency-records": {
         "task": "scm.api.tasks.purge_idempotency_records",
-        "schedule": 3600.0,
+        "schedule": float(os.environ.get("IDEMPOTENCY_PURGE_SECONDS", "3600")),
     },
 }
 
@@ -535,3 +545,6 @@ AXES_CLIENT_IP_CALLABLE = "scm.api.lockout.client_ip"
 from scm.observability.logging import configure as _configure_logging  # noqa: E402
 
 _configure_logging(log_format=LOG_FORMAT, level=LOG_LEVEL)
+
+# --- Periodic work (last: every entry above is in the schedule) --------------------------------
+CELERY_BEAT_SCHEDULE = periodic.beat_schedule(CELERY_BEAT_SCHEDULE)

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from scm.periodic import PeriodicTask
 from shipments import selectors, services
 from shipments.exceptions import CarrierFeedError
 
 
-@shared_task(name="shipments.tasks.detect_late_shipments", ignore_result=True)
+@shared_task(name="shipments.tasks.detect_late_shipments", base=PeriodicTask, ignore_result=True)
 def detect_late_shipments() -> int:
     """Beat: mark late shipments and announce each cause once (ShipmentDelayed)."""
     return len(services.shipments_detect_late())
 
 
-@shared_task(name="shipments.tasks.poll_carrier_feeds", ignore_result=True)
+@shared_task(name="shipments.tasks.poll_carrier_feeds", base=PeriodicTask, ignore_result=True)
 def poll_carrier_feeds() -> int:
     """Beat: one polling task per active carrier that has a tracking feed."""
     codes = selectors.carriers_with_feeds()
@@ -46,7 +47,7 @@ def poll_carrier_feed(self, code: str) -> int:
         raise self.retry(exc=exc, countdown=countdown) from None
 
 
-@shared_task(name="shipments.tasks.reprocess_tracking_updates", ignore_result=True)
+@shared_task(name="shipments.tasks.reprocess_tracking_updates", base=PeriodicTask, ignore_result=True)
 def reprocess_tracking_updates() -> int:
     """Beat: apply updates a dead process left pending, and unknown ones whose shipment now exists."""
     return services.tracking_updates_reprocess()

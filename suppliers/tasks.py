@@ -10,6 +10,7 @@ from django.db import OperationalError
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from scm.periodic import PeriodicTask
 from suppliers import inbound, polling
 from suppliers.models import PollChannel, PollStatus, Supplier
 
@@ -38,7 +39,7 @@ def process_inbound_message(self, message_id: int) -> str:
     return str(message.status)
 
 
-@shared_task
+@shared_task(base=PeriodicTask)
 def poll_suppliers() -> list[int]:
     """Beat: start a poll for every supplier whose interval has passed, and requeue stored messages
     whose processing never ran (see `inbound.sweep_received_messages`)."""

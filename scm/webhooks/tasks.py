@@ -6,13 +6,17 @@ from __future__ import annotations
 from celery import shared_task
 from django.utils import timezone
 
+from scm import periodic
+from scm.periodic import PeriodicTask
 from scm.webhooks.selectors import webhook_endpoints_due
 from scm.webhooks.services import webhook_endpoint_send_due
 
 ENDPOINT_TASK_EXPIRES_SECONDS = 30
 
 
-@shared_task(name="scm.webhooks.tasks.deliver_due_webhooks", ignore_result=True)
+@shared_task(
+    name="scm.webhooks.tasks.deliver_due_webhooks", base=PeriodicTask, rerun_if_skipped=True, ignore_result=True
+)
 def deliver_due_webhooks() -> int:
     """Start one send task per endpoint with due deliveries whose breaker lets calls through.
 
@@ -34,4 +38,4 @@ def deliver_endpoint_webhooks(endpoint_id: int) -> int:
 
 def kick_delivery() -> None:
     """Called after a commit that queued deliveries, so they go out without waiting for beat."""
-    deliver_due_webhooks.delay()
+    periodic.kick(deliver_due_webhooks)

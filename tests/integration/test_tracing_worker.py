@@ -21,6 +21,7 @@ from inventory import services as inventory
 from orders import services as orders
 from orders import workflow
 from orders.models import FulfillmentWorkflow, WorkflowStep
+from scm import queues
 from scm.events import store
 from scm.observability import tracing
 from shipments import services as shipments
@@ -98,6 +99,7 @@ def test_a_real_worker_continues_the_publishers_trace_and_exports_it_over_otlp(c
     worker = start_worker(env, tmp_path / "worker.log")
     try:
         client = Celery("trace-test-client", broker=redis_url)
+        client.conf.task_routes = queues.task_routes()  # a bare client would send to "celery"
         with tracing.span("test.publisher") as root:
             client.send_task("orders.tasks.run_fulfillment_step", args=[order.pk])
         poll(

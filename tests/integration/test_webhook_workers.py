@@ -19,6 +19,7 @@ import pytest
 from celery import Celery
 from django.db import connection
 
+from scm import queues
 from scm.events import store, subscriptions
 from scm.events.store import NewEvent
 from scm.outbound.models import Breaker
@@ -121,6 +122,7 @@ def test_broken_receivers_delay_only_their_own_deliveries_and_catch_up_when_back
         "EVENT_DISPATCH_ON_COMMIT": "0",
     }
     client = Celery("webhook-workers-test", broker=redis_url)
+    client.conf.task_routes = queues.task_routes()  # a bare client would send to "celery"
     log = tmp_path / "worker.log"
     worker = start_worker(env, log, "--pool=prefork", "--concurrency=2")
     poll(lambda: "ready." in log.read_text(), seconds=60, what="the worker to start")

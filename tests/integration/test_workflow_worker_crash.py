@@ -23,6 +23,7 @@ from inventory.models import Balance
 from orders import services as orders
 from orders import workflow
 from orders.models import FulfillmentWorkflow, WorkflowStep
+from scm import queues
 from scm.events import store
 from shipments.models import Shipment
 from tests.factories import ItemFactory, LocationFactory
@@ -138,6 +139,7 @@ def test_killed_worker_mid_step_is_resumed_by_the_sweeper_without_applying_twice
         "WORKFLOW_SWEEP_SECONDS": "1",
     }
     client = Celery("crash-test-client", broker=redis_url)
+    client.conf.task_routes = queues.task_routes()  # a bare client would send to "celery"
     first = start_worker(env, tmp_path / "worker1.log")
     second = None
     try:
