@@ -263,11 +263,14 @@ class Profiler:
             while not self.stop_event.wait(0.05):
                 cursor.execute(query)
                 self.ticks += 1
-                for pid, state, wait_type, wait, text, holds_append_lock in cursor.fetchall():
+                rows = cursor.fetchall()
+                for pid, state, wait_type, wait, text, holds_append_lock in rows:
                     self.backends.add(pid)
                     if state == "idle":
                         continue
                     self.samples[self._classify(state, wait_type, wait, text.strip(), holds_append_lock)] += 1
+                if any(row[3] == "advisory" for row in rows) and not any(row[5] for row in rows):
+                    self.samples["(append lock waited on, its holder between samples)"] += 1
 
     @staticmethod
     def _classify(state: str, wait_type: str | None, wait: str | None, text: str, holds: bool) -> str:
@@ -300,6 +303,7 @@ class Profiler:
             for name, value in sorted(cpu.items(), key=lambda kv: -kv[1])
         )
         busy = sum(self.samples.values())
+        held = sum(count for what, count in self.samples.items() if what.startswith("holding"))
         db_rows = "\n".join(
             f"| {what} | {count / self.ticks:.2f} | {count / busy:.0%} |"
             for what, count in self.samples.most_common(16)
@@ -308,7 +312,8 @@ class Profiler:
             f"CPU seconds used during the burst and settle ({seconds:.1f} s wall, {os.cpu_count()} cores):\n\n"
             "| process | CPU s | cores busy |\n|---|---:|---:|\n" + cpu_rows + "\n\n"
             f"Database backends by activity ({self.ticks} samples of pg_stat_activity, every 50 ms):\n\n"
-            "| backend doing | backends on average | share of busy samples |\n|---|---:|---:|\n" + db_rows
+            "| backend doing | backends on average | share of busy samples |\n|---|---:|---:|\n" + db_rows + "\n\n"
+            f"The append lock was seen held in {held / self.ticks:.0%} of the samples."
         )
 
 
