@@ -17,6 +17,7 @@ the broker; never restart a Redis that anything else uses.
 
 from __future__ import annotations
 
+import atexit
 import os
 import secrets
 import shutil
@@ -139,6 +140,7 @@ class FlowStack:
         self.processes: dict[str, subprocess.Popen] = {}
         self.starts: dict[str, int] = {}
         log_dir.mkdir(parents=True, exist_ok=True)
+        atexit.register(self.kill_all)  # nothing outlives the process that started it, even when interrupted
 
     @property
     def base_url(self) -> str:
@@ -247,10 +249,34 @@ class FlowStack:
         """Kill a worker and its pool at once (SIGKILL: no warm shutdown, tasks in flight are lost)."""
         _stop_group(self.processes.get(group), sig)
 
-    def stop(self) -> None:
-        # Beat first (nothing new is queued), then workers (warm shutdown), gunicorn last.
-        for name in ["beat", *self.groups, "web"]:
-            _stop_group(self.processes.get(name))
+    def stop(self, grace: float = 15) -> None:
+        """SIGTERM every process group at once (beat, workers, gunicorn), wait up to `grace` seconds
+        in all, then SIGKILL whatever is left: a bounded stop, so a test's time limit is never spent here."""
+        running = [p for p in self.processes.values() if p.poll() is None]
+        for process in running:
+            try:
+                os.killpg(process.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + grace
+        for process in running:
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pass
+        self.kill_all()
+
+    def kill_all(self) -> None:
+        """SIGKILL every process group of the stack (pool children included); safe to call twice."""
+        for process in self.processes.values():
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            try:
+                process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
 
     def pids(self) -> dict[str, list[int]]:
         """Every live process of the stack by name (the parent and its children), for CPU accounting."""

@@ -40,7 +40,7 @@ from tests.integration.test_workflow_worker_crash import poll
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow, pytest.mark.timeout(240)]
 
-ORDERS, WARM_UP, CLIENTS, SKUS = 60, 8, 8, 6
+ORDERS, WARM_UP, CLIENTS, SKUS = 40, 8, 8, 6
 # Fixed costs of the broken run that do not grow with the burst, so for a burst this small they are
 # not covered by "twice the clean time": before its breaker opens the hanging endpoint holds a
 # webhook task for up to 2 attempts × the 2 s deadline (on a shared pool while tasks are not yet
