@@ -7,8 +7,9 @@ The summary keeps each benchmark's latest figures in bench/results.json, so `--o
 one benchmark and the table still lists the others (each row says when it was measured; its ceiling
 always comes from the same run as its figure).
 
-Needs PostgreSQL on 127.0.0.1:5432 (or BENCH_ADMIN_URL), and for the relay benchmark a nats-server
-with JetStream on 127.0.0.1:4222 (or BENCH_NATS_URL). Each benchmark runs in its own process
+Needs PostgreSQL on 127.0.0.1:5432 (or BENCH_ADMIN_URL), for the relay benchmark a nats-server
+with JetStream on 127.0.0.1:4222 (or BENCH_NATS_URL), and for the flow benchmark redis-server on the
+PATH (it starts a private one on a free port). Each benchmark runs in its own process
 and prints its progress; a failed benchmark is reported and the others still run. Interrupting
 and rerunning is safe: each benchmark recreates its own database.
 """
@@ -36,6 +37,7 @@ BENCHMARKS = {
     "api": ("bench_api.py", [], ["--quick"]),
     "dashboard": ("bench_dashboard.py", [], ["--quick"]),
     "relay": ("bench_relay.py", ["--events", "200000"], ["--events", "5000", "--no-write"]),
+    "flow": ("bench_flow.py", [], ["--quick"]),
 }
 
 

@@ -114,7 +114,7 @@ def order_allocate(*, order_id: int) -> AllocationOutcome:
     if needing:
         stock = _stock_snapshot([line.sku for line in needing])
         plans = plan_lines([(line.pk, line.line_no, line.sku, line.backordered) for line in needing], stock)
-        _reserve(order, lines, allocations, plans)
+        _count_reserved(lines, allocations, plans)
     reserved_now = sum(plan.reserved for plan in plans)
     backordered = sum(line.backordered for line in lines)
     status_before = order.status
@@ -130,6 +130,9 @@ def order_allocate(*, order_id: int) -> AllocationOutcome:
         schedule_workflow(order.pk)
     elif workflow is not None and backordered and workflow.step == WorkflowStep.RESERVE:
         advance_workflow(workflow, WorkflowStep.AWAIT_STOCK)
+    # Appends last: the first one takes the event log's append lock, held until commit, so every
+    # write of this order is done before it (docs/PERFORMANCE.md, "Flow").
+    _reserve_stock(order, plans)
     record_event(
         order,
         "OrderReserved" if backordered == 0 else "OrderBackordered",
@@ -138,16 +141,10 @@ def order_allocate(*, order_id: int) -> AllocationOutcome:
     return AllocationOutcome(order.pk, order.status, reserved_now, backordered, True)
 
 
-def _reserve(
-    order: SalesOrder, lines: list[OrderLine], allocations: dict[tuple[int, str], Allocation], plans: list[LinePlan]
+def _count_reserved(
+    lines: list[OrderLine], allocations: dict[tuple[int, str], Allocation], plans: list[LinePlan]
 ) -> None:
-    """Reserve the plans' units (stock events appended), then count them on the (locked) lines and allocations."""
-    requests = [
-        inventory.ReservationRequest(plan.sku, location, quantity, line_holder(order.pk, plan.line_id))
-        for plan in plans
-        for location, quantity in plan.take.items()
-    ]
-    inventory.stock_reserve_many(requests=requests, reference=order.stream)
+    """Count the plans' units on the (locked) lines and allocations; the stock is reserved after."""
     by_id = {line.pk: line for line in lines}
     for plan in plans:
         line = by_id[plan.line_id]
@@ -158,6 +155,17 @@ def _reserve(
             allocation = allocations.get((line.pk, location)) or Allocation(line=line, location=location)
             allocation.reserved += quantity
             allocation.save()
+
+
+def _reserve_stock(order: SalesOrder, plans: list[LinePlan]) -> None:
+    """Reserve the plans' units on the (locked) balances; appends the stock events."""
+    requests = [
+        inventory.ReservationRequest(plan.sku, location, quantity, line_holder(order.pk, plan.line_id))
+        for plan in plans
+        for location, quantity in plan.take.items()
+    ]
+    if requests:
+        inventory.stock_reserve_many(requests=requests, reference=order.stream)
 
 
 def _explained(order: SalesOrder, lines: list[OrderLine], plans: list[LinePlan]) -> list[dict]:
