@@ -9,4 +9,4 @@ class OrdersConfig(AppConfig):
         from scm.events import subscriptions
 
         subscriptions.register("orders.backorders", handlers.on_stock_available, types=handlers.STOCK_ARRIVAL_TYPES)
-        subscriptions.register("orders.shipments", handlers.on_shipment_event, types=handlers.SHIPMENT_TYPES)
+        subscriptions.register("orders.shipments", handlers.on_shipments_app_event, types=handlers.SHIPMENTS_APP_TYPES)

@@ -234,13 +234,19 @@ class FulfillmentWorkflow(models.Model):
     waiting_for = models.CharField(
         max_length=100, blank=True, default="", help_text="The missing configuration this step waits for."
     )
+    waiting_since = models.DateTimeField(null=True, blank=True, help_text="When it started waiting for it.")
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["order_id"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(waiting_for="") | Q(step__in=[WorkflowStep.RESERVE, WorkflowStep.PLAN_SHIPMENT]),
+                condition=Q(waiting_for="", waiting_since__isnull=True)
+                | Q(
+                    ~Q(waiting_for=""),
+                    waiting_since__isnull=False,
+                    step__in=[WorkflowStep.RESERVE, WorkflowStep.PLAN_SHIPMENT],
+                ),
                 name="workflow_waits_only_in_runnable_step",
             ),
         ]
@@ -253,3 +259,11 @@ class FulfillmentWorkflow(models.Model):
 
     def __str__(self) -> str:
         return f"workflow order-{self.order_id}: {self.step} (attempt {self.attempts})"
+
+    def stop_waiting(self) -> None:
+        """Clear the wait (the caller saves); every write that moves the step off a wait does this."""
+        self.waiting_for, self.waiting_since = NOT_WAITING["waiting_for"], NOT_WAITING["waiting_since"]
+
+
+# Keyword arguments for `.update()` that clear a wait, the queryset twin of `stop_waiting`.
+NOT_WAITING = {"waiting_for": "", "waiting_since": None}
