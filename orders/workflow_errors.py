@@ -25,6 +25,10 @@ from enum import StrEnum
 from django.db import DatabaseError
 
 from scm.errors import DomainError
+from shipments.exceptions import NoDefaultCarrier, TmsAddressRefused, TmsCredentialsRefused
+
+# Every reason a step can wait for today (metrics report each, zero included).
+WAIT_REASONS = (NoDefaultCarrier.waits_for, TmsAddressRefused.waits_for, TmsCredentialsRefused.waits_for)
 
 
 class Disposition(StrEnum):
