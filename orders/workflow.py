@@ -186,7 +186,10 @@ def _plan_shipments(order_id: int, generation: int) -> None:
 
 def due_workflows(*, now: datetime | None = None, limit: int = 500) -> list[int]:
     """Workflows whose step is due and not leased: new, retrying, or abandoned by a dead worker;
-    and, of those waiting for configuration, one probe per reason (see `_waiting_probes`)."""
+    and, of those waiting for configuration, one probe per reason (see `_waiting_probes`).
+
+    The sweeper's own read: it also moves the other waiting workflows' re-check on, so it is not a
+    selector for reports (count waits with `orders.selectors.waiting_counts`)."""
     now = now or timezone.now()
     due = FulfillmentWorkflow.objects.filter(step__in=RUNNABLE_STEPS, next_attempt_at__lte=now).filter(
         Q(lease_until__isnull=True) | Q(lease_until__lt=now)
