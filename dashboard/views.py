@@ -26,6 +26,7 @@ from dashboard.forms import (
 )
 from dashboard.highlight import highlight_message
 from inventory.exceptions import UnknownSku
+from orders import selectors as order_selectors
 from orders import services as order_services
 from scm.bus.selectors import relay_overview
 from scm.errors import DomainError
@@ -213,7 +214,9 @@ def shipment_detail(request: HttpRequest, shipment_id: int) -> HttpResponse:
     )
 
 
-# --- Supplier exceptions ----------------------------------------------------------------------
+# --- Supplier exceptions (and orders waiting for configuration) -------------------------------
+
+WAITING_ORDERS_SHOWN = 50
 
 
 @require_GET
@@ -231,6 +234,8 @@ def supplier_exceptions(request: HttpRequest) -> HttpResponse:
             "polls": polls,
             "reasons": profile_selectors.quarantine_reasons(),
             "runs": list(profile_selectors.reprocess_runs(limit=10)),
+            "waiting": list(order_selectors.waiting_workflows()[:WAITING_ORDERS_SHOWN]),
+            "waiting_counts": order_selectors.waiting_counts(),
             "is_ops": is_ops(request.user),
             "nav": "exceptions",
         },

@@ -97,7 +97,11 @@ class SalesOrderAdmin(ReadOnlyAdmin):
     @admin.display(description="workflow step", ordering="workflow__step")
     def workflow_step(self, order):
         workflow = getattr(order, "workflow", None)
-        return workflow.get_step_display() if workflow else "-"
+        if workflow is None:
+            return "-"
+        if workflow.waiting_for:
+            return f"{workflow.get_step_display()}: waiting ({workflow.waiting_for})"
+        return workflow.get_step_display()
 
     @admin.display(description="attempts")
     def workflow_attempts(self, order):
@@ -110,8 +114,11 @@ class SalesOrderAdmin(ReadOnlyAdmin):
         if workflow is None:
             return "-"
         return format_html(
-            "{} · attempt {} · generation {} · next attempt {} · last error: {}",
+            "{}{} · attempt {} · generation {} · next attempt {} · last error: {}",
             workflow.get_step_display(),
+            f" · waiting for configuration: {workflow.waiting_for} (since {workflow.waiting_since})"
+            if workflow.waiting_for
+            else "",
             workflow.attempts,
             workflow.generation,
             workflow.next_attempt_at or "-",
@@ -207,8 +214,17 @@ class AllocationAdmin(ReadOnlyAdmin):
 
 @admin.register(FulfillmentWorkflow)
 class FulfillmentWorkflowAdmin(ReadOnlyAdmin):
-    list_display = ("order", "step", "attempts", "generation", "next_attempt_at", "lease_until", "short_error")
-    list_filter = ("step",)
+    list_display = (
+        "order",
+        "step",
+        "waiting_for",
+        "attempts",
+        "generation",
+        "next_attempt_at",
+        "lease_until",
+        "short_error",
+    )
+    list_filter = ("step", "waiting_for")
     search_fields = ("=order__id", "order__external_id", "last_error")
     list_select_related = ("order",)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from orders import services
 from orders.references import order_id_from_ref
 from scm.events.store import RecordedEvent
+from shipments.exceptions import NoDefaultCarrier
 
 STOCK_ARRIVAL_TYPES = (
     "StockReceived",
@@ -14,6 +15,8 @@ STOCK_ARRIVAL_TYPES = (
     "ReservationReleased",
 )
 SHIPMENT_TYPES = ("ShipmentPlanned", "ShipmentDeparted", "ShipmentDelivered", "ShipmentCancelled")
+# Carrier changes ride on the shipments subscription: no second checkpoint to walk the whole log.
+SHIPMENTS_APP_TYPES = (*SHIPMENT_TYPES, "CarrierDefined")
 
 
 def on_stock_available(event: RecordedEvent) -> None:
@@ -24,6 +27,20 @@ def on_stock_available(event: RecordedEvent) -> None:
     if event.type == "StockCounted" and payload["difference"] <= 0:
         return
     services.backorders_fill(sku=payload["sku"])
+
+
+def on_shipments_app_event(event: RecordedEvent) -> None:
+    if event.type == "CarrierDefined":
+        on_carrier_defined(event)
+    else:
+        on_shipment_event(event)
+
+
+def on_carrier_defined(event: RecordedEvent) -> None:
+    """An active carrier marked default is what orders waiting for a carrier need: resume them now
+    (shipments code never calls orders code; the carrier service's event is the kick)."""
+    if event.payload.get("is_default") and event.payload.get("active"):
+        services.workflows_resume_waiting(waiting_for=NoDefaultCarrier.waits_for)
 
 
 def on_shipment_event(event: RecordedEvent) -> None:

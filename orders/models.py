@@ -218,6 +218,10 @@ class FulfillmentWorkflow(models.Model):
 
     `lease_until` is set while a worker runs a step; a step whose lease expired was abandoned (the
     worker died) and the sweeper hands it to another worker.
+
+    `waiting_for` names the missing configuration a runnable step waits for ("no carrier
+    configured"; see orders.workflow_errors), else "". A waiting step keeps the order's
+    reservations and counts no attempts; it only ever waits in a step that can run.
     """
 
     order = models.OneToOneField(SalesOrder, on_delete=models.CASCADE, related_name="workflow")
@@ -227,10 +231,39 @@ class FulfillmentWorkflow(models.Model):
     lease_until = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
     generation = models.PositiveIntegerField(default=1, help_text="Bumped by each ops retry of a failed order.")
+    waiting_for = models.CharField(
+        max_length=100, blank=True, default="", help_text="The missing configuration this step waits for."
+    )
+    waiting_since = models.DateTimeField(null=True, blank=True, help_text="When it started waiting for it.")
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["order_id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(waiting_for="", waiting_since__isnull=True)
+                | Q(
+                    ~Q(waiting_for=""),
+                    waiting_since__isnull=False,
+                    step__in=[WorkflowStep.RESERVE, WorkflowStep.PLAN_SHIPMENT],
+                ),
+                name="workflow_waits_only_in_runnable_step",
+            ),
+        ]
+        indexes = [
+            # Waiting workflows are few among many: the sweeper, dashboard and metrics read only them.
+            models.Index(
+                fields=["waiting_for", "next_attempt_at"], condition=~Q(waiting_for=""), name="workflow_waiting_idx"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"workflow order-{self.order_id}: {self.step} (attempt {self.attempts})"
+
+    def stop_waiting(self) -> None:
+        """Clear the wait (the caller saves); every write that moves the step off a wait does this."""
+        self.waiting_for, self.waiting_since = NOT_WAITING["waiting_for"], NOT_WAITING["waiting_since"]
+
+
+# Keyword arguments for `.update()` that clear a wait, the queryset twin of `stop_waiting`.
+NOT_WAITING = {"waiting_for": "", "waiting_since": None}

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from django.db.models import Prefetch, QuerySet
+from datetime import datetime
 
-from orders.models import Allocation, Customer, OrderLine, SalesOrder
+from django.db.models import Count, Min, Prefetch, QuerySet
+
+from orders.models import Allocation, Customer, FulfillmentWorkflow, OrderLine, SalesOrder
 from orders.references import order_ref
 from scm.events.store import RecordedEvent, read_stream
 
@@ -82,6 +84,8 @@ def _describe(event: RecordedEvent) -> tuple[str, str]:
         return "Cancelled", f"{p['reason']}; released {sum(r['qty'] for r in p['released'])} unit(s)"
     if event.type == "OrderFailed":
         return "Failed", p["reason"]
+    if event.type == "OrderWaiting":
+        return f"Waiting: {p['waiting_for']}", f"{p['step']} step: {p['error']}; stock stays reserved"
     if event.type == "OrderRetried":
         return "Retried", f"workflow generation {p['generation']}"
     return event.type, ""
@@ -104,3 +108,27 @@ def order_history(*, order_id: int) -> list[dict]:
             }
         )
     return history
+
+
+def waiting_workflows() -> QuerySet[FulfillmentWorkflow]:
+    """Workflows waiting for missing configuration, longest waiting first, with their orders and
+    customers: the dashboard's list of waiting orders."""
+    return (
+        FulfillmentWorkflow.objects.exclude(waiting_for="")
+        .select_related("order", "order__customer")
+        .order_by("waiting_since", "order_id")
+    )
+
+
+def waiting_counts() -> dict[str, int]:
+    """How many workflows wait, per reason ("no carrier configured": 12). Empty when none waits.
+    One grouped query on the partial index of waiting rows; metrics and readiness read this."""
+    rows = (
+        FulfillmentWorkflow.objects.exclude(waiting_for="").order_by().values("waiting_for").annotate(count=Count("id"))
+    )
+    return {row["waiting_for"]: row["count"] for row in rows}
+
+
+def oldest_waiting_since() -> datetime | None:
+    """When the longest-waiting workflow started waiting (None when none waits)."""
+    return FulfillmentWorkflow.objects.exclude(waiting_for="").aggregate(since=Min("waiting_since"))["since"]

@@ -10,10 +10,16 @@ class DomainError(Exception):
 
     Subclasses set `code` (machine-readable) and `status` (the HTTP status the API answers with),
     and pass the facts a caller needs in `fields`.
+
+    `waits_for` names a piece of missing configuration ("no carrier configured") when that is why
+    the operation was refused: nothing is wrong with the request, the system is not set up for it
+    yet. A durable workflow meeting such an error waits, under that reason, until the configuration
+    exists, instead of compensating (see `orders.workflow_errors`). Empty for every other refusal.
     """
 
     code = "domain_error"
     status = 400
+    waits_for = ""
 
     def __init__(self, message: str, **fields: Any) -> None:
         super().__init__(message)

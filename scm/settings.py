@@ -252,6 +252,10 @@ ORDER_WORKFLOW_LEASE_SECONDS = env_int("ORDER_WORKFLOW_LEASE_SECONDS", 120)
 ORDER_FAILURE_MODE = os.environ.get("ORDER_FAILURE_MODE", "fail")
 # Start workflow steps right after the commit that makes them due; off leaves them to the sweeper.
 ORDER_WORKFLOW_AUTORUN = env_flag("ORDER_WORKFLOW_AUTORUN", True)
+# A step waiting for missing configuration (no carrier, TMS address or key refused) is re-checked by
+# the sweeper this often, one order per reason; the change that supplies the configuration resumes
+# the waiting orders at once (docs/ORDERS.md).
+ORDER_WORKFLOW_WAIT_RECHECK_SECONDS = float(os.environ.get("ORDER_WORKFLOW_WAIT_RECHECK_SECONDS", "60"))
 
 # --- REST API ---------------------------------------------------------------------------------
 

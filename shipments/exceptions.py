@@ -5,6 +5,10 @@ Planning errors tell a workflow what to do next through `retryable`:
   retries, or an open circuit. Try again later.
 - `TmsRejected` (not retryable): the TMS answered 4xx with its reason, or gave an answer we cannot
   use, or there is no carrier to plan with. Retrying the same request will fail the same way.
+
+Some of them are missing configuration rather than a refusal of this shipment; they name it in
+`waits_for` (see `scm.errors.DomainError`), and the order workflow waits for it instead of failing:
+`NoDefaultCarrier`, `TmsAddressRefused`, `TmsCredentialsRefused`. The full table is in docs/ORDERS.md.
 """
 
 from __future__ import annotations
@@ -130,7 +134,7 @@ class TmsAddressRefused(TmsUnavailable):
     the setting (or OUTBOUND_ALLOWED_NETWORKS) is fixed, so it is retryable like an unreachable TMS."""
 
     code = "tms_address_refused"
-    waits_for_configuration = True
+    waits_for = "TMS address not allowed"
 
 
 class TmsRejected(TmsError):
@@ -141,14 +145,26 @@ class TmsRejected(TmsError):
     retryable = False
 
 
+class TmsCredentialsRefused(TmsRejected):
+    """The TMS answered 401 or 403: it does not accept our TMS_API_KEY. Not an answer about the
+    shipment; it clears once the key is fixed."""
+
+    code = "tms_credentials_refused"
+    status = 502
+    waits_for = "TMS credentials refused"
+
+
 class TmsBadResponse(TmsRejected):
     code = "tms_bad_response"
     status = 502
 
 
 class NoDefaultCarrier(TmsRejected):
+    """No TMS to ask and no active default carrier for the built-in planner: a fresh install."""
+
     code = "no_default_carrier"
     status = 409
+    waits_for = "no carrier configured"
 
     def __init__(self) -> None:
         super().__init__("No TMS is configured and no active carrier is marked as default; mark one as default.")

@@ -95,6 +95,11 @@ class WorkflowSerializer(serializers.Serializer):
     attempts = serializers.IntegerField(help_text="Tries of the current step.")
     next_attempt_at = serializers.DateTimeField(allow_null=True)
     last_error = serializers.CharField(allow_blank=True)
+    waiting_for = serializers.CharField(
+        allow_blank=True,
+        help_text='The missing configuration the step waits for (e.g. "no carrier configured"); "" when not waiting.',
+    )
+    waiting_since = serializers.DateTimeField(allow_null=True, help_text="When it started waiting.")
 
 
 class OrderSummarySerializer(serializers.Serializer):

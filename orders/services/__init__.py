@@ -5,6 +5,7 @@
 - `allocation`: allocating lines to stock and filling backorders;
 - `cancellation`: cancel, fail, retry;
 - `shipments`: what shipment events do to orders;
+- `waiting`: workflow steps waiting for missing configuration, and resuming them;
 - `common`: the order lock, transitions, events and workflow scheduling they share.
 
 Lock order inside a transaction: the order row first (select_for_update), then inventory balances
@@ -22,6 +23,7 @@ from orders.services.shipments import (
     order_record_shipment_departed,
     order_record_shipment_planned,
 )
+from orders.services.waiting import workflow_wait, workflows_resume_waiting
 
 __all__ = [
     "AllocationOutcome",
@@ -37,4 +39,6 @@ __all__ = [
     "order_record_shipment_departed",
     "order_record_shipment_planned",
     "order_retry",
+    "workflow_wait",
+    "workflows_resume_waiting",
 ]

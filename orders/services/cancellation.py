@@ -74,7 +74,8 @@ def order_cancel(*, order_id: int, reason: str, actor: str = "") -> SalesOrder:
         line.save(update_fields=["cancelled"])
     if workflow is not None:
         workflow.step, workflow.lease_until, workflow.next_attempt_at = WorkflowStep.CANCELLED, None, None
-        workflow.save(update_fields=["step", "lease_until", "next_attempt_at"])
+        workflow.stop_waiting()
+        workflow.save(update_fields=["step", "lease_until", "next_attempt_at", "waiting_for", "waiting_since"])
     status_before = order.status
     run_transition(order, "mark_cancelled", reason)
     order.save()
@@ -105,6 +106,7 @@ def order_fail(*, order_id: int, reason: str, step: str, attempts: int, to_backo
     if workflow is not None:
         workflow.step = WorkflowStep.AWAIT_STOCK if to_backorder else WorkflowStep.FAILED
         workflow.last_error = reason
+        workflow.stop_waiting()
         workflow.lease_until = None
         workflow.next_attempt_at = None
         workflow.save()

@@ -66,6 +66,7 @@ def advance_workflow(workflow: FulfillmentWorkflow, step: str) -> None:
     workflow.step = step
     workflow.attempts = 0
     workflow.last_error = ""
+    workflow.stop_waiting()
     workflow.lease_until = None
     workflow.next_attempt_at = timezone.now()
     workflow.save()

@@ -6,6 +6,7 @@ from django.db import transaction
 from django.db.models import F
 
 from orders.models import (
+    NOT_WAITING,
     Allocation,
     FulfillmentWorkflow,
     OrderLine,
@@ -88,7 +89,7 @@ def order_record_shipment_departed(*, order_ref: str, shipment_id: int, lines: l
     order.save()
     totals = list(order.lines.values("line_no", "sku", "ordered", "shipped", "delivered"))
     if all(line["shipped"] >= line["ordered"] for line in totals):
-        FulfillmentWorkflow.objects.filter(order=order).update(step=WorkflowStep.AWAIT_DELIVERY)
+        FulfillmentWorkflow.objects.filter(order=order).update(step=WorkflowStep.AWAIT_DELIVERY, **NOT_WAITING)
     record_event(
         order,
         "OrderPartiallyFulfilled",
@@ -119,7 +120,9 @@ def order_record_shipment_delivered(*, order_ref: str, shipment_id: int, lines: 
         status_before = order.status
         run_transition(order, "mark_fulfilled")
         order.save()
-        FulfillmentWorkflow.objects.filter(order=order).update(step=WorkflowStep.DONE, next_attempt_at=None)
+        FulfillmentWorkflow.objects.filter(order=order).update(
+            step=WorkflowStep.DONE, next_attempt_at=None, **NOT_WAITING
+        )
         record_event(
             order,
             "OrderFulfilled",

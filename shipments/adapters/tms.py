@@ -12,6 +12,7 @@ Protocol (what a TMS, or a test stand-in, must speak):
     200/201 {"carrier": "DHL", "tracking_number": "JD0001", "estimated_arrival": "2026-11-30",
              "service_level": "express"}     (estimated_arrival and service_level optional)
     4xx     {"error": "<reason>"} (or "message"/"detail"/"reason", or plain text): refused, not retried
+            (401/403 refuse our TMS_API_KEY: `TmsCredentialsRefused`, configuration the workflow waits for)
 
 Behaviour:
 - Every attempt goes through `scm.outbound.request` (the outbound policy): TMS_BASE_URL must be an
@@ -60,7 +61,14 @@ from django.utils import timezone
 from scm import outbound
 from scm.outbound.breaker import BreakerPolicy
 from scm.outbound.client import partner_failed
-from shipments.exceptions import NoDefaultCarrier, TmsAddressRefused, TmsBadResponse, TmsRejected, TmsUnavailable
+from shipments.exceptions import (
+    NoDefaultCarrier,
+    TmsAddressRefused,
+    TmsBadResponse,
+    TmsCredentialsRefused,
+    TmsRejected,
+    TmsUnavailable,
+)
 from shipments.models import Carrier
 
 log = structlog.get_logger(__name__)
@@ -256,7 +264,9 @@ class TmsClient:
     def _rejected(response: requests.Response, request: TmsPlanRequest, *, attempts: int) -> TmsRejected:
         reason = _reason(response)
         log.warning("tms.rejected", status=response.status_code, reason=reason, reference=request.reference)
-        return TmsRejected(
+        # 401/403 speak about our credentials, not about the shipment: configuration to fix.
+        error = TmsCredentialsRefused if response.status_code in (401, 403) else TmsRejected
+        return error(
             f"TMS refused the shipment (HTTP {response.status_code}): {reason}",
             attempts=attempts,
             http_status=response.status_code,
