@@ -57,6 +57,7 @@ def _check_fulfillment(*, broker_down: bool) -> tuple[str, dict]:
         due = runtime.oldest_due_step()
         figures["oldest_due_step"] = due.as_json() if due else None
         figures["open_breakers"] = [runtime.breaker_as_json(b) for b in runtime.open_breakers()]
+        figures["waiting_for_configuration"] = runtime.waiting_for_configuration()
     except Exception as exc:  # noqa: BLE001 - a probe answers 503 with the reason, never 500
         return _describe(exc), figures
     return "; ".join(runtime.fulfillment_stalls(due=due, depths=depths)), figures

@@ -3,7 +3,8 @@
 - queue depth per Celery queue (scm.queues.ALL), read from Redis, where kombu keeps each queue as a
   list named after it plus one list per priority step;
 - the oldest due workflow step: a fulfillment step whose time has come and that no worker holds;
-- partner circuit breakers that are not closed.
+- partner circuit breakers that are not closed;
+- workflows waiting for configuration (a carrier, TMS access), by reason.
 
 Each figure is one cheap probe (one Redis round trip, one indexed query), so a load balancer may
 call /readyz every few seconds. `fulfillment_stalls()` turns the figures into the reasons readiness
@@ -85,13 +86,15 @@ def oldest_due_step(*, now: datetime | None = None) -> DueStep | None:
 
     The same condition as orders.workflow.due_workflows(), read through the index on
     next_attempt_at (oldest first, one row): a healthy system picks due steps up within a sweep.
+    Workflows waiting for configuration are left out: their next_attempt_at is their next
+    re-check, not work a worker owes (they are reported by waiting_for_configuration()).
     """
     from orders.models import FulfillmentWorkflow
     from orders.workflow import RUNNABLE_STEPS
 
     now = now or timezone.now()
     row = (
-        FulfillmentWorkflow.objects.filter(step__in=RUNNABLE_STEPS, next_attempt_at__lte=now)
+        FulfillmentWorkflow.objects.filter(step__in=RUNNABLE_STEPS, next_attempt_at__lte=now, waiting_for="")
         .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
         .order_by("next_attempt_at")
         .values("order_id", "step", "next_attempt_at")
@@ -101,6 +104,19 @@ def oldest_due_step(*, now: datetime | None = None) -> DueStep | None:
         return None
     age = (now - row["next_attempt_at"]).total_seconds()
     return DueStep(order_id=row["order_id"], step=row["step"], due_since=row["next_attempt_at"], age_seconds=age)
+
+
+def waiting_for_configuration() -> dict:
+    """Workflows held by a configuration gap: count per reason and when the oldest wait began.
+
+    Reported, never a reason for readiness to fail: the gap is closed through this instance's
+    admin or API (marking a carrier default), so taking it out of rotation would remove the fix.
+    """
+    from orders.selectors import oldest_waiting_since, waiting_counts
+
+    counts = waiting_counts()
+    since = oldest_waiting_since() if counts else None
+    return {"reasons": counts, "oldest_since": since.isoformat() if since else None}
 
 
 def open_breakers() -> list[BreakerView]:

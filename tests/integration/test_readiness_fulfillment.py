@@ -47,7 +47,7 @@ def test_readyz_reports_the_figures_and_is_ok_when_fulfillment_flows(client):
     body = response.json()
     assert body["checks"]["fulfillment"] == "ok"
     assert body["runtime"]["queues"] == "eager"
-    assert set(body["runtime"]) == {"queues", "oldest_due_step", "open_breakers"}
+    assert set(body["runtime"]) == {"queues", "oldest_due_step", "open_breakers", "waiting_for_configuration"}
 
 
 def test_readyz_answers_503_naming_the_stalled_workflow_step(client, settings, stalled_order):
@@ -74,6 +74,19 @@ def test_readyz_recovers_once_a_worker_took_the_step(client, settings, stalled_o
     body = client.get("/readyz").json()
     assert (body["runtime"]["oldest_due_step"] or {}).get("order_id") != stalled_order.pk
     assert f"order {stalled_order.pk}," not in body["checks"]["fulfillment"]
+
+
+def test_a_workflow_waiting_for_configuration_is_reported_not_counted_as_stalled(client, settings, stalled_order):
+    settings.READINESS_MAX_DUE_STEP_AGE_SECONDS = 300
+    FulfillmentWorkflow.objects.filter(order=stalled_order).update(
+        step="plan_shipment", waiting_for="no carrier configured", waiting_since=LONG_AGO
+    )
+    body = client.get("/readyz").json()
+    assert (body["runtime"]["oldest_due_step"] or {}).get("order_id") != stalled_order.pk
+    assert f"order {stalled_order.pk}," not in body["checks"]["fulfillment"]
+    waiting = body["runtime"]["waiting_for_configuration"]
+    assert waiting["reasons"]["no carrier configured"] >= 1
+    assert waiting["oldest_since"] == LONG_AGO.isoformat()
 
 
 @pytest.mark.redis
