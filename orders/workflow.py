@@ -34,7 +34,7 @@ from orders.models import (
     SalesOrder,
     WorkflowStep,
 )
-from orders.workflow_errors import Disposition, classify
+from orders.workflow_errors import Disposition, classify, exhausted_reason
 from scm.observability import tracing
 
 log = structlog.get_logger(__name__)
@@ -101,6 +101,10 @@ def _failed(order_id: int, step: str, attempts: int, generation: int, exc: Excep
     verdict = classify(exc)
     if verdict.disposition == Disposition.WAIT:
         return _wait(order_id, step, generation, verdict.waiting_for, error, now)
+    if verdict.disposition == Disposition.RETRY and attempts >= settings.ORDER_WORKFLOW_MAX_ATTEMPTS:
+        outage = exhausted_reason(exc)
+        if outage:
+            return _wait(order_id, step, generation, outage, error, now)
     if verdict.disposition == Disposition.RETRY and attempts < settings.ORDER_WORKFLOW_MAX_ATTEMPTS:
         delay = backoff_seconds(attempts)
         with transaction.atomic():

@@ -5,7 +5,10 @@ Three answers (the full table of errors is in docs/ORDERS.md, "What a failing st
 - RETRY: transient. The same call may work in a moment: database errors (a dropped connection, a
   deadlock), `TransientConflict`, `TmsUnavailable` (timeout, 5xx, 429, open circuit), and anything
   that is not a `DomainError` (an unexpected error is not a business answer). Retried with backoff;
-  after ORDER_WORKFLOW_MAX_ATTEMPTS tries the workflow gives up and compensates.
+  after ORDER_WORKFLOW_MAX_ATTEMPTS tries, an error naming a partner outage in
+  `waits_when_exhausted` (`TmsUnavailable`: "TMS unavailable") turns into a WAIT under that reason
+  (a partner being down is not a refusal to ship, so the stock stays with the order); any other
+  error gives up and compensates.
 - WAIT: configuration is missing. The error names it in `waits_for` ("no carrier configured"): the
   order keeps its reservations, no attempt is counted, and the step runs again once the
   configuration exists (a configuration change kicks it; the sweeper re-checks meanwhile).
@@ -25,10 +28,15 @@ from enum import StrEnum
 from django.db import DatabaseError
 
 from scm.errors import DomainError
-from shipments.exceptions import NoDefaultCarrier, TmsAddressRefused, TmsCredentialsRefused
+from shipments.exceptions import NoDefaultCarrier, TmsAddressRefused, TmsCredentialsRefused, TmsUnavailable
 
 # Every reason a step can wait for today (metrics report each, zero included).
-WAIT_REASONS = (NoDefaultCarrier.waits_for, TmsAddressRefused.waits_for, TmsCredentialsRefused.waits_for)
+WAIT_REASONS = (
+    NoDefaultCarrier.waits_for,
+    TmsAddressRefused.waits_for,
+    TmsCredentialsRefused.waits_for,
+    TmsUnavailable.waits_when_exhausted,
+)
 
 
 class Disposition(StrEnum):
@@ -46,6 +54,12 @@ class Classified:
 def waiting_reason(exc: BaseException) -> str:
     """The missing configuration an error names, or ""."""
     reason = getattr(exc, "waits_for", "")
+    return reason.strip() if isinstance(reason, str) else ""
+
+
+def exhausted_reason(exc: BaseException) -> str:
+    """The outage a transient error names for when its retries run out ("TMS unavailable"), or ""."""
+    reason = getattr(exc, "waits_when_exhausted", "")
     return reason.strip() if isinstance(reason, str) else ""
 
 

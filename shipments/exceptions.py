@@ -126,6 +126,9 @@ class TmsUnavailable(TmsError):
     code = "tms_unavailable"
     status = 503
     retryable = True
+    # A TMS outage outlasting the workflow's retries is still not a refusal to ship: the order keeps
+    # its stock and waits under this reason (orders.workflow_errors).
+    waits_when_exhausted = "TMS unavailable"
 
 
 class TmsAddressRefused(TmsUnavailable):

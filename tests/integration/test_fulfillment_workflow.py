@@ -105,22 +105,28 @@ def test_tms_failing_twice_then_answering_is_retried_with_growing_delays(tms, re
     assert len(keys) == 2
 
 
-def test_tms_that_always_fails_ends_in_compensation_and_failed_order(tms, reserved_order):
+def test_tms_down_beyond_the_retries_keeps_the_stock_and_waits_until_it_answers(tms, reserved_order):
+    """A TMS outage is not a refusal to ship: after the last retry the order stays RESERVED with its
+    stock, waiting for "TMS unavailable"; the sweeper's re-check plans it once the TMS answers."""
     order, sku, _, _ = reserved_order
     respond_in_sequence(tms, [(503, {"error": "down for maintenance"})])
 
     results = run_until_settled(order.pk)
 
-    assert [r.outcome for r in results] == ["retry", "retry", "retry", "failed"]
+    assert [r.outcome for r in results] == ["retry", "retry", "retry", "waiting"]
     order.refresh_from_db()
-    assert order.status == OrderStatus.FAILED
-    assert reserved_units(sku) == 0
-    types = [e.type for e in store.read_stream(order.stream)]
-    assert types == ["OrderCreated", "OrderReserved", "OrderFailed"]
-    failed = store.read_stream(order.stream)[-1].payload
-    assert failed["step"] == "plan_shipment" and failed["attempts"] == 4
-    assert "down for maintenance" in failed["reason"] or "503" in failed["reason"]
-    assert sorted(r["qty"] for r in failed["released"]) == [4, 6]
+    assert order.status == OrderStatus.RESERVED
+    assert reserved_units(sku) == 10
+    flow = FulfillmentWorkflow.objects.get(order=order)
+    assert flow.waiting_for == "TMS unavailable" and "down for maintenance" in flow.last_error
+    assert [e.type for e in store.read_stream(order.stream)] == ["OrderCreated", "OrderReserved", "OrderWaiting"]
+
+    tms.clear()
+    respond_in_sequence(tms, [(200, PLAN_ANSWER)])
+    assert workflow.run_step(order.pk, now=flow.next_attempt_at).outcome == "done"
+    flow.refresh_from_db()
+    assert flow.step == WorkflowStep.AWAIT_DEPARTURE and flow.waiting_for == ""
+    assert reserved_units(sku) == 10
 
 
 def test_tms_refusal_is_not_retried(tms, reserved_order):
