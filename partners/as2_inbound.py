@@ -32,6 +32,7 @@ from partners.adapters.as2 import mdn as as2_mdn
 from partners.adapters.as2 import message as as2
 from partners.exceptions import TransportError
 from partners.models import As2Direction, As2Message, As2Status, PartnerConnection, Protocol
+from scm import dispatch
 from scm.errors import DomainError, NotFound, ValidationFailed
 from scm.events.store import NewEvent, append
 from suppliers.inbound import enqueue_processing, inbound_message_store
@@ -188,7 +189,7 @@ def _make_mdn(record: As2Message, station: as2.Station, *, error: str = "", expl
 def _queue_async_mdn(record_id: int) -> None:
     from partners.tasks import send_async_mdn
 
-    send_async_mdn.delay(record_id)
+    dispatch.enqueue(send_async_mdn, record_id, picked_up_by="the partner resending the message (answered again)")
 
 
 def _answer(record: As2Message) -> Reply:

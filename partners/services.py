@@ -24,11 +24,11 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
-from kombu.exceptions import OperationalError as BrokerError
 
 from partners import circuit, documents
 from partners.exceptions import OutboxEntryNotDead, OutboxEntryNotFound
 from partners.models import OUT, AttemptOutcome, DeliveryAttempt, OutboxEntry, PartnerConnection, Protocol
+from scm import dispatch
 from scm.events.store import NewEvent, append
 from suppliers.models import OutboundMessage
 
@@ -124,10 +124,7 @@ def _kick(entry_id: int) -> None:
         return
     from partners.tasks import transmit_outbox_entry
 
-    try:
-        transmit_outbox_entry.delay(entry_id)
-    except BrokerError as exc:  # only a delay: the beat sweep (`send_due_documents`) sends it
-        log.warning("outbox entry %s queued, but starting its send failed: %s", entry_id, exc)
+    dispatch.enqueue(transmit_outbox_entry, entry_id, picked_up_by="the outbox sweep (send_due_documents)")
 
 
 # --- Claiming and recording ----------------------------------------------------------------------

@@ -29,6 +29,8 @@ from datetime import timedelta
 from celery import Task
 from django.conf import settings
 
+from scm import dispatch
+
 log = logging.getLogger(__name__)
 
 LOCK_PREFIX = "scm:periodic:lock:"
@@ -152,7 +154,7 @@ def kick(task: Task) -> None:
         log.warning("could not kick %s: %s", task.name, exc)
         return
     if not waiting:
-        task.apply_async(expires=expires)
+        dispatch.enqueue(task, picked_up_by="beat's next tick", expires=expires)
 
 
 class PeriodicTask(Task):

@@ -35,8 +35,8 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import DatabaseError, OperationalError, transaction
 from django.utils import timezone
-from kombu.exceptions import OperationalError as BrokerError
 
+from scm import dispatch
 from scm.errors import DomainError
 from scm.events.context import event_context
 from scm.events.store import NewEvent, append
@@ -135,11 +135,7 @@ def enqueue_processing(message_id: int) -> None:
     """
     from suppliers.tasks import process_inbound_message
 
-    try:
-        process_inbound_message.delay(message_id)
-    except BrokerError as exc:
-        # The message is stored; the sweeper (`sweep_received_messages`) processes it once the broker is back.
-        log.warning("inbound message %s stored, but queueing its processing failed: %s", message_id, exc)
+    dispatch.enqueue(process_inbound_message, message_id, picked_up_by="the sweep of received messages")
 
 
 def sweep_received_messages(*, older_than_seconds: int = 120, limit: int = 500) -> list[int]:

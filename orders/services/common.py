@@ -8,15 +8,13 @@ event append (docs/ARCHITECTURE.md, "Lock order").
 
 from __future__ import annotations
 
-from functools import partial
-
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 from django_fsm import TransitionNotAllowed
 
 from orders.exceptions import IllegalTransition, OrderNotFound
 from orders.models import Allocation, FulfillmentWorkflow, OrderLine, SalesOrder
+from scm import dispatch
 from scm.events.store import NewEvent, append
 
 
@@ -59,7 +57,7 @@ def schedule_workflow(order_id: int) -> None:
         return
     from orders.tasks import run_fulfillment_step
 
-    transaction.on_commit(partial(run_fulfillment_step.delay, order_id))
+    dispatch.enqueue_after_commit(run_fulfillment_step, order_id, picked_up_by="the workflow sweeper")
 
 
 def advance_workflow(workflow: FulfillmentWorkflow, step: str) -> None:

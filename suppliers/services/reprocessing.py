@@ -21,6 +21,7 @@ from collections.abc import Callable
 from django.db import DatabaseError, OperationalError, transaction
 from django.utils import timezone
 
+from scm import dispatch
 from scm.errors import ValidationFailed
 from scm.events.context import event_context
 from suppliers.exceptions import MessageNotFound, MessageNotReprocessable, SupplierNotFound
@@ -65,14 +66,9 @@ def reprocess_run_start(*, supplier: str, reason_code: str, actor: str = "") -> 
 def reprocess_run_enqueue(*, run_id: int) -> None:
     """Queue the run's execution (inline when Celery runs eagerly). Called after `reprocess_run_start`
     committed; with the broker down the run stays RUNNING at 0 and ops resume it (dashboard, command)."""
-    from kombu.exceptions import OperationalError as BrokerError
-
     from suppliers.tasks import reprocess_run
 
-    try:
-        reprocess_run.delay(run_id)
-    except BrokerError as exc:
-        log.warning("reprocess run %s recorded, but queueing it failed: %s", run_id, exc)
+    dispatch.enqueue(reprocess_run, run_id, picked_up_by="ops resuming the run")
 
 
 def reprocess_run_stop(*, run_id: int) -> None:

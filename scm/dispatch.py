@@ -1,0 +1,36 @@
+"""Handing work to a worker from a request (or any committed change) without failing the caller.
+
+The work is already recorded in the database when we queue its task (the order and its due
+workflow step, the outbox entry, the stored message), and a sweeper picks up whatever was not
+queued. So when the broker does not answer (Redis restarting), queueing is only a delay: it is
+logged and the caller still gets its answer. Never a 500 for an order that was created.
+Errors raised by the task itself (Celery eager: it runs inline) are not caught here.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import partial
+
+from celery import Task
+from django.db import transaction
+from kombu.exceptions import OperationalError as BrokerError
+from redis.exceptions import RedisError
+
+log = logging.getLogger(__name__)
+
+
+def enqueue(task: Task, *args, picked_up_by: str, **options) -> bool:
+    """Queue `task(*args)` now; False (logged) when the broker cannot take it. `picked_up_by` names
+    what runs the work anyway (for the log line)."""
+    try:
+        task.apply_async(args, **options)
+    except (BrokerError, RedisError) as exc:
+        log.warning("queueing %s%r failed (%s); %s will run it", task.name, args, exc, picked_up_by)
+        return False
+    return True
+
+
+def enqueue_after_commit(task: Task, *args, picked_up_by: str, **options) -> None:
+    """`enqueue` once the current transaction commits (at once outside a transaction)."""
+    transaction.on_commit(partial(enqueue, task, *args, picked_up_by=picked_up_by, **options))
