@@ -15,7 +15,6 @@ from functools import partial
 from celery import Task
 from django.db import transaction
 from kombu.exceptions import OperationalError as BrokerError
-from redis.exceptions import RedisError
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +24,7 @@ def enqueue(task: Task, *args, picked_up_by: str, **options) -> bool:
     what runs the work anyway (for the log line)."""
     try:
         task.apply_async(args, **options)
-    except (BrokerError, RedisError) as exc:
+    except BrokerError as exc:  # kombu raises its connection errors (Redis's too) as this
         log.warning("queueing %s%r failed (%s); %s will run it", task.name, args, exc, picked_up_by)
         return False
     return True

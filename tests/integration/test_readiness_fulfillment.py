@@ -272,7 +272,7 @@ def test_gunicorn_readyz_fails_on_a_real_workflow_backlog_and_recovers_when_a_wo
     from tests.integration.test_workflow_worker_crash import poll, start_worker
 
     server = gunicorn_on_test_database
-    sender = Celery("readiness-backlog", broker=server["broker"])
+    sender = Celery("readiness-backlog", broker=server["broker"], set_as_current=False)
     try:
         for _ in range(12):  # steps of an order that does not exist: a worker answers "busy" at once
             sender.send_task("orders.tasks.run_fulfillment_step", args=[-1], queue=queues.WORKFLOW)

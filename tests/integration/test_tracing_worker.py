@@ -98,7 +98,7 @@ def test_a_real_worker_continues_the_publishers_trace_and_exports_it_over_otlp(c
     tracing.configure(component="test", processor=SimpleSpanProcessor(exporter), instrument=("celery",))
     worker = start_worker(env, tmp_path / "worker.log")
     try:
-        client = Celery("trace-test-client", broker=redis_url)
+        client = Celery("trace-test-client", broker=redis_url, set_as_current=False)
         client.conf.task_routes = queues.task_routes()  # a bare client would send to "celery"
         with tracing.span("test.publisher") as root:
             client.send_task("orders.tasks.run_fulfillment_step", args=[order.pk])

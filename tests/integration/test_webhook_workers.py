@@ -121,7 +121,7 @@ def test_broken_receivers_delay_only_their_own_deliveries_and_catch_up_when_back
         "OUTBOUND_BREAKER_RESET_SECONDS": "3",
         "EVENT_DISPATCH_ON_COMMIT": "0",
     }
-    client = Celery("webhook-workers-test", broker=redis_url)
+    client = Celery("webhook-workers-test", broker=redis_url, set_as_current=False)
     client.conf.task_routes = queues.task_routes()  # a bare client would send to "celery"
     log = tmp_path / "worker.log"
     worker = start_worker(env, log, "--pool=prefork", "--concurrency=2")

@@ -68,7 +68,7 @@ def test_order_waits_for_a_carrier_under_a_real_worker_and_resumes_when_one_is_m
         "WORKFLOW_SWEEP_SECONDS": "1",
         "SUBSCRIPTION_POLL_SECONDS": "1",
     }
-    client = Celery("waits-test-client", broker=redis_url)
+    client = Celery("waits-test-client", broker=redis_url, set_as_current=False)
     worker = start_worker(env, tmp_path / "worker.log", "--beat", f"--schedule={tmp_path / 'beat-schedule'}")
     try:
         client.send_task("orders.tasks.run_fulfillment_step", args=[order.pk])

@@ -138,7 +138,7 @@ def test_killed_worker_mid_step_is_resumed_by_the_sweeper_without_applying_twice
         "EVENT_DISPATCH_ON_COMMIT": "0",
         "WORKFLOW_SWEEP_SECONDS": "1",
     }
-    client = Celery("crash-test-client", broker=redis_url)
+    client = Celery("crash-test-client", broker=redis_url, set_as_current=False)
     client.conf.task_routes = queues.task_routes()  # a bare client would send to "celery"
     first = start_worker(env, tmp_path / "worker1.log")
     second = None

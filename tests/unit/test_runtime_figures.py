@@ -72,7 +72,7 @@ def test_queue_depth_counts_each_queue_and_its_priority_lists(broker):
 def test_queue_depth_counts_what_celery_really_publishes_at_every_priority(broker):
     """The key names are kombu's, not a guess: messages sent by Celery land where we count."""
     url, _ = broker
-    sender = Celery("runtime-figures-test", broker=url)
+    sender = Celery("runtime-figures-test", broker=url, set_as_current=False)
     try:
         for priority in (0, 4, 9):
             sender.send_task("tests.never_runs", queue=queues.PARTNERS, priority=priority)
