@@ -39,7 +39,7 @@ from tests.integration.test_workflow_worker_crash import poll
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow, pytest.mark.timeout(240)]
 
-ORDERS, WARM_UP, CLIENTS = 40, 4, 8
+ORDERS, WARM_UP, AFTER, CLIENTS = 40, 4, 4, 8
 KILL_AT, REDIS_DOWN_AT = ORDERS // 3, 2 * ORDERS // 3  # orders from here on wait for the fault
 REDIS_DOWN_SECONDS = 3.0
 # Time for the burst to be planned after Redis is back. Once the lost tasks are gone, a step is run
@@ -198,6 +198,12 @@ def test_orders_are_fulfilled_through_a_worker_kill_and_a_redis_restart(committe
         poll(lambda: planned(refs) == ORDERS, seconds=SETTLE_SECONDS,
              what=f"every order to be planned after Redis came back ({tmp_path})")  # fmt: skip
         settled = time.monotonic() - back
+        # After the outage a request queues its step again (the web's broker connection is back), so
+        # new orders no longer wait for the sweeper.
+        web_log_size = stack.log("web").stat().st_size
+        after = post_burst(stack, data, answers, None, AFTER, "after")
+        poll(lambda: planned(after) == AFTER, seconds=30, what="the orders after the outage to be planned")
+        web_log_after = stack.log("web").read_bytes()[web_log_size:].decode(errors="replace")
         ready_after = poll(lambda: (r := readiness(stack))["status"] == 200 and r, seconds=30,
                            what="/readyz to be ready after the outage")  # fmt: skip
         processes = {name: p.poll() for name, p in stack.processes.items()}
@@ -222,6 +228,7 @@ def test_orders_are_fulfilled_through_a_worker_kill_and_a_redis_restart(committe
     assert during["body"]["checks"]["broker"] != "ok", during
     assert during["body"]["checks"]["database"] == "ok", during
     assert ready_after["body"]["checks"]["broker"] == "ok"
+    assert "queueing orders.tasks.run_fulfillment_step" not in web_log_after
 
     # Nothing twice: one order per external id, one shipment per order (one location here).
     created = SalesOrder.objects.filter(customer__code=data["customer"], external_id__contains="-burst-")
