@@ -145,7 +145,7 @@ def post_burst(
     def post(n: int) -> str:
         gate = faults.gate(n) if faults else None
         if gate is not None:
-            gate.wait(60)
+            gate.wait(120)  # a worker restart on a loaded machine
         external_id = f"{data['unique']}-{label}-{n}"
         skus = data["skus"]
         body = {
