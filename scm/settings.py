@@ -197,15 +197,16 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # When Redis restarts (docs/ARCHITECTURE.md "Queues"): workers and beat reconnect by themselves, for
-# as long as it takes (Celery's default gives up after 100 attempts, ~45 minutes, and the worker
-# exits). A step running when the connection drops finishes its work: cancelling it (Celery 6's
-# default) would leave its lease to lapse before the sweeper could run it again, and a redelivered
-# message finds the step done. Timeouts bound a publish (from a request) to a Redis that vanished
-# without closing the connection; kombu's health checks find a consumer's half-open connection.
+# as long as it takes (no limit on attempts; Celery's default stops at 100, ~45 minutes). A step
+# running when the connection drops finishes its work: cancelling it (Celery 6's default) would leave
+# its lease to lapse before the sweeper could run it again, and a redelivered message finds the step
+# done. Socket timeouts bound a publish to a Redis that hangs or vanished without closing the
+# connection (a request queueing a step waits at most ~3 of them, scm/dispatch.py), and kombu's
+# health checks find a consumer's half-open connection.
 CELERY_BROKER_CONNECTION_RETRY = True
 CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
-CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 5, "health_check_interval": 25}
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 2, "health_check_interval": 25}
 # Queues by workload, every task routed by name (scm/queues.py; docs/ARCHITECTURE.md "Queues").
 CELERY_TASK_QUEUES = queues.task_queues()
 CELERY_TASK_ROUTES = queues.task_routes()
