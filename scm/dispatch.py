@@ -17,6 +17,8 @@ from django.db import transaction
 from kombu.exceptions import OperationalError as BrokerError
 from redis.exceptions import RedisError
 
+from scm import redis_pause
+
 log = logging.getLogger(__name__)
 
 # One reconnect (a pooled connection that died with a Redis restart is replaced), no more: a sweeper
@@ -28,9 +30,13 @@ RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "in
 def enqueue(task: Task, *args, picked_up_by: str, **options) -> bool:
     """Queue `task(*args)` now; False (logged) when the broker cannot take it. `picked_up_by` names
     what runs the work anyway (for the log line)."""
+    if redis_pause.paused() and not task.app.conf.task_always_eager:  # eager runs inline: no Redis
+        log.warning("queueing %s%r skipped (Redis failed moments ago); %s will run it", task.name, args, picked_up_by)
+        return False
     try:
         task.apply_async(args, **{"retry_policy": RETRY_POLICY, **options})
     except (BrokerError, RedisError) as exc:
+        redis_pause.failed()
         log.warning("queueing %s%r failed (%s); %s will run it", task.name, args, exc, picked_up_by)
         return False
     return True

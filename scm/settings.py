@@ -207,6 +207,10 @@ CELERY_BROKER_CONNECTION_RETRY = True
 CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 2, "health_check_interval": 25}
+# After Redis fails a call, a process skips its optional Redis calls (throttle counters, queueing a
+# step the sweeper will run anyway, kicks) for this long, so a hung Redis costs one request its
+# timeouts rather than every request (scm/redis_pause.py).
+REDIS_PAUSE_SECONDS = float(os.environ.get("REDIS_PAUSE_SECONDS", "5"))
 # Queues by workload, every task routed by name (scm/queues.py; docs/ARCHITECTURE.md "Queues").
 CELERY_TASK_QUEUES = queues.task_queues()
 CELERY_TASK_ROUTES = queues.task_routes()
