@@ -29,7 +29,7 @@ from datetime import timedelta
 from celery import Task
 from django.conf import settings
 
-from scm import dispatch
+from scm import dispatch, redis_pause
 
 log = logging.getLogger(__name__)
 
@@ -148,9 +148,12 @@ def kick(task: Task) -> None:
     from redis.exceptions import RedisError
 
     expires = _expires_of(task.name)
+    if redis_pause.paused():  # Redis failed moments ago (scm/redis_pause.py); beat's next tick does the work
+        return
     try:
         waiting = not client.set(QUEUED_PREFIX + task.name, "1", nx=True, px=int(expires * 1000))
     except RedisError as exc:  # the commit is done; beat's next tick does the work
+        redis_pause.failed()
         log.warning("could not kick %s: %s", task.name, exc)
         return
     if not waiting:

@@ -170,10 +170,16 @@ WHITENOISE_USE_FINDERS = True
 
 # --- Cache ------------------------------------------------------------------------------------
 # Shared across processes when Redis is configured (API throttle counters must be shared by every
-# web worker); an in-process cache on the embedded default.
+# web worker); an in-process cache on the embedded default. While Redis is away the cache answers
+# misses instead of errors (scm/cache.py), and a Redis that does not answer holds a request at most
+# about a second per call.
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": os.environ["REDIS_URL"]}
+        {
+            "BACKEND": "scm.cache.DegradingRedisCache",
+            "LOCATION": os.environ["REDIS_URL"],
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
         if os.environ.get("REDIS_URL")
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
@@ -190,6 +196,21 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# When Redis restarts (docs/ARCHITECTURE.md "Queues"): workers and beat reconnect by themselves, for
+# as long as it takes (no limit on attempts; Celery's default stops at 100, ~45 minutes). A step
+# running when the connection drops finishes its work: cancelling it (Celery 6's default) would leave
+# its lease to lapse before the sweeper could run it again, and a redelivered message finds the step
+# done. Socket timeouts bound a publish to a Redis that hangs or vanished without closing the
+# connection (a request queueing a step waits at most ~3 of them, scm/dispatch.py), and kombu's
+# health checks find a consumer's half-open connection.
+CELERY_BROKER_CONNECTION_RETRY = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 2, "health_check_interval": 25}
+# After Redis fails a call, a process skips its optional Redis calls (throttle counters, queueing a
+# step the sweeper will run anyway, kicks) for this long, so a hung Redis costs one request its
+# timeouts rather than every request (scm/redis_pause.py).
+REDIS_PAUSE_SECONDS = float(os.environ.get("REDIS_PAUSE_SECONDS", "5"))
 # Queues by workload, every task routed by name (scm/queues.py; docs/ARCHITECTURE.md "Queues").
 CELERY_TASK_QUEUES = queues.task_queues()
 CELERY_TASK_ROUTES = queues.task_routes()

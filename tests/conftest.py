@@ -72,6 +72,9 @@ def _quiet_dispatch(settings):
     # Likewise workflows other tests committed and left due; readiness tests of stalls set it.
     settings.READINESS_MAX_DUE_STEP_AGE_SECONDS = -1
     settings.SECURE_SSL_REDIRECT = False
+    from scm import redis_pause
+
+    redis_pause.reset()  # a Redis that one test refused must not pause the next one's calls
 
 
 # Partners in tests (webhook receivers, TMS, feeds) are servers on loopback, which the outbound

@@ -42,6 +42,16 @@ def test_a_broker_that_refuses_is_logged_and_reported_not_raised(unreachable_app
     assert "dispatch_test.noop(7,)" in record.getMessage() and "the sweeper will run it" in record.getMessage()
 
 
+def test_after_a_refusal_queueing_skips_the_broker_for_a_while(unreachable_app, caplog, settings):
+    settings.REDIS_PAUSE_SECONDS = 60
+    caplog.set_level(logging.WARNING, logger="scm.dispatch")
+    assert dispatch.enqueue(unreachable_app, 1, picked_up_by="the sweeper") is False
+    started = time.monotonic()
+    assert dispatch.enqueue(unreachable_app, 2, picked_up_by="the sweeper") is False
+    assert time.monotonic() - started < 0.05  # no connection attempted: a hung Redis would cost seconds
+    assert "skipped (Redis failed moments ago)" in caplog.records[-1].getMessage()
+
+
 def test_errors_of_the_task_itself_are_not_swallowed():
     app = Celery("dispatch-eager", set_as_current=False)
     app.conf.task_always_eager = True
