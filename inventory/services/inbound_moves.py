@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from inventory.exceptions import InboundSupplyNotFound, InboundSupplyTooSmall, InvalidQuantity
 from inventory.models import Balance, Bucket, InboundSupply, Item, LedgerEntry, Location, Reason
-from inventory.services.lock_objects import BalanceKey, lock_balances
+from inventory.services.lock_objects import BalanceKey, SupplyKey, lock_balances
 from inventory.services.recording import positive_qty, stock_stream
 from scm.bulk_sql import add_by_id
 from scm.errors import ValidationFailed
@@ -56,14 +56,19 @@ def _check(move: InboundMove) -> None:
 
 @transaction.atomic(savepoint=False)
 def inbound_move_many(
-    *, moves: Sequence[InboundMove], balances: Mapping[BalanceKey, Balance] | None = None
+    *,
+    moves: Sequence[InboundMove],
+    balances: Mapping[BalanceKey, Balance] | None = None,
+    supplies: Mapping[SupplyKey, InboundSupply] | None = None,
 ) -> list[RecordedEvent]:
     """Apply the moves in order; one `InboundSupplyMoved` event per move on its stock stream.
 
-    `balances` are the caller's already locked balances (inventory's fixed order, taken before any
-    append); any balance of a move not among them is locked here. Raises InboundSupplyNotFound or
-    InboundSupplyTooSmall before writing anything. Runs inside the caller's transaction (no savepoint:
-    an error must roll the caller back, as it does for the message being applied).
+    `balances` and `supplies` are the caller's already locked balances and inbound supply (inventory's
+    fixed order, taken before any append, read in this transaction); any balance of a move not among
+    them is locked here, and the source supplies are locked here unless all of them are given. Raises
+    InboundSupplyNotFound or InboundSupplyTooSmall before writing anything. Runs inside the caller's
+    transaction (no savepoint: an error must roll the caller back, as it does for the message being
+    applied).
     """
     if not moves:
         return []
@@ -73,7 +78,7 @@ def inbound_move_many(
     missing = {move.key: (move.item, move.location) for move in moves if move.key not in locked}
     if missing:
         locked.update(lock_balances(missing.values()))
-    sources = _lower_sources(moves)
+    sources = _lower_sources(moves, supplies or {})
     _raise_targets(moves)
     now = timezone.now()
     deltas: dict[int, int] = defaultdict(int)
@@ -88,24 +93,28 @@ def inbound_move_many(
     return _record(moves, now)
 
 
-def _lower_sources(moves: Sequence[InboundMove]) -> dict[int, int]:
-    """Lock the supplies units move off (one statement) and check them all; returns {supply id: -qty}."""
-    wanted: dict[tuple[int, int, str], int] = defaultdict(int)
+def _lower_sources(moves: Sequence[InboundMove], locked: Mapping[SupplyKey, InboundSupply]) -> dict[int, int]:
+    """Lock the supplies units move off (one statement, unless the caller locked them all) and check
+    them all; returns {supply id: -qty}."""
+    wanted: dict[SupplyKey, int] = defaultdict(int)
     for move in moves:
         if move.from_qty:
             wanted[(move.item.pk, move.location.pk, move.from_reference)] += move.from_qty
     if not wanted:
-        return []
-    rows = (
-        InboundSupply.objects.select_for_update()
-        .filter(
-            item_id__in={k[0] for k in wanted},
-            location_id__in={k[1] for k in wanted},
-            reference__in={k[2] for k in wanted},
+        return {}
+    if all(key in locked for key in wanted):
+        found = dict(locked)
+    else:
+        rows = (
+            InboundSupply.objects.select_for_update()
+            .filter(
+                item_id__in={k[0] for k in wanted},
+                location_id__in={k[1] for k in wanted},
+                reference__in={k[2] for k in wanted},
+            )
+            .order_by("id")
         )
-        .order_by("id")
-    )
-    found = {(row.item_id, row.location_id, row.reference): row for row in rows}
+        found = {(row.item_id, row.location_id, row.reference): row for row in rows}
     names = {move.key: (move.item.sku, move.location.code) for move in moves}
     lowered: dict[int, int] = {}
     for (item_id, location_id, reference), qty in wanted.items():

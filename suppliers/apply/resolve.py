@@ -95,8 +95,13 @@ class Resolver:
             .select_related("supplier")
             .order_by("pk")
         }
+        # Their lines next, locked in one statement (id order) right after the orders, as the lock order
+        # has it: applying writes them (shipped and confirmed quantities) and locks nothing else above stock.
         self.lines: dict[int, list[PurchaseOrderLine]] = defaultdict(list)
-        for line in PurchaseOrderLine.objects.filter(purchase_order__in=list(self.orders.values())).order_by("line_no"):
+        by_id = {order.pk: order for order in self.orders.values()}
+        locked = PurchaseOrderLine.objects.select_for_update(of=("self",)).filter(purchase_order__in=list(by_id))
+        for line in sorted(locked.order_by("pk"), key=lambda line: line.line_no):
+            line.purchase_order = by_id[line.purchase_order_id]
             self.lines[line.purchase_order_id].append(line)
         line_skus = {line.sku for lines in self.lines.values() for line in lines}
         # One query for the supplier's items named by part number and those of the SKUs involved. Pack

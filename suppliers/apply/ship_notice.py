@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from django.conf import settings
 from django.utils import timezone
@@ -33,6 +33,10 @@ class ShipNoticePlan(Plan):
     doc: ShipNoticeDoc | None = None
     expected_on: date | None = None
     lines: list[tuple[Any, PurchaseOrderLine, str, int, date]] = field(default_factory=list)
+    touches_shipments: ClassVar[bool] = False
+
+    def po_lines(self) -> list[PurchaseOrderLine]:
+        return list({planned.pk: planned for _, planned, _, _, _ in self.lines}.values())
 
     def apply(self, ctx: Context) -> dict[str, Any]:
         """Write the notice, its lines and the PO lines' shipped quantities in bulk, move the inbound
@@ -43,7 +47,7 @@ class ShipNoticePlan(Plan):
         for line in lines.values():
             line.purchase_order = orders[line.purchase_order_id]
         shipped = self._write_lines(notice, lines)
-        refs = _open_line_supply(orders, lines)
+        refs = _open_line_supply(ctx, orders, lines)
         stock = _locked_stock(ctx, {(line.sku, orders[line.po_line.purchase_order_id].destination) for line in shipped})
         moves, by_order = [], defaultdict(list)
         for line, (_doc_line, _planned, _sku, _qty, expected_on) in zip(shipped, self.lines, strict=True):
@@ -63,7 +67,11 @@ class ShipNoticePlan(Plan):
                 )
             )
             by_order[order.pk].append(_announced_line(line, moved, expected_on))
-        inventory.inbound_move_many(moves=moves, balances={(b.item_id, b.location_id): b for b in stock.values()})
+        inventory.inbound_move_many(
+            moves=moves,
+            balances={(b.item_id, b.location_id): b for b in stock.values()},
+            supplies={(s.item_id, s.location_id, s.reference): s for s in (ctx.supplies or {}).values()},
+        )
         for order_id, lines in by_order.items():
             self._announce(ctx, notice, orders[order_id], lines)
         return {
@@ -120,9 +128,14 @@ class ShipNoticePlan(Plan):
         append(order.stream, [NewEvent(type="ShipNoticeReceived", payload=payload)])
 
 
-def _open_line_supply(orders: dict[int, PurchaseOrder], lines: dict[int, PurchaseOrderLine]) -> dict[str, int]:
-    """Inbound supply still expected per PO-line reference, in one query. Only a confirmed line has
-    supply of its own (the lines were read under the orders' locks, so confirmation cannot change)."""
+def _open_line_supply(
+    ctx: Context, orders: dict[int, PurchaseOrder], lines: dict[int, PurchaseOrderLine]
+) -> dict[str, int]:
+    """Inbound supply still expected per PO-line reference: what `apply_plans` locked, else one query.
+    Only a confirmed line has supply of its own (the lines were read under the orders' locks, so
+    confirmation cannot change)."""
+    if ctx.supplies is not None:
+        return {reference: supply.quantity for reference, supply in ctx.supplies.items() if supply.quantity > 0}
     return inventory_selectors.inbound_quantities(
         (line.inbound_reference, line.sku, orders[line.purchase_order_id].destination)
         for line in lines.values()
