@@ -3,9 +3,9 @@
 
 For N moves over B balances: the balances are locked once (or passed in, already locked by the
 caller in the fixed order), the source supplies are locked in one statement and lowered in one, the
-target supplies are upserted in one, the balances updated in one, the ledger written in one; only
-the events remain one append per stock stream (each balance has its own stream). Every check runs
-before the first write, and every lock is taken before the first event append.
+target supplies are upserted in one, the balances updated in one, the ledger written in one, and the
+events of every stock stream (each balance has its own) appended in one call, with the caller's own.
+Every check runs before the first write, and every lock is taken before the first event append.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from inventory.services.lock_objects import BalanceKey, SupplyKey, lock_balances
 from inventory.services.recording import positive_qty, stock_stream
 from scm.bulk_sql import add_by_id
 from scm.errors import ValidationFailed
-from scm.events.store import NewEvent, RecordedEvent, append
+from scm.events.store import NewEvent, RecordedEvent, append_streams
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,7 @@ def inbound_move_many(
     moves: Sequence[InboundMove],
     balances: Mapping[BalanceKey, Balance] | None = None,
     supplies: Mapping[SupplyKey, InboundSupply] | None = None,
+    also: Sequence[tuple[str, Sequence[NewEvent]]] = (),
 ) -> list[RecordedEvent]:
     """Apply the moves in order; one `InboundSupplyMoved` event per move on its stock stream.
 
@@ -68,7 +69,8 @@ def inbound_move_many(
     them is locked here, and the source supplies are locked here unless all of them are given. Raises
     InboundSupplyNotFound or InboundSupplyTooSmall before writing anything. Runs inside the caller's
     transaction (no savepoint: an error must roll the caller back, as it does for the message being
-    applied).
+    applied). `also` are other streams' events (the caller's own announcement) appended after the
+    moves' in the same call: one round trip for all of them.
     """
     if not moves:
         return []
@@ -90,7 +92,7 @@ def inbound_move_many(
     add_by_id(Balance, "inbound", deltas, updated_at=now)
     if sources:
         add_by_id(InboundSupply, "quantity", sources, updated_at=now)
-    return _record(moves, now)
+    return _record(moves, now, also)
 
 
 def _lower_sources(moves: Sequence[InboundMove], locked: Mapping[SupplyKey, InboundSupply]) -> dict[int, int]:
@@ -155,18 +157,20 @@ def _raise_targets(moves: Sequence[InboundMove]) -> None:
         )
 
 
-def _record(moves: Sequence[InboundMove], now) -> list[RecordedEvent]:
-    """One event per move (appended per stream, in order), then every ledger row in one insert."""
+def _record(moves: Sequence[InboundMove], now, also: Sequence[tuple[str, Sequence[NewEvent]]]) -> list[RecordedEvent]:
+    """One event per move (grouped per stream, in order) and the caller's `also`, appended in one call;
+    then every ledger row in one insert."""
     by_stream: dict[str, list[InboundMove]] = defaultdict(list)
     for move in moves:
         by_stream[stock_stream(move.item.sku, move.location.code)].append(move)
+    batches = [
+        (stream, [NewEvent(type="InboundSupplyMoved", payload=_payload(m, now), occurred_at=now) for m in stream_moves])
+        for stream, stream_moves in by_stream.items()
+    ]
+    recorded = append_streams([*batches, *also])
     events: dict[int, RecordedEvent] = {}
-    for stream, stream_moves in by_stream.items():
-        recorded = append(
-            stream,
-            [NewEvent(type="InboundSupplyMoved", payload=_payload(m, now), occurred_at=now) for m in stream_moves],
-        )
-        for move, event in zip(stream_moves, recorded, strict=True):
+    for stream_moves, stream_events in zip(by_stream.values(), recorded[: len(by_stream)], strict=True):
+        for move, event in zip(stream_moves, stream_events, strict=True):
             events[id(move)] = event
     ledger = []
     for move in moves:

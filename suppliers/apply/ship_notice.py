@@ -15,7 +15,7 @@ from django.utils import timezone
 from inventory import selectors as inventory_selectors
 from inventory import services as inventory
 from scm.bulk_sql import add_by_id
-from scm.events.store import NewEvent, append
+from scm.events.store import NewEvent
 from suppliers.apply.base import Context, Plan
 from suppliers.apply.resolve import Resolver, base_units, problem
 from suppliers.documents import ShipNoticeDoc
@@ -67,13 +67,13 @@ class ShipNoticePlan(Plan):
                 )
             )
             by_order[order.pk].append(_announced_line(line, moved, expected_on))
+        # The orders' ShipNoticeReceived go in the same append as the moves' events (one round trip).
         inventory.inbound_move_many(
             moves=moves,
             balances={(b.item_id, b.location_id): b for b in stock.values()},
             supplies={(s.item_id, s.location_id, s.reference): s for s in (ctx.supplies or {}).values()},
+            also=[self._announcement(ctx, notice, orders[order_id], lines) for order_id, lines in by_order.items()],
         )
-        for order_id, lines in by_order.items():
-            self._announce(ctx, notice, orders[order_id], lines)
         return {
             "document": "asn",
             "ship_notice": self.doc.number,
@@ -110,8 +110,10 @@ class ShipNoticePlan(Plan):
             bill_of_lading=(doc.bill_of_lading or "")[:64],
         )
 
-    def _announce(self, ctx: Context, notice: ShipNotice, order: PurchaseOrder, lines: list[dict]) -> None:
-        """ShipNoticeReceived on the order's stream, with the notice's lines for that order."""
+    def _announcement(
+        self, ctx: Context, notice: ShipNotice, order: PurchaseOrder, lines: list[dict]
+    ) -> tuple[str, list[NewEvent]]:
+        """ShipNoticeReceived for the order's stream, with the notice's lines for that order."""
         doc = self.doc
         payload = {
             "supplier": ctx.supplier.code,
@@ -125,7 +127,7 @@ class ShipNoticePlan(Plan):
             "bill_of_lading": doc.bill_of_lading,
             "lines": lines,
         }
-        append(order.stream, [NewEvent(type="ShipNoticeReceived", payload=payload)])
+        return order.stream, [NewEvent(type="ShipNoticeReceived", payload=payload)]
 
 
 def _open_line_supply(

@@ -58,6 +58,34 @@ def test_payload_breaking_its_schema_names_the_field_and_writes_nothing(unique):
     assert not Event.objects.filter(stream=stream).exists()
 
 
+def test_append_streams_appends_to_several_streams_in_one_call_as_appends_in_a_row_would(unique):
+    # Runs on both databases: one scm_append_events_many round trip on PostgreSQL, appends from Python on SQLite.
+    left, right = f"test-{unique}-a", f"test-{unique}-b"
+    store.append(left, [sample(0)])
+
+    recorded = store.append_streams([(left, [sample(1), sample(2)]), (right, [sample(3)]), (left, [sample(4)])])
+
+    assert [[(e.stream, e.version, e.payload["n"]) for e in batch] for batch in recorded] == [
+        [(left, 2, 1), (left, 3, 2)],
+        [(right, 1, 3)],
+        [(left, 4, 4)],
+    ]
+    positions = [e.position for batch in recorded for e in batch]
+    assert positions == sorted(positions) and len(set(positions)) == 4
+    assert [(e.version, e.payload["n"]) for e in store.read_stream(left)] == [(1, 0), (2, 1), (3, 2), (4, 4)]
+    assert [e.position for e in store.read_stream(right)] == [recorded[1][0].position]
+    assert store.append_streams([(left, [])]) == [[]]
+
+
+def test_append_streams_with_a_payload_breaking_its_schema_writes_nothing(unique):
+    left, right = f"test-{unique}-a", f"test-{unique}-b"
+    with pytest.raises(EventValidationError) as raised:
+        store.append_streams([(left, [sample(1)]), (right, [NewEvent(type="TestEventRecorded", payload={"n": "x"})])])
+
+    assert raised.value.field == "n"
+    assert not Event.objects.filter(stream__in=[left, right]).exists()
+
+
 def test_missing_required_field_is_reported_on_the_payload(unique):
     with pytest.raises(EventValidationError) as raised:
         store.append(f"test-{unique}", [NewEvent(type="TestEventRecorded", payload={})])
