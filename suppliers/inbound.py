@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import DatabaseError, OperationalError, transaction
+from django.db import DatabaseError, OperationalError, connection, transaction
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
@@ -64,7 +64,7 @@ from suppliers.models import (
     Supplier,
 )
 from suppliers.profiles import MessageProfiles
-from suppliers.profiles.selectors import profiles_for_message
+from suppliers.profiles.selectors import DatabaseProfiles, profiles_for_message
 from suppliers.services import allocate_control_numbers, outbound_store
 
 log = logging.getLogger(__name__)
@@ -171,8 +171,20 @@ def _claim(key: str, message: InboundMessage) -> int:
     On PostgreSQL a concurrent insert of the same key waits until the other transaction ends; if it
     committed, ours conflicts and we read its owner, so exactly one message wins.
     """
-    MessageClaim.objects.bulk_create([MessageClaim(key=key[:200], message=message)], ignore_conflicts=True)
-    return MessageClaim.objects.filter(key=key[:200]).values_list("message_id", flat=True).get()
+    key = key[:200]
+    table = connection.ops.quote_name(MessageClaim._meta.db_table)
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    # One round trip when the claim is ours (the common case); the owner is read only on a conflict.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({connection.ops.quote_name('key')}, message_id, created_at) VALUES (%s, %s, %s) "
+            "ON CONFLICT DO NOTHING "
+            "RETURNING message_id",
+            [key, message.pk, now],
+        )
+        if cursor.fetchone() is not None:
+            return message.pk
+    return MessageClaim.objects.filter(key=key).values_list("message_id", flat=True).get()
 
 
 def inbound_message_process(*, message_id: int, reprocess: bool = False) -> InboundMessage:
@@ -227,7 +239,9 @@ SENDER_IDS = {
 }
 
 
-def _identify_supplier(message: InboundMessage, parsed: ParsedMessage) -> tuple[Supplier | None, list[Problem]]:
+def _identify_supplier(
+    message: InboundMessage, parsed: ParsedMessage, profiles: MessageProfiles
+) -> tuple[Supplier | None, list[Problem]]:
     """Who sent it: the X12 or EDIFACT sender id, or the JSON/CSV `supplier` field, checked against the
     supplier the message was posted for (a supplier-bound token, a poll). A mismatch is refused, never guessed.
 
@@ -235,12 +249,15 @@ def _identify_supplier(message: InboundMessage, parsed: ParsedMessage) -> tuple[
     the id or code belongs to someone else must not change the answer, and the reason never names
     another supplier (the sender would learn who else trades here)."""
     if parsed.format in SENDER_IDS:
-        return _edi_sender(message.supplier, parsed)
+        return _edi_sender(message.supplier, parsed, profiles)
     return _document_supplier(message.supplier, parsed)
 
 
-def _edi_sender(bound: Supplier | None, parsed: ParsedMessage) -> tuple[Supplier | None, list[Problem]]:
-    """The supplier an X12 or EDIFACT envelope names as its sender (ISA06 / UNB02)."""
+def _edi_sender(
+    bound: Supplier | None, parsed: ParsedMessage, profiles: MessageProfiles
+) -> tuple[Supplier | None, list[Problem]]:
+    """The supplier an X12 or EDIFACT envelope names as its sender (ISA06 / UNB02); the profiles' source
+    already read it when the adapter named the sender (`DatabaseProfiles.supplier`), so it is not read twice."""
     if not parsed.sender_id:
         if bound is None and not parsed.problems:
             return None, [Problem(code="unknown_supplier", message="the interchange names no sender")]
@@ -258,7 +275,11 @@ def _edi_sender(bound: Supplier | None, parsed: ParsedMessage) -> tuple[Supplier
                 path=segment,
             )
         ]
-    found = Supplier.objects.filter(**{field: parsed.sender_id}).first()
+    source = profiles.source
+    if isinstance(source, DatabaseProfiles):
+        found = source.supplier(field, parsed.sender_id)
+    else:
+        found = Supplier.objects.filter(**{field: parsed.sender_id}).first()
     if found is None:
         return bound, [
             Problem(
@@ -311,7 +332,7 @@ def _checksum_key(message: InboundMessage) -> str:
 
 
 def _apply(message: InboundMessage, parsed: ParsedMessage, profiles: MessageProfiles) -> _Outcome:
-    supplier, problems = _identify_supplier(message, parsed)
+    supplier, problems = _identify_supplier(message, parsed, profiles)
     if supplier is not None:
         message.supplier = supplier
         profiles.bind_supplier(supplier.pk)

@@ -15,16 +15,29 @@ from suppliers.profiles.reading import MessageProfiles
 
 
 class DatabaseProfiles:
-    """`ProfileSource` over the tables: one query per (supplier, document type) a message touches."""
+    """`ProfileSource` over the tables: one query per (supplier, document type) a message touches.
+    One instance serves one message: the supplier rows it reads by sender id are kept, so the pipeline
+    identifying the sender afterwards (`suppliers.inbound`) does not read them again."""
 
     #: The supplier field each syntax's sender id is matched against (as `inbound` identifies senders).
     SENDER_FIELDS = {"x12": "isa_id", "edifact": "edifact_id"}
+
+    def __init__(self) -> None:
+        self._suppliers: dict[tuple[str, str], Supplier | None] = {}
+
+    def supplier(self, field: str, sender_id: str) -> Supplier | None:
+        """The supplier whose `field` (isa_id, edifact_id) is `sender_id`, read once per message."""
+        key = (field, sender_id)
+        if key not in self._suppliers:
+            self._suppliers[key] = Supplier.objects.filter(**{field: sender_id}).first()
+        return self._suppliers[key]
 
     def supplier_for_sender(self, qualifier: str | None, sender_id: str, syntax: str = "x12") -> int | None:
         field = self.SENDER_FIELDS.get(syntax)
         if field is None:
             return None
-        return Supplier.objects.filter(**{field: sender_id}).values_list("pk", flat=True).first()
+        found = self.supplier(field, sender_id)
+        return found.pk if found is not None else None
 
     def current(self, supplier_id: int, document_type: str) -> tuple[int, dict] | None:
         row = (

@@ -172,3 +172,15 @@ def test_old_payloads_are_upcast_on_read(unique):
 def test_appending_a_v1_payload_after_the_type_evolved_is_refused(unique):
     with pytest.raises(EventValidationError):
         store.append(f"test-{unique}", [NewEvent(type="TestSampleUpcast", payload={"name": "Ada"})])
+
+
+def test_every_event_schema_has_the_fast_validator_and_it_agrees_with_the_python_one():
+    # The write path confirms valid payloads with jsonschema_rs and asks Python jsonschema only on a "no"
+    # (scm/events/schemas.py): every schema must compile there, or appends silently fall back to slow.
+    from scm.events import schemas
+
+    for event_type in schemas.known_event_types():
+        version = schemas.current_version(event_type)
+        assert schemas._fast_validator(event_type, version) is not None, event_type
+    assert schemas._surely_valid("TestEventRecorded", 1, {"n": 1})
+    assert not schemas._surely_valid("TestEventRecorded", 1, {"n": "seven"})
