@@ -10,10 +10,12 @@ from datetime import date, timedelta
 from typing import Any, ClassVar
 
 from django.conf import settings
+from django.db import connection
 from django.utils import timezone
 
 from inventory import selectors as inventory_selectors
 from inventory import services as inventory
+from scm import raw_sql
 from scm.bulk_sql import add_by_id
 from scm.events.store import NewEvent
 from suppliers.apply.base import Context, Plan
@@ -190,12 +192,21 @@ def _over_shipment(
     )
 
 
+def _notice_exists(supplier_id: int, number: str) -> bool:
+    """Raw: planned once per notice, where the ORM's query building costs more than the read."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT 1 FROM {raw_sql.table(ShipNotice)} WHERE supplier_id = %s AND number = %s", [supplier_id, number]
+        )
+        return cursor.fetchone() is not None
+
+
 def plan_ship_notice(
     doc: ShipNoticeDoc, r: Resolver, problems: list[Problem], seen: dict[str, ShipNoticePlan]
 ) -> Plan | None:
     """Plan a ship notice. A shipment id already applied is a duplicate; one repeated by another set of
     the same interchange is the same shipment told in parts, so its lines join the first plan."""
-    if ShipNotice.objects.filter(supplier=r.supplier, number=doc.number).exists():
+    if _notice_exists(r.supplier.pk, doc.number):
         problems.append(
             problem(
                 doc.origin,
