@@ -8,7 +8,8 @@ with these helpers keeping the SQL portable between PostgreSQL and SQLite (which
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
+from functools import cache
 
 from django.db import connection, models
 
@@ -29,3 +30,44 @@ def for_update(*of: str) -> str:
     if of and connection.features.has_select_for_update_of:
         return " FOR UPDATE OF " + ", ".join(of)
     return " FOR UPDATE"
+
+
+def columns(model: type[models.Model]) -> str:
+    """Every concrete column of `model`, table-qualified, in field order (what `instance` reads back)."""
+    name = table(model)
+    return ", ".join(f"{name}.{connection.ops.quote_name(f.column)}" for f in model._meta.concrete_fields)
+
+
+def instance(model: type[models.Model], values: Sequence) -> models.Model:
+    """A model instance from the values of `columns(model)`, through the fields' database converters
+    (JSON, dates and decimals on SQLite, ...), as the ORM would have built it."""
+    values = list(values)
+    for index, converters, column in _converters(model, connection.alias):
+        for convert in converters:
+            values[index] = convert(values[index], column, connection)
+    return model.from_db(connection.alias, None, values)
+
+
+@cache
+def _converters(model: type[models.Model], alias: str) -> list:
+    found = []
+    for index, field in enumerate(model._meta.concrete_fields):
+        column = field.get_col(model._meta.db_table)
+        converters = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
+        if converters:
+            found.append((index, converters, column))
+    return found
+
+
+def insert(model: type[models.Model], fields: Sequence[str], rows: Sequence[Sequence]) -> None:
+    """One multi-row INSERT of `rows` (values of `fields`, by attribute name) with no primary keys read
+    back: what `bulk_create` writes, without its per-object Python. Values go through the fields'
+    `get_db_prep_save` as with the ORM."""
+    if not rows:
+        return
+    meta = [model._meta.get_field(name) for name in fields]
+    names = ", ".join(connection.ops.quote_name(field.column) for field in meta)
+    values = ", ".join(["(" + ", ".join(["%s"] * len(meta)) + ")"] * len(rows))
+    params = [field.get_db_prep_save(value, connection) for row in rows for field, value in zip(meta, row, strict=True)]
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {table(model)} ({names}) VALUES {values}", params)

@@ -22,6 +22,7 @@ from inventory.exceptions import InboundSupplyNotFound, InboundSupplyTooSmall, I
 from inventory.models import Balance, Bucket, InboundSupply, Item, LedgerEntry, Location, Reason
 from inventory.services.lock_objects import BalanceKey, SupplyKey, lock_balances
 from inventory.services.recording import positive_qty, stock_stream
+from scm import raw_sql
 from scm.bulk_sql import add_by_id
 from scm.errors import ValidationFailed
 from scm.events.store import NewEvent, RecordedEvent, append_streams
@@ -178,7 +179,7 @@ def _record(moves: Sequence[InboundMove], now, also: Sequence[tuple[str, Sequenc
         if move.from_qty:
             ledger.append(_entry(move, -move.from_qty, Reason.INBOUND_REMOVED, move.to_reference, event, now))
         ledger.append(_entry(move, move.qty, Reason.INBOUND_ADDED, move.to_reference, event, now))
-    LedgerEntry.objects.bulk_create(ledger)
+    raw_sql.insert(LedgerEntry, LEDGER_FIELDS, ledger)
     return [events[id(move)] for move in moves]
 
 
@@ -211,15 +212,19 @@ def _movement(move: InboundMove, qty: int, reason: str) -> dict:
     }
 
 
-def _entry(move: InboundMove, qty: int, reason: str, reference: str, event: RecordedEvent, now) -> LedgerEntry:
-    return LedgerEntry(
-        item=move.item,
-        location=move.location,
-        bucket=Bucket.INBOUND,
-        quantity=qty,
-        reason=reason,
-        reference=reference,
-        event_id=event.position,
-        effective_at=now,
-        recorded_at=now,
-    )
+#: The ledger row's columns, in the order `_entry` gives them (one multi-row insert, no objects built).
+LEDGER_FIELDS = (
+    "item_id",
+    "location_id",
+    "bucket",
+    "quantity",
+    "reason",
+    "reference",
+    "event_id",
+    "effective_at",
+    "recorded_at",
+)
+
+
+def _entry(move: InboundMove, qty: int, reason: str, reference: str, event: RecordedEvent, now) -> tuple:
+    return (move.item.pk, move.location.pk, Bucket.INBOUND, qty, reason, reference, event.position, now, now)

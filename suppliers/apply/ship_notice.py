@@ -85,8 +85,9 @@ class ShipNoticePlan(Plan):
         }
 
     def _write_lines(self, notice: ShipNotice, lines: dict[int, PurchaseOrderLine]) -> list[ShipNoticeLine]:
-        """The notice's lines in one insert, and the PO lines' shipped quantities in one update (added in
-        SQL to what the row holds: the orders are locked, the lines read before the lock need not be fresh)."""
+        """The notice's lines in one insert (no ids read back: nothing needs them), and the PO lines' shipped
+        quantities in one update (added in SQL to what the row holds: the orders are locked, the lines read
+        before the lock need not be fresh)."""
         shipped, added = [], defaultdict(int)
         for number, (doc_line, planned, sku, qty, _expected_on) in enumerate(self.lines, start=1):
             line = lines[planned.pk]
@@ -96,7 +97,11 @@ class ShipNoticePlan(Plan):
                     notice=notice, line_no=number, po_line=line, sku=sku, qty=qty, pack=(doc_line.pack or "")[:40]
                 )
             )
-        ShipNoticeLine.objects.bulk_create(shipped)
+        raw_sql.insert(
+            ShipNoticeLine,
+            ("notice_id", "line_no", "po_line_id", "sku", "qty", "qty_received", "pack"),
+            [(notice.pk, s.line_no, s.po_line.pk, s.sku, s.qty, s.qty_received, s.pack) for s in shipped],
+        )
         add_by_id(PurchaseOrderLine, "qty_shipped", added)
         return shipped
 
