@@ -68,6 +68,20 @@ def insert(model: type[models.Model], fields: Sequence[str], rows: Sequence[Sequ
     meta = [model._meta.get_field(name) for name in fields]
     names = ", ".join(connection.ops.quote_name(field.column) for field in meta)
     values = ", ".join(["(" + ", ".join(["%s"] * len(meta)) + ")"] * len(rows))
-    params = [field.get_db_prep_save(value, connection) for row in rows for field, value in zip(meta, row, strict=True)]
+    prepare = _preparers(model, tuple(fields), connection.alias)
+    params = [
+        value if plain else field.get_db_prep_save(value, connection)
+        for row in rows
+        for (field, plain), value in zip(prepare, row, strict=True)
+    ]
     with connection.cursor() as cursor:
         cursor.execute(f"INSERT INTO {table(model)} ({names}) VALUES {values}", params)
+
+
+#: Field types whose Python values the driver takes as they are (no `get_db_prep_save` needed).
+PLAIN_FIELDS = (models.IntegerField, models.CharField, models.TextField, models.ForeignKey)
+
+
+@cache
+def _preparers(model: type[models.Model], fields: tuple[str, ...], alias: str) -> list:
+    return [(field, isinstance(field, PLAIN_FIELDS)) for field in (model._meta.get_field(name) for name in fields)]

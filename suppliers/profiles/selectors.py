@@ -3,6 +3,7 @@ and the reads the API, admin and dashboard make."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from django.db import connection
@@ -46,13 +47,18 @@ class DatabaseProfiles:
         return found.pk if found is not None else None
 
     def current(self, supplier_id: int, document_type: str) -> tuple[int, dict] | None:
-        row = (
-            SupplierProfileVersion.objects.filter(supplier_id=supplier_id, document_type=document_type)
-            .order_by("-version")
-            .values_list("version", "settings")
-            .first()
-        )
-        return (row[0], row[1]) if row else None
+        # Raw, as `supplier`: once per inbound message and document type.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT version, settings FROM {raw_sql.table(SupplierProfileVersion)} "
+                "WHERE supplier_id = %s AND document_type = %s ORDER BY version DESC LIMIT 1",
+                [supplier_id, document_type],
+            )
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        version, settings = row
+        return version, json.loads(settings) if isinstance(settings, str) else settings
 
 
 def profiles_for_message(message: InboundMessage) -> MessageProfiles:
