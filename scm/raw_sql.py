@@ -2,8 +2,9 @@
 
 Why: on the inbound 856 path a Django query costs about 1 ms of Python to build and compile, several
 times what PostgreSQL takes to answer it (docs/PERFORMANCE.md, 856 ingestion). Those reads use
-`Model.objects.raw(...)` (complete instances, with the fields' database converters) or a cursor,
-with these helpers keeping the SQL portable between PostgreSQL and SQLite (which has no row locks).
+`fetch` / `columns` + `instance` (complete instances, through the fields' database converters) or a
+plain cursor, and `insert` writes rows without building objects; the helpers keep the SQL portable
+between PostgreSQL and SQLite (which has no row locks).
 """
 
 from __future__ import annotations
@@ -34,6 +35,11 @@ def for_update(*of: str) -> str:
 
 def columns(model: type[models.Model]) -> str:
     """Every concrete column of `model`, table-qualified, in field order (what `instance` reads back)."""
+    return _columns(model, connection.alias)
+
+
+@cache
+def _columns(model: type[models.Model], alias: str) -> str:
     name = table(model)
     return ", ".join(f"{name}.{connection.ops.quote_name(f.column)}" for f in model._meta.concrete_fields)
 
@@ -46,6 +52,14 @@ def instance(model: type[models.Model], values: Sequence) -> models.Model:
         for convert in converters:
             values[index] = convert(values[index], column, connection)
     return model.from_db(connection.alias, None, values)
+
+
+def fetch(model: type[models.Model], where: str, params: Sequence) -> list[models.Model]:
+    """`SELECT <every column of model> FROM <its table> <where>` as complete instances: what
+    `Model.objects.raw` gives, without its per-query column mapping."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {columns(model)} FROM {table(model)} {where}", params)
+        return [instance(model, values) for values in cursor.fetchall()]
 
 
 @cache

@@ -235,9 +235,10 @@ def _process_once(message_id: int, *, reprocess: bool) -> InboundMessage:
 
 def _locked_message(message_id: int) -> InboundMessage | None:
     """The message row, locked, in one raw read (the ORM's query building costs more than the read)."""
-    name = raw_sql.table(InboundMessage)
-    rows = InboundMessage.objects.raw(f"SELECT * FROM {name} WHERE {name}.id = %s{raw_sql.for_update()}", [message_id])
-    return next(iter(rows), None)
+    rows = raw_sql.fetch(
+        InboundMessage, f"WHERE {raw_sql.table(InboundMessage)}.id = %s{raw_sql.for_update()}", [message_id]
+    )
+    return rows[0] if rows else None
 
 
 def _lock_supplier(supplier_id: int) -> None:

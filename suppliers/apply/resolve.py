@@ -275,10 +275,8 @@ def _locked_orders(supplier: Supplier, numbers: set[str]) -> dict[str, PurchaseO
     and shipped quantities) is what applying will change, and nothing locks them again."""
     if not numbers:
         return {}
-    name = raw_sql.table(PurchaseOrder)
-    rows = PurchaseOrder.objects.raw(
-        f"SELECT * FROM {name} WHERE number IN {raw_sql.in_list(numbers)} ORDER BY id{raw_sql.for_update()}",
-        sorted(numbers),
+    rows = raw_sql.fetch(
+        PurchaseOrder, f"WHERE number IN {raw_sql.in_list(numbers)} ORDER BY id{raw_sql.for_update()}", sorted(numbers)
     )
     orders = {}
     for order in rows:
@@ -291,13 +289,10 @@ def _locked_orders(supplier: Supplier, numbers: set[str]) -> dict[str, PurchaseO
 def _locked_lines(orders: dict[int, PurchaseOrder]) -> list[PurchaseOrderLine]:
     if not orders:
         return []
-    name = raw_sql.table(PurchaseOrderLine)
-    return list(
-        PurchaseOrderLine.objects.raw(
-            f"SELECT * FROM {name} WHERE purchase_order_id IN {raw_sql.in_list(orders)} ORDER BY id"
-            f"{raw_sql.for_update()}",
-            sorted(orders),
-        )
+    return raw_sql.fetch(
+        PurchaseOrderLine,
+        f"WHERE purchase_order_id IN {raw_sql.in_list(orders)} ORDER BY id{raw_sql.for_update()}",
+        sorted(orders),
     )
 
 
@@ -307,11 +302,10 @@ def _supplier_items(supplier: Supplier, parts: set[str], skus: set[str]) -> list
     if not named:
         return []
     where = " OR ".join(f"{column} IN {raw_sql.in_list(values)}" for column, values in named)
-    return list(
-        SupplierItem.objects.raw(
-            f"SELECT * FROM {raw_sql.table(SupplierItem)} WHERE supplier_id = %s AND ({where}) ORDER BY id",
-            [supplier.pk, *(value for _, values in named for value in values)],
-        )
+    return raw_sql.fetch(
+        SupplierItem,
+        f"WHERE supplier_id = %s AND ({where}) ORDER BY id",
+        [supplier.pk, *(value for _, values in named for value in values)],
     )
 
 

@@ -33,10 +33,9 @@ class DatabaseProfiles:
         key = (field, sender_id)
         if key not in self._suppliers:
             # Raw: the ORM's query building costs more than the read, once per inbound message.
-            name, column = raw_sql.table(Supplier), connection.ops.quote_name(Supplier._meta.get_field(field).column)
-            sql = f"SELECT * FROM {name} WHERE {column} = %s ORDER BY code, id LIMIT 1"
-            rows = Supplier.objects.raw(sql, [sender_id])
-            self._suppliers[key] = next(iter(rows), None)
+            column = connection.ops.quote_name(Supplier._meta.get_field(field).column)
+            rows = raw_sql.fetch(Supplier, f"WHERE {column} = %s ORDER BY code, id LIMIT 1", [sender_id])
+            self._suppliers[key] = rows[0] if rows else None
         return self._suppliers[key]
 
     def supplier_for_sender(self, qualifier: str | None, sender_id: str, syntax: str = "x12") -> int | None:
