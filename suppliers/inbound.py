@@ -352,7 +352,8 @@ def _apply(message: InboundMessage, parsed: ParsedMessage, profiles: MessageProf
         message.supplier = supplier
         profiles.bind_supplier(supplier.pk)
         # Locked before any append: the replies need its control numbers (store: locks first, appends last).
-        _lock_supplier(supplier.pk)
+        if not (isinstance(profiles.source, DatabaseProfiles) and supplier.pk in profiles.source.locked):
+            _lock_supplier(supplier.pk)
         if not supplier.active and not problems:
             problems = [
                 Problem(code="supplier_inactive", message=f"supplier {supplier.code} is inactive", value=supplier.code)
