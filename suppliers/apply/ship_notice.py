@@ -26,6 +26,16 @@ from suppliers.models import PO, PurchaseOrder, PurchaseOrderLine, ShipNotice, S
 from suppliers.services.lock_objects import lock_stock_at
 
 SHIPPABLE = (PO.SENT, PO.ACKNOWLEDGED, PO.PARTIALLY_RECEIVED)
+NOTICE_FIELDS = (
+    "supplier_id",
+    "number",
+    "message_id",
+    "shipped_on",
+    "expected_on",
+    "carrier",
+    "bill_of_lading",
+    "created_at",
+)
 
 
 @dataclass
@@ -107,7 +117,7 @@ class ShipNoticePlan(Plan):
 
     def _create_notice(self, ctx: Context) -> ShipNotice:
         doc = self.doc
-        return ShipNotice.objects.create(
+        notice = ShipNotice(
             supplier=ctx.supplier,
             number=doc.number,
             message=ctx.message,
@@ -115,7 +125,9 @@ class ShipNoticePlan(Plan):
             expected_on=self.expected_on,
             carrier=(doc.carrier or "")[:64],
             bill_of_lading=(doc.bill_of_lading or "")[:64],
+            created_at=timezone.now(),
         )
+        return raw_sql.create(notice, NOTICE_FIELDS)
 
     def _announcement(
         self, ctx: Context, notice: ShipNotice, order: PurchaseOrder, lines: list[dict]
