@@ -10,7 +10,7 @@ How: a wrapper around every SQL statement of every connection (threads included)
 service transaction. It notes the rows each statement that can lock rows targets:
 `SELECT ... FOR UPDATE/NO KEY UPDATE/SHARE/KEY SHARE` (the rows it returns), `UPDATE` and `DELETE`
 (the rows their WHERE matches), `INSERT ... ON CONFLICT DO UPDATE` (the row with the conflict key).
-Once the transaction has appended (`scm_append_events(...)`), such a statement
+Once the transaction has appended (`scm_append_events(...)` or `scm_append_events_many(...)`), such a statement
 targeting a row the transaction neither locked nor wrote before is a violation; re-locking or
 re-writing a row it already holds cannot wait and is fine (SKIP LOCKED and NOWAIT never wait
 either). `LOCK TABLE` and `pg_advisory_xact_lock(...)` after an append are always violations.
@@ -48,7 +48,7 @@ from django.db.backends.signals import connection_created
 ROOT = Path(__file__).resolve().parent.parent
 _NOT_THE_CALLER = ("tests/lockorder.py", "scm/events/store.py")
 
-APPEND = re.compile(r"\bscm_append_events\s*\(", re.IGNORECASE)
+APPEND = re.compile(r"\bscm_append_events(?:_many)?\s*\(", re.IGNORECASE)
 ALWAYS_WAITS = re.compile(r"\bpg_advisory_xact_lock\s*\(|^\s*LOCK\s+TABLE\b", re.IGNORECASE)
 LOCK_CLAUSE = re.compile(
     r"\sFOR\s+(?:NO\s+KEY\s+UPDATE|UPDATE|SHARE|KEY\s+SHARE)(?P<rest>(?:\s+OF\s+[\w\",\s]+?)?"

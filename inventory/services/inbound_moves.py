@@ -3,9 +3,9 @@
 
 For N moves over B balances: the balances are locked once (or passed in, already locked by the
 caller in the fixed order), the source supplies are locked in one statement and lowered in one, the
-target supplies are upserted in one, the balances updated in one, the ledger written in one; only
-the events remain one append per stock stream (each balance has its own stream). Every check runs
-before the first write, and every lock is taken before the first event append.
+target supplies are upserted in one, the balances updated in one, the ledger written in one, and the
+events of every stock stream (each balance has its own) appended in one call, with the caller's own.
+Every check runs before the first write, and every lock is taken before the first event append.
 """
 
 from __future__ import annotations
@@ -20,11 +20,12 @@ from django.utils import timezone
 
 from inventory.exceptions import InboundSupplyNotFound, InboundSupplyTooSmall, InvalidQuantity
 from inventory.models import Balance, Bucket, InboundSupply, Item, LedgerEntry, Location, Reason
-from inventory.services.lock_objects import BalanceKey, lock_balances
+from inventory.services.lock_objects import BalanceKey, SupplyKey, lock_balances
 from inventory.services.recording import positive_qty, stock_stream
+from scm import raw_sql
 from scm.bulk_sql import add_by_id
 from scm.errors import ValidationFailed
-from scm.events.store import NewEvent, RecordedEvent, append
+from scm.events.store import NewEvent, RecordedEvent, append_streams
 
 
 @dataclass(frozen=True)
@@ -56,14 +57,21 @@ def _check(move: InboundMove) -> None:
 
 @transaction.atomic(savepoint=False)
 def inbound_move_many(
-    *, moves: Sequence[InboundMove], balances: Mapping[BalanceKey, Balance] | None = None
+    *,
+    moves: Sequence[InboundMove],
+    balances: Mapping[BalanceKey, Balance] | None = None,
+    supplies: Mapping[SupplyKey, InboundSupply] | None = None,
+    also: Sequence[tuple[str, Sequence[NewEvent]]] = (),
 ) -> list[RecordedEvent]:
     """Apply the moves in order; one `InboundSupplyMoved` event per move on its stock stream.
 
-    `balances` are the caller's already locked balances (inventory's fixed order, taken before any
-    append); any balance of a move not among them is locked here. Raises InboundSupplyNotFound or
-    InboundSupplyTooSmall before writing anything. Runs inside the caller's transaction (no savepoint:
-    an error must roll the caller back, as it does for the message being applied).
+    `balances` and `supplies` are the caller's already locked balances and inbound supply (inventory's
+    fixed order, taken before any append, read in this transaction); any balance of a move not among
+    them is locked here, and the source supplies are locked here unless all of them are given. Raises
+    InboundSupplyNotFound or InboundSupplyTooSmall before writing anything. Runs inside the caller's
+    transaction (no savepoint: an error must roll the caller back, as it does for the message being
+    applied). `also` are other streams' events (the caller's own announcement) appended after the
+    moves' in the same call: one round trip for all of them.
     """
     if not moves:
         return []
@@ -73,7 +81,7 @@ def inbound_move_many(
     missing = {move.key: (move.item, move.location) for move in moves if move.key not in locked}
     if missing:
         locked.update(lock_balances(missing.values()))
-    sources = _lower_sources(moves)
+    sources = _lower_sources(moves, supplies or {})
     _raise_targets(moves)
     now = timezone.now()
     deltas: dict[int, int] = defaultdict(int)
@@ -85,27 +93,31 @@ def inbound_move_many(
     add_by_id(Balance, "inbound", deltas, updated_at=now)
     if sources:
         add_by_id(InboundSupply, "quantity", sources, updated_at=now)
-    return _record(moves, now)
+    return _record(moves, now, also)
 
 
-def _lower_sources(moves: Sequence[InboundMove]) -> dict[int, int]:
-    """Lock the supplies units move off (one statement) and check them all; returns {supply id: -qty}."""
-    wanted: dict[tuple[int, int, str], int] = defaultdict(int)
+def _lower_sources(moves: Sequence[InboundMove], locked: Mapping[SupplyKey, InboundSupply]) -> dict[int, int]:
+    """Lock the supplies units move off (one statement, unless the caller locked them all) and check
+    them all; returns {supply id: -qty}."""
+    wanted: dict[SupplyKey, int] = defaultdict(int)
     for move in moves:
         if move.from_qty:
             wanted[(move.item.pk, move.location.pk, move.from_reference)] += move.from_qty
     if not wanted:
-        return []
-    rows = (
-        InboundSupply.objects.select_for_update()
-        .filter(
-            item_id__in={k[0] for k in wanted},
-            location_id__in={k[1] for k in wanted},
-            reference__in={k[2] for k in wanted},
+        return {}
+    if all(key in locked for key in wanted):
+        found = dict(locked)
+    else:
+        rows = (
+            InboundSupply.objects.select_for_update()
+            .filter(
+                item_id__in={k[0] for k in wanted},
+                location_id__in={k[1] for k in wanted},
+                reference__in={k[2] for k in wanted},
+            )
+            .order_by("id")
         )
-        .order_by("id")
-    )
-    found = {(row.item_id, row.location_id, row.reference): row for row in rows}
+        found = {(row.item_id, row.location_id, row.reference): row for row in rows}
     names = {move.key: (move.item.sku, move.location.code) for move in moves}
     lowered: dict[int, int] = {}
     for (item_id, location_id, reference), qty in wanted.items():
@@ -146,18 +158,20 @@ def _raise_targets(moves: Sequence[InboundMove]) -> None:
         )
 
 
-def _record(moves: Sequence[InboundMove], now) -> list[RecordedEvent]:
-    """One event per move (appended per stream, in order), then every ledger row in one insert."""
+def _record(moves: Sequence[InboundMove], now, also: Sequence[tuple[str, Sequence[NewEvent]]]) -> list[RecordedEvent]:
+    """One event per move (grouped per stream, in order) and the caller's `also`, appended in one call;
+    then every ledger row in one insert."""
     by_stream: dict[str, list[InboundMove]] = defaultdict(list)
     for move in moves:
         by_stream[stock_stream(move.item.sku, move.location.code)].append(move)
+    batches = [
+        (stream, [NewEvent(type="InboundSupplyMoved", payload=_payload(m, now), occurred_at=now) for m in stream_moves])
+        for stream, stream_moves in by_stream.items()
+    ]
+    recorded = append_streams([*batches, *also])
     events: dict[int, RecordedEvent] = {}
-    for stream, stream_moves in by_stream.items():
-        recorded = append(
-            stream,
-            [NewEvent(type="InboundSupplyMoved", payload=_payload(m, now), occurred_at=now) for m in stream_moves],
-        )
-        for move, event in zip(stream_moves, recorded, strict=True):
+    for stream_moves, stream_events in zip(by_stream.values(), recorded[: len(by_stream)], strict=True):
+        for move, event in zip(stream_moves, stream_events, strict=True):
             events[id(move)] = event
     ledger = []
     for move in moves:
@@ -165,7 +179,7 @@ def _record(moves: Sequence[InboundMove], now) -> list[RecordedEvent]:
         if move.from_qty:
             ledger.append(_entry(move, -move.from_qty, Reason.INBOUND_REMOVED, move.to_reference, event, now))
         ledger.append(_entry(move, move.qty, Reason.INBOUND_ADDED, move.to_reference, event, now))
-    LedgerEntry.objects.bulk_create(ledger)
+    raw_sql.insert(LedgerEntry, LEDGER_FIELDS, ledger)
     return [events[id(move)] for move in moves]
 
 
@@ -198,15 +212,19 @@ def _movement(move: InboundMove, qty: int, reason: str) -> dict:
     }
 
 
-def _entry(move: InboundMove, qty: int, reason: str, reference: str, event: RecordedEvent, now) -> LedgerEntry:
-    return LedgerEntry(
-        item=move.item,
-        location=move.location,
-        bucket=Bucket.INBOUND,
-        quantity=qty,
-        reason=reason,
-        reference=reference,
-        event_id=event.position,
-        effective_at=now,
-        recorded_at=now,
-    )
+#: The ledger row's columns, in the order `_entry` gives them (one multi-row insert, no objects built).
+LEDGER_FIELDS = (
+    "item_id",
+    "location_id",
+    "bucket",
+    "quantity",
+    "reason",
+    "reference",
+    "event_id",
+    "effective_at",
+    "recorded_at",
+)
+
+
+def _entry(move: InboundMove, qty: int, reason: str, reference: str, event: RecordedEvent, now) -> tuple:
+    return (move.item.pk, move.location.pk, Bucket.INBOUND, qty, reason, reference, event.position, now, now)

@@ -12,10 +12,12 @@ from collections.abc import Iterable, Sequence
 from functools import reduce
 from operator import or_
 
+from django.db import connection
 from django.db.models import Q
 
 from inventory.exceptions import InboundSupplyNotFound, ReservationNotFound
 from inventory.models import Balance, InboundSupply, Item, Location, Reservation
+from scm import raw_sql
 
 BalanceKey = tuple[int, int]
 
@@ -57,13 +59,28 @@ def lock_balances_by_code(pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, s
 
 
 def _select_by_code(wanted: set[tuple[str, str]]) -> dict[tuple[str, str], Balance]:
-    rows = (
-        Balance.objects.select_for_update(of=("self",))
-        .select_related("item", "location")
-        .filter(item__sku__in={sku for sku, _ in wanted}, location__code__in={code for _, code in wanted})
-        .order_by("item_id", "location_id")
+    """The ORM's `select_for_update(of=self).select_related("item", "location")` written in SQL: on the
+    inbound path the query building cost five times what the lock costs the database."""
+    skus, codes = sorted({sku for sku, _ in wanted}), sorted({code for _, code in wanted})
+    balance, item, location = (raw_sql.table(model) for model in (Balance, Item, Location))
+    sql = (
+        f"SELECT {raw_sql.columns(Balance)}, {raw_sql.columns(Item)}, {raw_sql.columns(Location)} FROM {balance} "
+        f"INNER JOIN {item} ON ({balance}.item_id = {item}.id) "
+        f"INNER JOIN {location} ON ({balance}.location_id = {location}.id) "
+        f"WHERE {item}.sku IN {raw_sql.in_list(skus)} AND {location}.code IN {raw_sql.in_list(codes)} "
+        f"ORDER BY {balance}.item_id, {balance}.location_id{raw_sql.for_update(balance)}"
     )
-    return {(row.item.sku, row.location.code): row for row in rows if (row.item.sku, row.location.code) in wanted}
+    widths = [len(model._meta.concrete_fields) for model in (Balance, Item)]
+    found = {}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*skus, *codes])
+        for values in cursor.fetchall():
+            row = raw_sql.instance(Balance, values[: widths[0]])
+            row.item = raw_sql.instance(Item, values[widths[0] : sum(widths)])
+            row.location = raw_sql.instance(Location, values[sum(widths) :])
+            if (row.item.sku, row.location.code) in wanted:
+                found[(row.item.sku, row.location.code)] = row
+    return found
 
 
 def lock_balances_for_skus(items: Sequence[Item]) -> dict[BalanceKey, Balance]:

@@ -16,6 +16,11 @@ from pathlib import Path
 from django.apps import apps
 from jsonschema import Draft202012Validator
 
+try:  # The same draft compiled in Rust: a valid payload (nearly every one) is confirmed ~20x faster.
+    import jsonschema_rs
+except ImportError:  # pragma: no cover - pinned in requirements.txt; without it every check is in Python
+    jsonschema_rs = None
+
 from scm.events.exceptions import EventValidationError, UnknownEventType
 
 SCHEMA_FILE = re.compile(r"^(?P<type>[A-Za-z][A-Za-z0-9]*)\.v(?P<version>\d+)\.json$")
@@ -31,6 +36,7 @@ def add_schema_folder(folder: Path) -> None:
         _extra_folders.append(folder)
         _schema_files.cache_clear()
         _validator.cache_clear()
+        _fast_validator.cache_clear()
 
 
 @lru_cache(maxsize=1)
@@ -64,9 +70,34 @@ def _validator(event_type: str, version: int) -> Draft202012Validator:
     return Draft202012Validator(schema)
 
 
+@cache
+def _fast_validator(event_type: str, version: int):
+    if jsonschema_rs is None:
+        return None
+    schema = json.loads(_schema_files()[event_type][version].read_text())
+    try:
+        return jsonschema_rs.Draft202012Validator(schema, validate_formats=False)
+    except ValueError:  # a schema it cannot compile (the Python validator checked it): Python decides
+        return None
+
+
+def _surely_valid(event_type: str, version: int, payload: dict) -> bool:
+    """The Rust validator's yes; a no (or a value it cannot read) goes to the Python validator, which
+    decides and names the field, so errors read the same whichever library said no first."""
+    fast = _fast_validator(event_type, version)
+    if fast is None:
+        return False
+    try:
+        return fast.is_valid(payload)
+    except (TypeError, ValueError):
+        return False
+
+
 def validate_payload(event_type: str, payload: dict) -> int:
     """Validate against the newest schema of the type; return that schema version."""
     version = current_version(event_type)
+    if _surely_valid(event_type, version, payload):
+        return version
     errors = sorted(_validator(event_type, version).iter_errors(payload), key=lambda e: list(e.absolute_path))
     if errors:
         first = errors[0]

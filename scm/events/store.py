@@ -2,8 +2,9 @@
 
 Ordering guarantee: on PostgreSQL every append takes one transaction-scoped advisory lock before
 its rows get their positions, and keeps it until the transaction ends (the database function
-`scm_append_events`, migration 0003, does lock, version check and insert in one round trip). So transactions that append
-commit in position order, and a reader that has seen position N can never later find a committed
+`scm_append_events`, migration 0003, does lock, version check and insert in one round trip;
+`scm_append_events_many`, migration 0005, the same for several streams at once). So transactions
+that append commit in position order, and a reader that has seen position N can never later find a committed
 event below N: following the log by `after=<position>` never skips an event. (SQLite serialises
 all writers, which gives the same guarantee.)
 
@@ -92,34 +93,37 @@ def append(
     """
     if not events:
         return []
-    validated = [(event, schemas.validate_payload(event.type, event.payload)) for event in events]
+    validated = _validated(events)
     # Inside the caller's transaction no savepoint is needed: errors are raised before any write.
     with nullcontext() if connection.in_atomic_block else transaction.atomic():
-        now = timezone.now()
-        context_metadata = current_metadata()
-        rows = [
-            Event(
-                stream=stream,
-                type=event.type,
-                schema_version=schema_version,
-                payload=event.payload,
-                metadata={**context_metadata, **event.metadata},
-                occurred_at=event.occurred_at or now,
-                recorded_at=now,
-            )
-            for event, schema_version in validated
-        ]
+        rows = _rows(stream, validated, timezone.now(), current_metadata())
         if connection.vendor == "postgresql":
             _insert_in_one_round_trip(stream, rows, expected_version)
         else:
-            current = stream_version(stream)
-            if expected_version is not None and current != expected_version:
-                raise ConcurrencyError(stream=stream, expected_version=expected_version, actual_version=current)
-            for offset, row in enumerate(rows, start=1):
-                row.version = current + offset
-            Event.objects.bulk_create(rows)
+            _insert_from_python(stream, rows, expected_version)
         dispatch_after_commit()
     return [RecordedEvent.from_row(row) for row in rows]
+
+
+def append_streams(batches: Sequence[tuple[str, Sequence[NewEvent]]]) -> list[list[RecordedEvent]]:
+    """Append to several streams at once, each at whatever version it is (`ANY`): the same events, in
+    the same order (positions), as one `append` per stream, but in one round trip on PostgreSQL (the
+    `scm_append_events_many` function, migration 0005: one append lock, one insert). Returns the
+    recorded events per batch. Raises EventValidationError before writing anything."""
+    validated = [(stream, _validated(events)) for stream, events in batches]
+    if not any(events for _, events in validated):
+        return [[] for _ in validated]
+    with nullcontext() if connection.in_atomic_block else transaction.atomic():
+        now, context_metadata = timezone.now(), current_metadata()
+        rows = [_rows(stream, events, now, context_metadata) for stream, events in validated]
+        if connection.vendor == "postgresql":
+            _insert_streams_in_one_round_trip([row for stream_rows in rows for row in stream_rows])
+        else:
+            for (stream, _), stream_rows in zip(validated, rows, strict=True):
+                if stream_rows:
+                    _insert_from_python(stream, stream_rows, ANY)
+        dispatch_after_commit()
+    return [[RecordedEvent.from_row(row) for row in stream_rows] for stream_rows in rows]
 
 
 def append_one(
@@ -137,29 +141,75 @@ def append_one(
     )[0]
 
 
+def _validated(events: Sequence[NewEvent]) -> list[tuple[NewEvent, int]]:
+    return [(event, schemas.validate_payload(event.type, event.payload)) for event in events]
+
+
+def _rows(stream: str, validated: list[tuple[NewEvent, int]], now: datetime, context_metadata: dict) -> list[Event]:
+    return [
+        Event(
+            stream=stream,
+            type=event.type,
+            schema_version=schema_version,
+            payload=event.payload,
+            metadata={**context_metadata, **event.metadata},
+            occurred_at=event.occurred_at or now,
+            recorded_at=now,
+        )
+        for event, schema_version in validated
+    ]
+
+
+def _insert_from_python(stream: str, rows: list[Event], expected_version: int | None) -> None:
+    """SQLite: versions from the stream's head (its writers are serialised), then one insert."""
+    current = stream_version(stream)
+    if expected_version is not None and current != expected_version:
+        raise ConcurrencyError(stream=stream, expected_version=expected_version, actual_version=current)
+    for offset, row in enumerate(rows, start=1):
+        row.version = current + offset
+    Event.objects.bulk_create(rows)
+
+
+def _columns(rows: list[Event]) -> list:
+    """The per-event arrays both database functions take, in their argument order."""
+    return [
+        [str(row.event_id) for row in rows],
+        [row.type for row in rows],
+        [row.schema_version for row in rows],
+        [json.dumps(row.payload, cls=DjangoJSONEncoder) for row in rows],
+        [json.dumps(row.metadata, cls=DjangoJSONEncoder) for row in rows],
+        [row.occurred_at for row in rows],
+    ]
+
+
 def _insert_in_one_round_trip(stream: str, rows: list[Event], expected_version: int | None) -> None:
     """Lock, check the version and insert with the `scm_append_events` database function."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT event_position, event_version, current_version FROM scm_append_events("
             "%s, %s, %s, %s::uuid[], %s::text[], %s::integer[], %s::jsonb[], %s::jsonb[], %s::timestamptz[], %s)",
-            [
-                stream,
-                expected_version,
-                APPEND_LOCK_KEY,
-                [str(row.event_id) for row in rows],
-                [row.type for row in rows],
-                [row.schema_version for row in rows],
-                [json.dumps(row.payload, cls=DjangoJSONEncoder) for row in rows],
-                [json.dumps(row.metadata, cls=DjangoJSONEncoder) for row in rows],
-                [row.occurred_at for row in rows],
-                rows[0].recorded_at,
-            ],
+            [stream, expected_version, APPEND_LOCK_KEY, *_columns(rows), rows[0].recorded_at],
         )
         result = cursor.fetchall()
     if result and result[0][0] is None:
         raise ConcurrencyError(stream=stream, expected_version=expected_version, actual_version=result[0][2])
-    for row, (position, version, _) in zip(rows, result, strict=True):
+    _recorded(rows, [(position, version) for position, version, _ in result])
+
+
+def _insert_streams_in_one_round_trip(rows: list[Event]) -> None:
+    """Lock and insert the events of several streams with the `scm_append_events_many` database function."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT event_position, event_version FROM scm_append_events_many("
+            "%s, %s::text[], %s::uuid[], %s::text[], %s::integer[], %s::jsonb[], %s::jsonb[], %s::timestamptz[], %s)",
+            [APPEND_LOCK_KEY, [row.stream for row in rows], *_columns(rows), rows[0].recorded_at],
+        )
+        result = cursor.fetchall()
+    _recorded(rows, result)
+
+
+def _recorded(rows: list[Event], result: list[tuple[int, int]]) -> None:
+    for row, (position, version) in zip(rows, result, strict=True):
         row.position, row.version = position, version
         row._state.adding, row._state.db = False, connection.alias
 

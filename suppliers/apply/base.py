@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
-from suppliers.models import InboundMessage, PurchaseOrder, Supplier
+from suppliers.models import InboundMessage, PurchaseOrder, PurchaseOrderLine, Supplier
 from suppliers.profiles import MessageProfiles
 
 
@@ -18,6 +18,9 @@ class Context:
     #: (with their items and locations), so plans neither look them up nor lock them again.
     orders: dict[int, PurchaseOrder] = field(default_factory=dict)
     stock: dict[tuple[str, str], Any] = field(default_factory=dict)
+    #: Inbound supply `apply_plans` locked, by reference, when it locked for ship notices only (None: not
+    #: locked up front; a plan reads what it needs).
+    supplies: dict[str, Any] | None = None
 
     @property
     def message_id(self) -> int | None:
@@ -29,6 +32,13 @@ class Plan:
     orders: list[PurchaseOrder] = field(default_factory=list)
     skus_at: set[tuple[str, str]] = field(default_factory=set)  # (sku, location) balances it will touch
     profile_version: int | None = None  # the supplier profile version the document was planned under
+    #: Whether applying reads or writes the orders' existing ship notice lines (an acknowledgement weighs
+    #: what is on its way, an invoice what was received); a new ship notice does not.
+    touches_shipments: ClassVar[bool] = True
+
+    def po_lines(self) -> list[PurchaseOrderLine]:
+        """The purchase order lines applying writes (planning locked them)."""
+        return []
 
     def apply(self, ctx: Context) -> dict[str, Any]:  # pragma: no cover - abstract
         raise NotImplementedError

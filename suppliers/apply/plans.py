@@ -15,7 +15,7 @@ from suppliers.documents import Document, FunctionalAckDoc, InventoryAdviceDoc, 
 from suppliers.exceptions import MessageRejected, Problem
 from suppliers.models import Supplier
 from suppliers.profiles import MessageProfiles
-from suppliers.services.lock_objects import lock_order_stock
+from suppliers.services.lock_objects import lock_notice_stock, lock_order_stock
 
 
 def plan_documents(
@@ -54,11 +54,15 @@ def apply_plans(plans: list[Plan], ctx: Context) -> list[dict[str, Any]]:
     """Lock everything the plans touch up front, in the documented order: the purchase orders were
     locked (by id) when planning read them (`Resolver`); then their lines, ship notice lines, the stock
     balances and inbound supply (`lock_order_stock`). Both are handed to the plans on `ctx`, so nothing
-    is looked up or locked twice, and no plan takes a lock after another appended."""
+    is looked up or locked twice, and no plan takes a lock after another appended. Plans that only add
+    new ship notices lock less (`lock_notice_stock`): planning locked the orders' lines, and earlier
+    notices are not theirs to touch."""
     ctx.orders = {order.pk: order for plan in plans for order in plan.orders}
-    ctx.stock = lock_order_stock(
-        [ctx.orders[pk] for pk in sorted(ctx.orders)], also={pair for plan in plans for pair in plan.skus_at}
-    )
+    touched = {pair for plan in plans for pair in plan.skus_at}
+    if any(plan.touches_shipments for plan in plans):
+        ctx.stock = lock_order_stock([ctx.orders[pk] for pk in sorted(ctx.orders)], also=touched)
+    else:
+        ctx.stock, ctx.supplies = lock_notice_stock([line for plan in plans for line in plan.po_lines()], touched)
     return [_summary(plan, plan.apply(ctx)) for plan in plans]
 
 

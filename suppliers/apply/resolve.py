@@ -13,9 +13,10 @@ from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Q
+from django.db import connection
 
-from inventory import selectors as inventory_selectors
+from inventory.models import Item
+from scm import raw_sql
 from suppliers.documents import Document, InventoryAdviceDoc, InvoiceDoc, Origin, PoAckDoc, Product, ShipNoticeDoc
 from suppliers.exceptions import BUSINESS, Problem
 from suppliers.models import PurchaseOrder, PurchaseOrderLine, Supplier, SupplierItem
@@ -86,17 +87,13 @@ class Resolver:
                     ids.add(product.sku)
             if po_number:
                 po_numbers.add(po_number)
-        # The orders are locked here, by id, before their lines are read: what planning sees of them
-        # (confirmed and shipped quantities) is what applying will change, and nothing locks them again.
-        self.orders = {
-            order.number: order
-            for order in PurchaseOrder.objects.select_for_update(of=("self",))
-            .filter(number__in=po_numbers)
-            .select_related("supplier")
-            .order_by("pk")
-        }
+        self.orders = _locked_orders(supplier, po_numbers)
+        # Their lines next, locked in one statement (id order) right after the orders, as the lock order
+        # has it: applying writes them (shipped and confirmed quantities) and locks nothing else above stock.
         self.lines: dict[int, list[PurchaseOrderLine]] = defaultdict(list)
-        for line in PurchaseOrderLine.objects.filter(purchase_order__in=list(self.orders.values())).order_by("line_no"):
+        by_id = {order.pk: order for order in self.orders.values()}
+        for line in sorted(_locked_lines(by_id), key=lambda line: line.line_no):
+            line.purchase_order = by_id[line.purchase_order_id]
             self.lines[line.purchase_order_id].append(line)
         line_skus = {line.sku for lines in self.lines.values() for line in lines}
         # One query for the supplier's items named by part number and those of the SKUs involved. Pack
@@ -104,10 +101,7 @@ class Resolver:
         # supplier part, when it has one, wins in `mapping_for`).
         self.mappings: dict[str, SupplierItem] = {}
         self.by_sku: dict[str, SupplierItem] = {}
-        rows = SupplierItem.objects.filter(
-            Q(supplier_part__in=ids) | Q(sku__in=skus | line_skus), supplier=supplier
-        ).order_by("id")
-        for mapping in rows:
+        for mapping in _supplier_items(supplier, ids, skus | line_skus):
             if mapping.supplier_part in ids:
                 self.mappings[mapping.supplier_part] = mapping
             if mapping.sku in skus or mapping.sku in line_skus:
@@ -116,9 +110,7 @@ class Resolver:
         for mapping in self.by_sku.values():
             self.mappings.setdefault(mapping.supplier_part, mapping)
         #: Our SKUs that exist, with the item's pack size (the fallback when no supplier item gives one).
-        self.items: dict[str, int] = dict(
-            inventory_selectors.items().filter(sku__in=skus | mapped_skus | line_skus).values_list("sku", "pack_size")
-        )
+        self.items: dict[str, int] = _pack_sizes(skus | mapped_skus | line_skus)
 
     def mapping_for(self, sku: str, supplier_part: str | None = None) -> SupplierItem | None:
         mapping = self.mappings.get(supplier_part) if supplier_part else None
@@ -272,6 +264,59 @@ class Resolver:
                 origin, "sku_not_on_order", f"purchase order {order.number} has no line for SKU {sku}", value=sku
             )
         return match
+
+
+# The reads below run once per inbound message, in SQL: the ORM's query building costs several times
+# what the database takes to answer them (docs/PERFORMANCE.md, 856 ingestion).
+
+
+def _locked_orders(supplier: Supplier, numbers: set[str]) -> dict[str, PurchaseOrder]:
+    """The orders named, locked by id before their lines are read: what planning sees of them (confirmed
+    and shipped quantities) is what applying will change, and nothing locks them again."""
+    if not numbers:
+        return {}
+    rows = raw_sql.fetch(
+        PurchaseOrder, f"WHERE number IN {raw_sql.in_list(numbers)} ORDER BY id{raw_sql.for_update()}", sorted(numbers)
+    )
+    orders = {}
+    for order in rows:
+        if order.supplier_id == supplier.pk:
+            order.supplier = supplier
+        orders[order.number] = order
+    return orders
+
+
+def _locked_lines(orders: dict[int, PurchaseOrder]) -> list[PurchaseOrderLine]:
+    if not orders:
+        return []
+    return raw_sql.fetch(
+        PurchaseOrderLine,
+        f"WHERE purchase_order_id IN {raw_sql.in_list(orders)} ORDER BY id{raw_sql.for_update()}",
+        sorted(orders),
+    )
+
+
+def _supplier_items(supplier: Supplier, parts: set[str], skus: set[str]) -> list[SupplierItem]:
+    """The supplier's items with one of these part numbers or SKUs, in id order."""
+    named = [(column, sorted(values)) for column, values in (("supplier_part", parts), ("sku", skus)) if values]
+    if not named:
+        return []
+    where = " OR ".join(f"{column} IN {raw_sql.in_list(values)}" for column, values in named)
+    return raw_sql.fetch(
+        SupplierItem,
+        f"WHERE supplier_id = %s AND ({where}) ORDER BY id",
+        [supplier.pk, *(value for _, values in named for value in values)],
+    )
+
+
+def _pack_sizes(skus: set[str]) -> dict[str, int]:
+    if not skus:
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT sku, pack_size FROM {raw_sql.table(Item)} WHERE sku IN {raw_sql.in_list(skus)}", sorted(skus)
+        )
+        return dict(cursor.fetchall())
 
 
 def base_units(

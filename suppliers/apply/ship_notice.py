@@ -7,15 +7,17 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from django.conf import settings
+from django.db import connection
 from django.utils import timezone
 
 from inventory import selectors as inventory_selectors
 from inventory import services as inventory
+from scm import raw_sql
 from scm.bulk_sql import add_by_id
-from scm.events.store import NewEvent, append
+from scm.events.store import NewEvent
 from suppliers.apply.base import Context, Plan
 from suppliers.apply.resolve import Resolver, base_units, problem
 from suppliers.documents import ShipNoticeDoc
@@ -24,6 +26,16 @@ from suppliers.models import PO, PurchaseOrder, PurchaseOrderLine, ShipNotice, S
 from suppliers.services.lock_objects import lock_stock_at
 
 SHIPPABLE = (PO.SENT, PO.ACKNOWLEDGED, PO.PARTIALLY_RECEIVED)
+NOTICE_FIELDS = (
+    "supplier_id",
+    "number",
+    "message_id",
+    "shipped_on",
+    "expected_on",
+    "carrier",
+    "bill_of_lading",
+    "created_at",
+)
 
 
 @dataclass
@@ -33,6 +45,10 @@ class ShipNoticePlan(Plan):
     doc: ShipNoticeDoc | None = None
     expected_on: date | None = None
     lines: list[tuple[Any, PurchaseOrderLine, str, int, date]] = field(default_factory=list)
+    touches_shipments: ClassVar[bool] = False
+
+    def po_lines(self) -> list[PurchaseOrderLine]:
+        return list({planned.pk: planned for _, planned, _, _, _ in self.lines}.values())
 
     def apply(self, ctx: Context) -> dict[str, Any]:
         """Write the notice, its lines and the PO lines' shipped quantities in bulk, move the inbound
@@ -43,7 +59,7 @@ class ShipNoticePlan(Plan):
         for line in lines.values():
             line.purchase_order = orders[line.purchase_order_id]
         shipped = self._write_lines(notice, lines)
-        refs = _open_line_supply(orders, lines)
+        refs = _open_line_supply(ctx, orders, lines)
         stock = _locked_stock(ctx, {(line.sku, orders[line.po_line.purchase_order_id].destination) for line in shipped})
         moves, by_order = [], defaultdict(list)
         for line, (_doc_line, _planned, _sku, _qty, expected_on) in zip(shipped, self.lines, strict=True):
@@ -63,9 +79,13 @@ class ShipNoticePlan(Plan):
                 )
             )
             by_order[order.pk].append(_announced_line(line, moved, expected_on))
-        inventory.inbound_move_many(moves=moves, balances={(b.item_id, b.location_id): b for b in stock.values()})
-        for order_id, lines in by_order.items():
-            self._announce(ctx, notice, orders[order_id], lines)
+        # The orders' ShipNoticeReceived go in the same append as the moves' events (one round trip).
+        inventory.inbound_move_many(
+            moves=moves,
+            balances={(b.item_id, b.location_id): b for b in stock.values()},
+            supplies={(s.item_id, s.location_id, s.reference): s for s in (ctx.supplies or {}).values()},
+            also=[self._announcement(ctx, notice, orders[order_id], lines) for order_id, lines in by_order.items()],
+        )
         return {
             "document": "asn",
             "ship_notice": self.doc.number,
@@ -75,8 +95,9 @@ class ShipNoticePlan(Plan):
         }
 
     def _write_lines(self, notice: ShipNotice, lines: dict[int, PurchaseOrderLine]) -> list[ShipNoticeLine]:
-        """The notice's lines in one insert, and the PO lines' shipped quantities in one update (added in
-        SQL to what the row holds: the orders are locked, the lines read before the lock need not be fresh)."""
+        """The notice's lines in one insert (no ids read back: nothing needs them), and the PO lines' shipped
+        quantities in one update (added in SQL to what the row holds: the orders are locked, the lines read
+        before the lock need not be fresh)."""
         shipped, added = [], defaultdict(int)
         for number, (doc_line, planned, sku, qty, _expected_on) in enumerate(self.lines, start=1):
             line = lines[planned.pk]
@@ -86,13 +107,17 @@ class ShipNoticePlan(Plan):
                     notice=notice, line_no=number, po_line=line, sku=sku, qty=qty, pack=(doc_line.pack or "")[:40]
                 )
             )
-        ShipNoticeLine.objects.bulk_create(shipped)
+        raw_sql.insert(
+            ShipNoticeLine,
+            ("notice_id", "line_no", "po_line_id", "sku", "qty", "qty_received", "pack"),
+            [(notice.pk, s.line_no, s.po_line.pk, s.sku, s.qty, s.qty_received, s.pack) for s in shipped],
+        )
         add_by_id(PurchaseOrderLine, "qty_shipped", added)
         return shipped
 
     def _create_notice(self, ctx: Context) -> ShipNotice:
         doc = self.doc
-        return ShipNotice.objects.create(
+        notice = ShipNotice(
             supplier=ctx.supplier,
             number=doc.number,
             message=ctx.message,
@@ -100,10 +125,14 @@ class ShipNoticePlan(Plan):
             expected_on=self.expected_on,
             carrier=(doc.carrier or "")[:64],
             bill_of_lading=(doc.bill_of_lading or "")[:64],
+            created_at=timezone.now(),
         )
+        return raw_sql.create(notice, NOTICE_FIELDS)
 
-    def _announce(self, ctx: Context, notice: ShipNotice, order: PurchaseOrder, lines: list[dict]) -> None:
-        """ShipNoticeReceived on the order's stream, with the notice's lines for that order."""
+    def _announcement(
+        self, ctx: Context, notice: ShipNotice, order: PurchaseOrder, lines: list[dict]
+    ) -> tuple[str, list[NewEvent]]:
+        """ShipNoticeReceived for the order's stream, with the notice's lines for that order."""
         doc = self.doc
         payload = {
             "supplier": ctx.supplier.code,
@@ -117,12 +146,17 @@ class ShipNoticePlan(Plan):
             "bill_of_lading": doc.bill_of_lading,
             "lines": lines,
         }
-        append(order.stream, [NewEvent(type="ShipNoticeReceived", payload=payload)])
+        return order.stream, [NewEvent(type="ShipNoticeReceived", payload=payload)]
 
 
-def _open_line_supply(orders: dict[int, PurchaseOrder], lines: dict[int, PurchaseOrderLine]) -> dict[str, int]:
-    """Inbound supply still expected per PO-line reference, in one query. Only a confirmed line has
-    supply of its own (the lines were read under the orders' locks, so confirmation cannot change)."""
+def _open_line_supply(
+    ctx: Context, orders: dict[int, PurchaseOrder], lines: dict[int, PurchaseOrderLine]
+) -> dict[str, int]:
+    """Inbound supply still expected per PO-line reference: what `apply_plans` locked, else one query.
+    Only a confirmed line has supply of its own (the lines were read under the orders' locks, so
+    confirmation cannot change)."""
+    if ctx.supplies is not None:
+        return {reference: supply.quantity for reference, supply in ctx.supplies.items() if supply.quantity > 0}
     return inventory_selectors.inbound_quantities(
         (line.inbound_reference, line.sku, orders[line.purchase_order_id].destination)
         for line in lines.values()
@@ -175,12 +209,21 @@ def _over_shipment(
     )
 
 
+def _notice_exists(supplier_id: int, number: str) -> bool:
+    """Raw: planned once per notice, where the ORM's query building costs more than the read."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT 1 FROM {raw_sql.table(ShipNotice)} WHERE supplier_id = %s AND number = %s", [supplier_id, number]
+        )
+        return cursor.fetchone() is not None
+
+
 def plan_ship_notice(
     doc: ShipNoticeDoc, r: Resolver, problems: list[Problem], seen: dict[str, ShipNoticePlan]
 ) -> Plan | None:
     """Plan a ship notice. A shipment id already applied is a duplicate; one repeated by another set of
     the same interchange is the same shipment told in parts, so its lines join the first plan."""
-    if ShipNotice.objects.filter(supplier=r.supplier, number=doc.number).exists():
+    if _notice_exists(r.supplier.pk, doc.number):
         problems.append(
             problem(
                 doc.origin,

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from django_fsm import can_proceed
 
 from inventory import services as inventory
-from inventory.models import Balance
+from inventory.models import Balance, InboundSupply
 from suppliers.exceptions import PurchaseOrderNotFound, PurchaseOrderStateError
 from suppliers.models import PurchaseOrder, PurchaseOrderLine, ShipNoticeLine, Supplier
 
@@ -63,6 +63,25 @@ def lock_order_stock(
     supplies = [(balances[sku, place].item, balances[sku, place].location, ref) for sku, place, ref in wanted]
     inventory.lock_supplies(supplies, must_exist=False)
     return balances
+
+
+def lock_notice_stock(
+    lines: Iterable[PurchaseOrderLine], pairs: Iterable[tuple[str, str]]
+) -> tuple[dict[tuple[str, str], Balance], dict[str, InboundSupply]]:
+    """What applying a new ship notice locks after its purchase orders and their `lines` (planning
+    locked both): the balances of the (sku, location) `pairs` it ships, then the inbound supply of those
+    of its lines that were confirmed (only a confirmed line has supply of its own). A new notice neither
+    reads nor writes the orders' earlier ship notice lines or their supply, so unlike `lock_order_stock`
+    it leaves them alone: its cost does not grow with every notice an order has had.
+    Returns the balances by (sku, location), with items and locations, and the supplies by reference."""
+    balances = inventory.lock_balances_by_code(set(pairs))
+    wanted = []
+    for line in lines:
+        if line.qty_confirmed is not None:
+            balance = balances[line.sku, line.purchase_order.destination]
+            wanted.append((balance.item, balance.location, line.inbound_reference))
+    supplies = inventory.lock_supplies(wanted, must_exist=False)
+    return balances, {reference: supply for (_, _, reference), supply in supplies.items()}
 
 
 def lock_stock(skus: Iterable[str], location: str) -> dict[tuple[str, str], Balance]:

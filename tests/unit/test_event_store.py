@@ -58,6 +58,34 @@ def test_payload_breaking_its_schema_names_the_field_and_writes_nothing(unique):
     assert not Event.objects.filter(stream=stream).exists()
 
 
+def test_append_streams_appends_to_several_streams_in_one_call_as_appends_in_a_row_would(unique):
+    # Runs on both databases: one scm_append_events_many round trip on PostgreSQL, appends from Python on SQLite.
+    left, right = f"test-{unique}-a", f"test-{unique}-b"
+    store.append(left, [sample(0)])
+
+    recorded = store.append_streams([(left, [sample(1), sample(2)]), (right, [sample(3)]), (left, [sample(4)])])
+
+    assert [[(e.stream, e.version, e.payload["n"]) for e in batch] for batch in recorded] == [
+        [(left, 2, 1), (left, 3, 2)],
+        [(right, 1, 3)],
+        [(left, 4, 4)],
+    ]
+    positions = [e.position for batch in recorded for e in batch]
+    assert positions == sorted(positions) and len(set(positions)) == 4
+    assert [(e.version, e.payload["n"]) for e in store.read_stream(left)] == [(1, 0), (2, 1), (3, 2), (4, 4)]
+    assert [e.position for e in store.read_stream(right)] == [recorded[1][0].position]
+    assert store.append_streams([(left, [])]) == [[]]
+
+
+def test_append_streams_with_a_payload_breaking_its_schema_writes_nothing(unique):
+    left, right = f"test-{unique}-a", f"test-{unique}-b"
+    with pytest.raises(EventValidationError) as raised:
+        store.append_streams([(left, [sample(1)]), (right, [NewEvent(type="TestEventRecorded", payload={"n": "x"})])])
+
+    assert raised.value.field == "n"
+    assert not Event.objects.filter(stream__in=[left, right]).exists()
+
+
 def test_missing_required_field_is_reported_on_the_payload(unique):
     with pytest.raises(EventValidationError) as raised:
         store.append(f"test-{unique}", [NewEvent(type="TestEventRecorded", payload={})])
@@ -144,3 +172,15 @@ def test_old_payloads_are_upcast_on_read(unique):
 def test_appending_a_v1_payload_after_the_type_evolved_is_refused(unique):
     with pytest.raises(EventValidationError):
         store.append(f"test-{unique}", [NewEvent(type="TestSampleUpcast", payload={"name": "Ada"})])
+
+
+def test_every_event_schema_has_the_fast_validator_and_it_agrees_with_the_python_one():
+    # The write path confirms valid payloads with jsonschema_rs and asks Python jsonschema only on a "no"
+    # (scm/events/schemas.py): every schema must compile there, or appends silently fall back to slow.
+    from scm.events import schemas
+
+    for event_type in schemas.known_event_types():
+        version = schemas.current_version(event_type)
+        assert schemas._fast_validator(event_type, version) is not None, event_type
+    assert schemas._surely_valid("TestEventRecorded", 1, {"n": 1})
+    assert not schemas._surely_valid("TestEventRecorded", 1, {"n": "seven"})

@@ -1,0 +1,123 @@
+"""Pieces for the few hot-path reads written as SQL instead of through the ORM query builder.
+
+Why: on the inbound 856 path a Django query costs about 1 ms of Python to build and compile, several
+times what PostgreSQL takes to answer it (docs/PERFORMANCE.md, 856 ingestion). Those reads use
+`fetch` / `columns` + `instance` (complete instances, through the fields' database converters) or a
+plain cursor, and `insert` writes rows without building objects; the helpers keep the SQL portable
+between PostgreSQL and SQLite (which has no row locks).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from functools import cache
+
+from django.db import connection, models
+
+
+def table(model: type[models.Model]) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def in_list(values: Collection) -> str:
+    """`(%s, %s, ...)` for an IN over `values` (at least one: callers skip the query when empty)."""
+    return "(" + ", ".join(["%s"] * len(values)) + ")"
+
+
+def for_update(*of: str) -> str:
+    """` FOR UPDATE [OF alias, ...]` where the database has row locks, else nothing."""
+    if not connection.features.has_select_for_update:
+        return ""
+    if of and connection.features.has_select_for_update_of:
+        return " FOR UPDATE OF " + ", ".join(of)
+    return " FOR UPDATE"
+
+
+def columns(model: type[models.Model]) -> str:
+    """Every concrete column of `model`, table-qualified, in field order (what `instance` reads back)."""
+    return _columns(model, connection.alias)
+
+
+@cache
+def _columns(model: type[models.Model], alias: str) -> str:
+    name = table(model)
+    return ", ".join(f"{name}.{connection.ops.quote_name(f.column)}" for f in model._meta.concrete_fields)
+
+
+def instance(model: type[models.Model], values: Sequence) -> models.Model:
+    """A model instance from the values of `columns(model)`, through the fields' database converters
+    (JSON, dates and decimals on SQLite, ...), as the ORM would have built it."""
+    values = list(values)
+    for index, converters, column in _converters(model, connection.alias):
+        for convert in converters:
+            values[index] = convert(values[index], column, connection)
+    return model.from_db(connection.alias, None, values)
+
+
+def fetch(model: type[models.Model], where: str, params: Sequence) -> list[models.Model]:
+    """`SELECT <every column of model> FROM <its table> <where>` as complete instances: what
+    `Model.objects.raw` gives, without its per-query column mapping."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {columns(model)} FROM {table(model)} {where}", params)
+        return [instance(model, values) for values in cursor.fetchall()]
+
+
+@cache
+def _converters(model: type[models.Model], alias: str) -> list:
+    found = []
+    for index, field in enumerate(model._meta.concrete_fields):
+        column = field.get_col(model._meta.db_table)
+        converters = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
+        if converters:
+            found.append((index, converters, column))
+    return found
+
+
+def insert(model: type[models.Model], fields: Sequence[str], rows: Sequence[Sequence]) -> None:
+    """One multi-row INSERT of `rows` (values of `fields`, by attribute name) with no primary keys read
+    back: what `bulk_create` writes, without its per-object Python. Values go through the fields'
+    `get_db_prep_save` as with the ORM."""
+    if not rows:
+        return
+    meta = [model._meta.get_field(name) for name in fields]
+    names = ", ".join(connection.ops.quote_name(field.column) for field in meta)
+    values = ", ".join(["(" + ", ".join(["%s"] * len(meta)) + ")"] * len(rows))
+    prepare = _preparers(model, tuple(fields), connection.alias)
+    params = [
+        value if plain else field.get_db_prep_save(value, connection)
+        for row in rows
+        for (field, plain), value in zip(prepare, row, strict=True)
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {table(model)} ({names}) VALUES {values}", params)
+
+
+def create(obj: models.Model, fields: Sequence[str]) -> models.Model:
+    """Insert one object's `fields` (by attribute name) and read its id back (`RETURNING`, PostgreSQL
+    and SQLite 3.35+): `Model.objects.create` for a hot path, without the ORM's per-call query building.
+    Set auto-now fields yourself; no signals are sent (none are connected to the models it is used for)."""
+    model = type(obj)
+    meta = [model._meta.get_field(name) for name in fields]
+    prepare = _preparers(model, tuple(fields), connection.alias)
+    params = [
+        getattr(obj, field.attname) if plain else field.get_db_prep_save(getattr(obj, field.attname), connection)
+        for field, plain in prepare
+    ]
+    names = ", ".join(connection.ops.quote_name(field.column) for field in meta)
+    pk = connection.ops.quote_name(model._meta.pk.column)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table(model)} ({names}) VALUES ({', '.join(['%s'] * len(meta))}) RETURNING {pk}", params
+        )
+        obj.pk = cursor.fetchone()[0]
+    obj._state.adding, obj._state.db = False, connection.alias
+    return obj
+
+
+#: Field types whose Python values the driver takes as they are (no `get_db_prep_save` needed).
+PLAIN_FIELDS = (models.IntegerField, models.CharField, models.TextField, models.ForeignKey)
+
+
+@cache
+def _preparers(model: type[models.Model], fields: tuple[str, ...], alias: str) -> list:
+    return [(field, isinstance(field, PLAIN_FIELDS)) for field in (model._meta.get_field(name) for name in fields)]
