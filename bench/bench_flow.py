@@ -44,11 +44,11 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import common
 from flow_stack import FlowStack, RedisServer, cpu_seconds, free_port
+from webhook_receiver import WebhookReceiver
 
 SKUS = 30
 # Production settings except a shorter workflow lease, so a step lost with a killed worker is
@@ -94,34 +94,10 @@ class Run:
 # --- Partners on loopback -------------------------------------------------------------------------
 
 
-class HangingReceiver:
-    """Accepts every webhook and never answers (until closed)."""
-
-    def __init__(self) -> None:
-        closing = self.closing = threading.Event()
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                closing.wait()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.closing.set()
-        self.server.shutdown()
-        self.server.server_close()
-
-
-def register_broken_endpoints() -> tuple[list[int], list[HangingReceiver]]:
+def register_broken_endpoints() -> tuple[list[int], list[WebhookReceiver]]:
     from scm.webhooks import services as webhooks
 
-    hanging = [HangingReceiver(), HangingReceiver()]
+    hanging = [WebhookReceiver(hanging=True), WebhookReceiver(hanging=True)]
     urls = [h.url for h in hanging] + [f"http://127.0.0.1:{free_port()}/hook"]  # nothing listens there
     ids = [webhooks.webhook_endpoint_create(url=url, secret="bench-secret-0123456789").pk for url in urls]
     return ids, hanging

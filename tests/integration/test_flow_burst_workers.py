@@ -13,16 +13,15 @@ and every delivered event received.
 from __future__ import annotations
 
 import os
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
 from django.db import connection
 
 from bench.flow_stack import FlowStack, free_port
+from bench.webhook_receiver import WebhookReceiver
 from inventory import services as inventory
 from orders import services as orders
 from orders.models import SalesOrder
@@ -34,7 +33,6 @@ from scm.outbound.selectors import breaker_get
 from scm.webhooks import services as webhooks
 from scm.webhooks.models import DeliveryStatus, WebhookDelivery
 from scm.webhooks.selectors import webhook_endpoint_get
-from scm.webhooks.signing import EVENT_ID_HEADER
 from shipments import services as shipments
 from shipments.models import Carrier, Shipment
 from tests.integration.test_workflow_worker_crash import poll
@@ -60,46 +58,6 @@ STACK_ENV = {
     "OUTBOUND_BREAKER_FAILURE_THRESHOLD": "2",
     "OUTBOUND_BREAKER_RESET_SECONDS": "3",
 }
-
-
-class Receiver:
-    """A loopback webhook receiver recording event ids; while `hanging` it holds requests unanswered."""
-
-    def __init__(self, port: int = 0, *, hanging: bool = False) -> None:
-        self.got: set[str] = set()
-        self.hanging = threading.Event()
-        if hanging:
-            self.hanging.set()
-        self.stopped = threading.Event()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                self.rfile.read(int(self.headers["Content-Length"]))
-                if receiver.hanging.is_set():
-                    # Dropped unanswered when it comes back: the sender gave up at its deadline.
-                    while receiver.hanging.is_set() and not receiver.stopped.wait(0.05):
-                        pass
-                    return
-                receiver.got.add(self.headers[EVENT_ID_HEADER])
-                self.send_response(200)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *args):
-                pass
-
-        ThreadingHTTPServer.allow_reuse_address = True
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.stopped.set()
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def seed(unique: str) -> dict:
@@ -184,7 +142,7 @@ def test_broken_webhook_partners_do_not_slow_the_order_flow(committed_db, unique
         redis_url=os.environ["TEST_REDIS_URL"], log_dir=tmp_path, web_workers=2,
         concurrency={"worker-workflow": 2, "worker-webhooks": 2, "worker-partners": 1}, env=STACK_ENV,
     )  # fmt: skip
-    hanging, refusing_port, refusing = Receiver(hanging=True), free_port(), None
+    hanging, refusing_port, refusing = WebhookReceiver(hanging=True), free_port(), None
     endpoints: list[int] = []
     try:
         stack.start()
@@ -201,7 +159,7 @@ def test_broken_webhook_partners_do_not_slow_the_order_flow(committed_db, unique
         poll(lambda: breaker_get(name=f"webhook:{hanging_id}").state != "closed", seconds=30,
              what="the hanging endpoint's breaker to open")  # fmt: skip
         hanging.hanging.clear()  # both partners come back
-        refusing = Receiver(refusing_port)
+        refusing = WebhookReceiver(refusing_port)
         starts = {e: webhook_endpoint_get(endpoint_id=e).start_position for e in endpoints}
         for endpoint_id in endpoints:
             poll(lambda e=endpoint_id: settled_deliveries(e, starts[e]), seconds=90,
@@ -220,6 +178,6 @@ def test_broken_webhook_partners_do_not_slow_the_order_flow(committed_db, unique
         deliveries = WebhookDelivery.objects.filter(endpoint_id=endpoint_id)
         assert set(deliveries.values_list("status", flat=True)) <= {DeliveryStatus.DELIVERED, DeliveryStatus.DEAD}
         delivered = {str(e) for e in deliveries.filter(status="DELIVERED").values_list("event_id", flat=True)}
-        assert delivered and delivered <= receiver.got, "every delivery recorded as DELIVERED was received"
+        assert delivered and delivered <= receiver.event_ids(), "every delivery recorded as DELIVERED was received"
         webhooks.webhook_endpoint_delete(endpoint_id=endpoint_id)
     Breaker.objects.filter(name__in=[f"webhook:{e}" for e in endpoints]).delete()

@@ -7,18 +7,17 @@ order per stream. The test plays beat: it sends the dispatcher task twice a seco
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 from celery import Celery
 from django.db import connection
 
+from bench.webhook_receiver import WebhookReceiver
 from scm import queues
 from scm.events import store, subscriptions
 from scm.events.store import NewEvent
@@ -35,48 +34,6 @@ SECRET = "whsec-test-0123456789abcdef"
 STREAMS, PER_STREAM = 5, 2
 
 
-class Receiver:
-    """A loopback receiver that answers 200 (or, while `hanging` is set, holds every request open)."""
-
-    def __init__(self, port: int = 0, *, hanging: bool = False) -> None:
-        self.got: list[tuple[str, int]] = []
-        self.hanging = threading.Event()
-        if hanging:
-            self.hanging.set()
-        self.stopped = threading.Event()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                if receiver.hanging.is_set():
-                    # Held until the receiver comes back, then dropped unanswered: the sender gave up
-                    # at its deadline long ago, so this request is not a delivery (and recording it
-                    # late would look like an out-of-order one).
-                    while receiver.hanging.is_set() and not receiver.stopped.wait(0.05):
-                        pass
-                    return
-                receiver.got.append((body["stream"], body["payload"]["n"]))
-                self.send_response(200)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *args):
-                pass
-
-        ThreadingHTTPServer.allow_reuse_address = True
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.stopped.set()
-        self.server.shutdown()
-        self.server.server_close()
-
-
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -89,7 +46,7 @@ def delivered(endpoint) -> int:
 
 def test_broken_receivers_delay_only_their_own_deliveries_and_catch_up_when_back(committed_db, unique, tmp_path):
     redis_url = os.environ["TEST_REDIS_URL"]
-    healthy, hanging = Receiver(), Receiver(hanging=True)
+    healthy, hanging = WebhookReceiver(), WebhookReceiver(hanging=True)
     refusing_port = free_port()
     endpoints = {
         "healthy": services.webhook_endpoint_create(url=healthy.url, secret=SECRET),
@@ -139,16 +96,22 @@ def test_broken_receivers_delay_only_their_own_deliveries_and_catch_up_when_back
         started = time.monotonic()
         poll(lambda: delivered(endpoints["healthy"]) == total, seconds=30, what="the healthy receiver")
         healthy_took = time.monotonic() - started
-        poll(lambda: breaker_get(name=f"webhook:{endpoints['hanging'].pk}").state != "closed", seconds=30,
-             what="the hanging receiver's breaker")
-        poll(lambda: breaker_get(name=f"webhook:{endpoints['refusing'].pk}").state != "closed", seconds=30,
-             what="the refusing receiver's breaker")
+        poll(
+            lambda: breaker_get(name=f"webhook:{endpoints['hanging'].pk}").state != "closed",
+            seconds=30,
+            what="the hanging receiver's breaker",
+        )
+        poll(
+            lambda: breaker_get(name=f"webhook:{endpoints['refusing'].pk}").state != "closed",
+            seconds=30,
+            what="the refusing receiver's breaker",
+        )
         # Two 1 s deadlines of the hanging receiver at most share a process with it; 10 s would mean
         # the healthy deliveries queued behind the broken ones.
         assert healthy_took < 5, log.read_text()[-3000:]
 
         hanging.hanging.clear()  # both come back
-        refusing = Receiver(refusing_port)
+        refusing = WebhookReceiver(refusing_port)
         for name in ("hanging", "refusing"):
             poll(lambda name=name: delivered(endpoints[name]) == total, seconds=60, what=f"{name} to catch up")
             assert breaker_get(name=f"webhook:{endpoints[name].pk}").state == "closed"
@@ -162,9 +125,10 @@ def test_broken_receivers_delay_only_their_own_deliveries_and_catch_up_when_back
 
     expected = {(stream, n) for stream in streams for n in range(1, PER_STREAM + 1)}
     for receiver in (healthy, hanging, refusing):
-        assert set(receiver.got) == expected, "every event arrived (at least once)"
+        got = [(body["stream"], body["payload"]["n"]) for _, body in receiver.deliveries]
+        assert set(got) == expected, "every event arrived (at least once)"
         for stream in streams:
-            assert [n for s, n in receiver.got if s == stream] == sorted(n for s, n in receiver.got if s == stream)
+            assert [n for s, n in got if s == stream] == sorted(n for s, n in got if s == stream)
     for endpoint in endpoints.values():
         assert set(WebhookDelivery.objects.filter(endpoint=endpoint).values_list("status", flat=True)) == {"DELIVERED"}
         services.webhook_endpoint_delete(endpoint_id=endpoint.pk)
