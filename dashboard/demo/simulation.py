@@ -351,7 +351,9 @@ class Simulation:
                 continue
             entry["asn"] = True
             self.asn_counter += 1
-            defect = DEFECTS[(self.asn_counter // 5) % len(DEFECTS)] if self.asn_counter % 5 == 0 else ""
+            # The first notice and every fifth after it are defective, so even a short demo month
+            # shows a quarantined message.
+            defect = DEFECTS[(self.asn_counter // 5) % len(DEFECTS)] if self.asn_counter % 5 == 1 else ""
             items = []
             for n, line in enumerate(entry["lines"], start=1):
                 part = self.source_of.get(line["sku"], ("", ""))[1]
