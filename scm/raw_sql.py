@@ -114,6 +114,27 @@ def create(obj: models.Model, fields: Sequence[str]) -> models.Model:
     return obj
 
 
+def update(obj: models.Model, fields: Sequence[str]) -> None:
+    """Write one object's `fields` (by name) to its row, by primary key: `save(update_fields=...)` for a
+    hot path, without the ORM's per-call query building. Values are prepared as `create` prepares them;
+    no signals are sent and no auto-now field is touched (set them yourself)."""
+    model = type(obj)
+    prepare = _preparers(model, tuple(fields), connection.alias)
+    params = [
+        getattr(obj, field.attname) if plain else field.get_db_prep_save(getattr(obj, field.attname), connection)
+        for field, plain in prepare
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(_update_sql(model, tuple(fields), connection.alias), [*params, obj.pk])
+
+
+@cache
+def _update_sql(model: type[models.Model], fields: tuple[str, ...], alias: str) -> str:
+    quote = connection.ops.quote_name
+    assignments = ", ".join(f"{quote(model._meta.get_field(name).column)} = %s" for name in fields)
+    return f"UPDATE {table(model)} SET {assignments} WHERE {quote(model._meta.pk.column)} = %s"
+
+
 #: Field types whose Python values the driver takes as they are (no `get_db_prep_save` needed).
 PLAIN_FIELDS = (models.IntegerField, models.CharField, models.TextField, models.ForeignKey)
 

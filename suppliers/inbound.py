@@ -409,7 +409,7 @@ def _record(message: InboundMessage, parsed: ParsedMessage, outcome: _Outcome, *
         interchange_acks_send(message=message, parsed=parsed, status=outcome.status)
         if parsed.format == MessageFormat.X12 and parsed.interchange is not None:
             _x12_replies(message, parsed, outcome)
-    message.save(update_fields=PROCESSING_FIELDS)
+    raw_sql.update(message, PROCESSING_FIELDS)  # the FSM transition above set the status; one UPDATE by id
     metrics.inc_on_commit(metrics.inbound_messages, status=str(message.status))
     if outcome.status == IN.QUARANTINED:
         metrics.inc_on_commit(metrics.messages_quarantined)

@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
+from scm import raw_sql
 from suppliers.exceptions import ControlNumbersExhausted
 from suppliers.models import X12_MAX_CONTROL, InboundMessage, OutboundMessage, PurchaseOrder, Supplier
 
@@ -48,6 +50,10 @@ def allocate_control_numbers(*, supplier_id: int) -> ControlNumbers:
     return ControlNumbers(*row)
 
 
+#: What `outbound_store` writes: every column but the id.
+OUTBOUND_COLUMNS = [f.attname for f in OutboundMessage._meta.concrete_fields if not f.primary_key]
+
+
 def outbound_store(
     *,
     supplier: Supplier | None,
@@ -57,8 +63,9 @@ def outbound_store(
     purchase_order: PurchaseOrder | None = None,
     inbound_message: InboundMessage | None = None,
 ) -> OutboundMessage:
-    """Record an X12 message we produced, in the caller's transaction."""
-    return OutboundMessage.objects.create(
+    """Record an X12 message we produced, in the caller's transaction (one INSERT ... RETURNING id: a 997
+    is written for every inbound interchange)."""
+    message = OutboundMessage(
         supplier=supplier,
         kind=kind,
         body=body,
@@ -68,7 +75,9 @@ def outbound_store(
         st_control=str(numbers.transaction_set),
         purchase_order=purchase_order,
         inbound_message=inbound_message,
+        created_at=timezone.now(),
     )
+    return raw_sql.create(message, OUTBOUND_COLUMNS)
 
 
 def our_x12_identity() -> tuple[str, str]:
