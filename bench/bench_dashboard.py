@@ -55,18 +55,17 @@ def pages() -> list[tuple[str, str]]:
         ("replenishment", "/replenishment/"),
         ("dead webhooks", "/webhooks/dead/"),
     ]
-    shipping = selectors.shipment_selectors()
-    if shipping is not None:
-        found.append(("shipments: late and at risk", "/shipments/"))
-        shipment = shipping.shipments(status="DELIVERED").order_by("id").first()
-        if shipment is not None:
-            found.append(("shipment page", f"/shipments/{shipment.pk}/"))
-    supplying = selectors.supplier_selectors()
-    if supplying is not None:
-        found.append(("supplier exceptions", "/supplier-exceptions/"))
-        message = supplying.quarantined_messages().first()
-        if message is not None:
-            found.append(("quarantined message", f"/supplier-exceptions/messages/{message.pk}/"))
+    from shipments import selectors as shipping
+    from suppliers import selectors as supplying
+
+    found.append(("shipments: late and at risk", "/shipments/"))
+    shipment = shipping.shipments(status="DELIVERED").order_by("id").first()
+    if shipment is not None:
+        found.append(("shipment page", f"/shipments/{shipment.pk}/"))
+    found.append(("supplier exceptions", "/supplier-exceptions/"))
+    message = supplying.quarantined_messages().first()
+    if message is not None:
+        found.append(("quarantined message", f"/supplier-exceptions/messages/{message.pk}/"))
     return found
 
 

@@ -40,6 +40,8 @@ def setup_django(database_url: str, **env: str) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "scm.settings")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     os.environ["EVENT_DISPATCH_ON_COMMIT"] = "0"
+    # The benchmarks speak plain HTTP to their own server or test client (production redirects to HTTPS).
+    os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
     os.environ.pop("REDIS_URL", None)
     os.environ.update(env)
     import django
