@@ -48,9 +48,12 @@ def order_record_shipment_planned(*, order_ref: str, shipment_id: int, from_loca
     )
     if not created:
         return
-    for entry in lines:
-        line = _line_for(order, entry["holder"])
-        Allocation.objects.filter(line=line, location=entry["location"]).update(planned=F("planned") + entry["qty"])
+    line_ids = [line_id_from_holder(entry["holder"]) for entry in lines]
+    if OrderLine.objects.filter(order=order, pk__in=line_ids).count() != len(set(line_ids)):
+        raise OrderLine.DoesNotExist(f"a planned line is not a line of {order_ref}")
+    for entry, line_id in zip(lines, line_ids, strict=True):
+        planned = F("planned") + entry["qty"]
+        Allocation.objects.filter(line_id=line_id, location=entry["location"]).update(planned=planned)
 
 
 @transaction.atomic

@@ -171,8 +171,8 @@ def _validate_plan(
                 holder=line.holder,
             )
         seen.add((line.sku, line.holder))
-        inventory_selectors.get_item(line.sku)
         specs.append(ShipmentLineSpec(sku=line.sku, qty=qty, holder=line.holder))
+    inventory_selectors.get_items(spec.sku for spec in specs)  # every SKU known, in one query
     return specs
 
 
