@@ -84,7 +84,9 @@ def test_order_waits_for_a_carrier_under_a_real_worker_and_resumes_when_one_is_m
             what="several re-checks by the sweeper",
         )
         state = FulfillmentWorkflow.objects.get(order=order)
-        assert (state.step, state.waiting_for, state.attempts) == (WorkflowStep.PLAN_SHIPMENT, NO_CARRIER, 0)
+        assert (state.step, state.waiting_for) == (WorkflowStep.PLAN_SHIPMENT, NO_CARRIER)
+        # No attempts burned: 0 between re-checks, 1 while a re-check holds its claim (read mid-check).
+        assert state.attempts <= 1
         assert SalesOrder.objects.get(pk=order.pk).status == OrderStatus.RESERVED
         assert Balance.objects.get(item__sku=sku, location__code=warehouse).reserved == 7
 
