@@ -18,3 +18,28 @@ from scm.observability import celery_hooks  # noqa: F401 - connects the signal r
 app = Celery("scm")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+def _restore_unacked_without_a_connection() -> None:
+    """kombu's Redis QoS restores a closing channel's unacknowledged messages through the channel's
+    connection; when Redis went away that connection is already gone and the AttributeError it
+    raises kills the whole worker ("Unrecoverable error"), seen when Redis restarted mid-burst. The
+    messages stay in kombu's unacked hash (restored after the visibility timeout) and the sweepers
+    run the work anyway, so the worker logs it and keeps going instead."""
+    import logging
+
+    from kombu.transport import redis as kombu_redis
+
+    original = kombu_redis.QoS.restore_unacked
+
+    def restore_unacked(self, client=None):
+        try:
+            return original(self, client)
+        except AttributeError as exc:
+            logging.getLogger(__name__).warning("could not restore unacked messages (broker gone): %s", exc)
+            return None
+
+    kombu_redis.QoS.restore_unacked = restore_unacked
+
+
+_restore_unacked_without_a_connection()
