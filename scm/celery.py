@@ -7,6 +7,7 @@ ids through message headers, task metrics): see scm/observability/celery_hooks.p
 import os
 
 from celery import Celery
+from celery.signals import worker_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "scm.settings")
 if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
@@ -25,7 +26,9 @@ def _restore_unacked_without_a_connection() -> None:
     connection; when Redis went away that connection is already gone and the AttributeError it
     raises kills the whole worker ("Unrecoverable error"), seen when Redis restarted mid-burst. The
     messages stay in kombu's unacked hash (restored after the visibility timeout) and the sweepers
-    run the work anyway, so the worker logs it and keeps going instead."""
+    run the work anyway, so the worker logs it and keeps going instead. Applied when a worker starts
+    (importing kombu's Redis transport elsewhere would load the redis client, and OpenTelemetry's SDK
+    with it, into every web process)."""
     import logging
 
     from kombu.transport import redis as kombu_redis
@@ -42,4 +45,6 @@ def _restore_unacked_without_a_connection() -> None:
     kombu_redis.QoS.restore_unacked = restore_unacked
 
 
-_restore_unacked_without_a_connection()
+@worker_init.connect
+def _patch_kombu_for_workers(**_) -> None:
+    _restore_unacked_without_a_connection()
