@@ -142,6 +142,19 @@ class SupplierProfileListView(generics.ListAPIView):
         return scope_to_bound_supplier(current, self.request.user)
 
 
+# What a PUT or PATCH of a profile answers (both write a new version).
+WRITE_RESPONSES = {
+    200: ProfileVersionSerializer,
+    201: ProfileVersionSerializer,
+    **errors(
+        e400="A field the profile cannot mean (`invalid_profile`, naming the field).",
+        e403="Not ops, or a token bound to a supplier.",
+        e404="No such supplier or document type.",
+        e409="`expected_version` is not the current version (`profile_version_conflict`).",
+    ),
+}
+
+
 class SupplierProfileDetailView(APIView):
     permission_classes = [RolePermission]
     role_grants = PROFILE_GRANTS
@@ -162,16 +175,7 @@ class SupplierProfileDetailView(APIView):
     @extend_schema(
         summary="Replace a supplier profile (a new version)",
         request=ProfileWriteSerializer,
-        responses={
-            200: ProfileVersionSerializer,
-            201: ProfileVersionSerializer,
-            **errors(
-                e400="A field the profile cannot mean (`invalid_profile`, naming the field).",
-                e403="Not ops, or a token bound to a supplier.",
-                e404="No such supplier or document type.",
-                e409="`expected_version` is not the current version (`profile_version_conflict`).",
-            ),
-        },
+        responses=WRITE_RESPONSES,
     )
     def put(self, request, supplier: str, document_type: str):
         return self._save(request, supplier, document_type, merge=False)
@@ -180,16 +184,7 @@ class SupplierProfileDetailView(APIView):
         summary="Change some fields of a supplier profile (a new version)",
         description="Fields given in `settings` replace those of the current version; the others stay.",
         request=ProfileWriteSerializer,
-        responses={
-            200: ProfileVersionSerializer,
-            201: ProfileVersionSerializer,
-            **errors(
-                e400="A field the profile cannot mean (`invalid_profile`, naming the field).",
-                e403="Not ops, or a token bound to a supplier.",
-                e404="No such supplier or document type.",
-                e409="`expected_version` is not the current version (`profile_version_conflict`).",
-            ),
-        },
+        responses=WRITE_RESPONSES,
     )
     def patch(self, request, supplier: str, document_type: str):
         return self._save(request, supplier, document_type, merge=True)
