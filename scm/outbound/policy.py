@@ -157,7 +157,14 @@ def judge_address(address: IPAddress, port: int, *, host: str, what: str = "") -
 Resolver = Callable[[str, int], list[IPAddress]]
 
 
+# Special-use names that never exist (RFC 2606, RFC 6761): answered here, without asking DNS, so a demo
+# partner like erp.partner.invalid costs no query leaving the machine.
+NEVER_RESOLVED = ("invalid", "test", "example")
+
+
 def system_resolve(host: str, port: int) -> list[IPAddress]:
+    if host.rstrip(".").rsplit(".", 1)[-1].lower() in NEVER_RESOLVED:
+        raise OSError(f"{host} is a special-use name that never resolves")
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     return list(dict.fromkeys(ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos))
 

@@ -261,3 +261,16 @@ def test_https_connects_to_the_judged_address_and_verifies_the_certificate_for_t
             ca_bundle=tls_partner.ca_bundle,
         )
     assert len(tls_partner.log) == 1
+
+
+def test_special_use_names_fail_without_asking_dns(monkeypatch):
+    """erp.partner.invalid (the demo's partner) is refused before any DNS query leaves the machine."""
+    from scm.outbound import policy
+
+    def no_dns(*args, **kwargs):
+        raise AssertionError("getaddrinfo must not be called for a special-use name")
+
+    monkeypatch.setattr(policy.socket, "getaddrinfo", no_dns)
+    for host in ("erp.partner.invalid", "shop.test", "www.example.", "ERP.PARTNER.INVALID"):
+        with pytest.raises(OSError, match="never resolves"):
+            policy.system_resolve(host, 443)
