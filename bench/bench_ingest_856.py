@@ -26,9 +26,9 @@ seeds uniquely named rows, so it can run against a shared database. Prints the f
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import statistics
-import threading
 import time
 import uuid
 
@@ -110,51 +110,57 @@ def seed(prefix: str, lines: int):
     return supplier, order, parts
 
 
-def run_load(clients: int, bodies: list[bytes]) -> tuple[float, list[float], list[str]]:
-    """Store and process every body with `clients` threads; elapsed seconds, per-message latencies, statuses."""
+def _client(bodies: list[bytes], barrier, results) -> None:
+    """One client process: store and process its share of the messages, one after the other."""
     from django.db import connection
 
     from suppliers import inbound
 
-    queue = list(reversed(bodies))
-    lock = threading.Lock()
     latencies: list[float] = []
     statuses: list[str] = []
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(clients + 1)
+    try:
+        connection.ensure_connection()
+        barrier.wait()
+        for body in bodies:
+            started = time.perf_counter()
+            message = inbound.inbound_message_store(body=body, source="api")
+            message = inbound.inbound_message_process(message_id=message.pk)
+            latencies.append(time.perf_counter() - started)
+            statuses.append(str(message.status))
+        results.put((latencies, statuses, ""))
+    except BaseException as exc:  # noqa: BLE001 - reported by the parent
+        results.put((latencies, statuses, repr(exc)))
+    finally:
+        connection.close()
 
-    def client() -> None:
-        try:
-            connection.ensure_connection()
-            barrier.wait()
-            while True:
-                with lock:
-                    if not queue:
-                        return
-                    body = queue.pop()
-                started = time.perf_counter()
-                message = inbound.inbound_message_store(body=body, source="api")
-                message = inbound.inbound_message_process(message_id=message.pk)
-                elapsed = time.perf_counter() - started
-                with lock:
-                    latencies.append(elapsed)
-                    statuses.append(str(message.status))
-        except BaseException as exc:  # noqa: BLE001 - reported after the run
-            errors.append(exc)
-        finally:
-            connection.close()
 
-    threads = [threading.Thread(target=client) for _ in range(clients)]
-    for thread in threads:
-        thread.start()
+def run_load(clients: int, bodies: list[bytes]) -> tuple[float, list[float], list[str]]:
+    """Store and process every body from `clients` separate processes (as web and worker processes
+    are in production, each with its own connection and interpreter); elapsed seconds, per-message
+    latencies, statuses."""
+    from django.db import connections
+
+    connections.close_all()  # never share a connection across fork
+    context = multiprocessing.get_context("fork")
+    barrier = context.Barrier(clients + 1)
+    results = context.Queue()
+    processes = [context.Process(target=_client, args=(bodies[i::clients], barrier, results)) for i in range(clients)]
+    for process in processes:
+        process.start()
     barrier.wait()
     started = time.perf_counter()
-    for thread in threads:
-        thread.join()
+    outcomes = [results.get(timeout=600) for _ in processes]
     elapsed = time.perf_counter() - started
+    for process in processes:
+        process.join(timeout=30)
+    errors = [error for _, _, error in outcomes if error]
     if errors:
-        raise errors[0]
-    return elapsed, latencies, statuses
+        raise RuntimeError(f"{len(errors)} client(s) failed: {errors[0]}")
+    return (
+        elapsed,
+        [t for latencies, _, _ in outcomes for t in latencies],
+        [s for _, statuses, _ in outcomes for s in statuses],
+    )
 
 
 def count_statements(body: bytes) -> tuple[int, dict[str, int]]:

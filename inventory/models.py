@@ -197,7 +197,8 @@ class Reservation(models.Model):
 class InboundSupply(models.Model):
     """Units expected at a location by a date: a confirmed PO line, a ship notice or a transfer on its way."""
 
-    item = models.ForeignKey(Item, on_delete=models.PROTECT, related_name="inbound_supplies")
+    # No index of its own: the (item, expected_date) index in Meta serves lookups by item.
+    item = models.ForeignKey(Item, on_delete=models.PROTECT, related_name="inbound_supplies", db_index=False)
     location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="inbound_supplies")
     reference = models.CharField(max_length=200, help_text="The supply document, e.g. PO-1001/1 or ASN-77/3.")
     source = models.CharField(max_length=16, default="po", help_text="po, asn or transfer.")

@@ -1,6 +1,6 @@
 """Set-based writes the ORM has no cheap form for, portable between PostgreSQL and SQLite (3.35+).
 
-`add_by_id` adds a different amount to one integer column of many rows in one statement:
+`add_by_id_statement` adds a different amount to one integer column of many rows in one statement:
 
     WITH v(id, delta) AS (VALUES (%s, %s), ...) UPDATE t SET col = t.col + v.delta FROM v WHERE t.id = v.id
 
@@ -16,13 +16,14 @@ from datetime import datetime
 
 from django.db import connection, models
 
+from scm.raw_sql import Statement
 
-def add_by_id(
+
+def add_by_id_statement(
     model: type[models.Model], column: str, deltas: Mapping[int, int], *, updated_at: datetime | None = None
-) -> int:
-    """`column += delta` for each primary key in `deltas` (and `updated_at` set, when given); rows updated."""
-    if not deltas:
-        return 0
+) -> Statement:
+    """`column += delta` for each primary key in `deltas` (and `updated_at` set, when given), as one
+    statement (at least one delta) to send with the caller's other writes (`raw_sql.execute_together`)."""
     table = connection.ops.quote_name(model._meta.db_table)
     target = connection.ops.quote_name(model._meta.get_field(column).column)
     values = ", ".join(["(%s, %s)"] * len(deltas))
@@ -30,10 +31,8 @@ def add_by_id(
     params: list = [value for pair in deltas.items() for value in pair]
     if updated_at is not None:
         params.append(updated_at)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"WITH v(id, delta) AS (VALUES {values}) "
-            f"UPDATE {table} SET {target} = {table}.{target} + v.delta{touch} FROM v WHERE {table}.id = v.id",
-            params,
-        )
-        return cursor.rowcount
+    return (
+        f"WITH v(id, delta) AS (VALUES {values}) "
+        f"UPDATE {table} SET {target} = {table}.{target} + v.delta{touch} FROM v WHERE {table}.id = v.id",
+        params,
+    )

@@ -14,6 +14,13 @@ from functools import cache
 
 from django.db import connection, models
 
+#: A statement and its parameters (`%s` placeholders), as a cursor's `execute` takes them.
+Statement = tuple[str, Sequence]
+
+#: What separates the statements `execute_together` sends in one round trip (the lock-order test
+#: splits on it to look at each statement).
+TOGETHER = ";\n/* together */ "
+
 
 def table(model: type[models.Model]) -> str:
     return connection.ops.quote_name(model._meta.db_table)
@@ -77,8 +84,12 @@ def insert(model: type[models.Model], fields: Sequence[str], rows: Sequence[Sequ
     """One multi-row INSERT of `rows` (values of `fields`, by attribute name) with no primary keys read
     back: what `bulk_create` writes, without its per-object Python. Values go through the fields'
     `get_db_prep_save` as with the ORM."""
-    if not rows:
-        return
+    if rows:
+        execute_together([insert_statement(model, fields, rows)])
+
+
+def insert_statement(model: type[models.Model], fields: Sequence[str], rows: Sequence[Sequence]) -> Statement:
+    """The statement `insert` runs (at least one row), to send with others (`execute_together`)."""
     meta = [model._meta.get_field(name) for name in fields]
     names = ", ".join(connection.ops.quote_name(field.column) for field in meta)
     values = ", ".join(["(" + ", ".join(["%s"] * len(meta)) + ")"] * len(rows))
@@ -88,8 +99,7 @@ def insert(model: type[models.Model], fields: Sequence[str], rows: Sequence[Sequ
         for row in rows
         for (field, plain), value in zip(prepare, row, strict=True)
     ]
-    with connection.cursor() as cursor:
-        cursor.execute(f"INSERT INTO {table(model)} ({names}) VALUES {values}", params)
+    return f"INSERT INTO {table(model)} ({names}) VALUES {values}", params
 
 
 def create(obj: models.Model, fields: Sequence[str]) -> models.Model:
@@ -118,14 +128,18 @@ def update(obj: models.Model, fields: Sequence[str]) -> None:
     """Write one object's `fields` (by name) to its row, by primary key: `save(update_fields=...)` for a
     hot path, without the ORM's per-call query building. Values are prepared as `create` prepares them;
     no signals are sent and no auto-now field is touched (set them yourself)."""
+    execute_together([update_statement(obj, fields)])
+
+
+def update_statement(obj: models.Model, fields: Sequence[str]) -> Statement:
+    """The statement `update` runs, to send with others (`execute_together`)."""
     model = type(obj)
     prepare = _preparers(model, tuple(fields), connection.alias)
     params = [
         getattr(obj, field.attname) if plain else field.get_db_prep_save(getattr(obj, field.attname), connection)
         for field, plain in prepare
     ]
-    with connection.cursor() as cursor:
-        cursor.execute(_update_sql(model, tuple(fields), connection.alias), [*params, obj.pk])
+    return _update_sql(model, tuple(fields), connection.alias), [*params, obj.pk]
 
 
 @cache
@@ -133,6 +147,30 @@ def _update_sql(model: type[models.Model], fields: tuple[str, ...], alias: str) 
     quote = connection.ops.quote_name
     assignments = ", ".join(f"{quote(model._meta.get_field(name).column)} = %s" for name in fields)
     return f"UPDATE {table(model)} SET {assignments} WHERE {quote(model._meta.pk.column)} = %s"
+
+
+def execute_together(statements: Sequence[Statement]) -> None:
+    """Run `statements` in order: in one round trip on PostgreSQL (one simple query of several
+    statements; psycopg2 binds the parameters on the client), one by one elsewhere. For writes whose
+    results nobody reads (`fetch_last` also returns the last statement's rows). An error in any of them
+    raises as that statement alone would have, and the transaction is aborted either way."""
+    with connection.cursor() as cursor:
+        _run(cursor, statements)
+
+
+def fetch_last(statements: Sequence[Statement]) -> list[tuple]:
+    """`execute_together`, returning the rows of the last statement (a SELECT or a RETURNING)."""
+    with connection.cursor() as cursor:
+        _run(cursor, statements)
+        return cursor.fetchall()
+
+
+def _run(cursor, statements: Sequence[Statement]) -> None:
+    if connection.vendor == "postgresql" and len(statements) > 1:
+        cursor.execute(TOGETHER.join(cursor.mogrify(sql, params).decode() for sql, params in statements))
+        return
+    for sql, params in statements:
+        cursor.execute(sql, params)
 
 
 #: Field types whose Python values the driver takes as they are (no `get_db_prep_save` needed).

@@ -182,7 +182,8 @@ class AckStatus(models.TextChoices):
 class PurchaseOrderLine(models.Model):
     """One SKU on a purchase order, with what the supplier confirmed, shipped, we received and were invoiced."""
 
-    purchase_order = models.ForeignKey(PurchaseOrder, on_delete=models.CASCADE, related_name="lines")
+    # No index of its own: the (purchase_order, line_no) UNIQUE constraint serves lookups by order.
+    purchase_order = models.ForeignKey(PurchaseOrder, on_delete=models.CASCADE, related_name="lines", db_index=False)
     line_no = models.PositiveIntegerField()
     sku = models.CharField(max_length=64)
     supplier_part = models.CharField(max_length=64, blank=True)
@@ -230,7 +231,8 @@ class PurchaseOrderLine(models.Model):
 class ShipNotice(models.Model):
     """An advance ship notice (856 or JSON/CSV ASN) as applied: what is on its way for which PO lines."""
 
-    supplier = models.ForeignKey(Supplier, on_delete=models.PROTECT, related_name="ship_notices")
+    # No index of its own: the (supplier, number) UNIQUE constraint serves lookups by supplier.
+    supplier = models.ForeignKey(Supplier, on_delete=models.PROTECT, related_name="ship_notices", db_index=False)
     number = models.CharField(max_length=64, help_text="The supplier's shipment id (BSN02).")
     message = models.ForeignKey("InboundMessage", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     shipped_on = models.DateField(null=True, blank=True)
@@ -255,7 +257,8 @@ class ShipNoticeLine(models.Model):
     date the supplier confirmed for the order.
     """
 
-    notice = models.ForeignKey(ShipNotice, on_delete=models.CASCADE, related_name="lines")
+    # No index of its own: the (notice, line_no) UNIQUE constraint serves lookups by notice.
+    notice = models.ForeignKey(ShipNotice, on_delete=models.CASCADE, related_name="lines", db_index=False)
     line_no = models.PositiveIntegerField()
     po_line = models.ForeignKey(PurchaseOrderLine, on_delete=models.PROTECT, related_name="shipped")
     sku = models.CharField(max_length=64)
@@ -335,6 +338,7 @@ class InboundMessage(FSMModelMixin, models.Model):
     """
 
     body = models.BinaryField(editable=False)
+    # PostgreSQL's LIKE index of it is dropped (migration 0007): checksums are matched exactly.
     sha256 = models.CharField(max_length=64, db_index=True, editable=False)
     size = models.PositiveIntegerField(editable=False)
     source = models.CharField(max_length=16, choices=MessageSource.choices)
@@ -343,7 +347,8 @@ class InboundMessage(FSMModelMixin, models.Model):
     content_type = models.CharField(max_length=200, blank=True)
     filename = models.CharField(max_length=500, blank=True, help_text="File or URL it came from, if any.")
     received_at = models.DateTimeField(default=timezone.now, db_index=True)
-    status = FSMField(default=IN.RECEIVED, choices=IN.choices, protected=True, db_index=True)
+    # Indexed by (status, received_at) in Meta, which serves lookups by status alone.
+    status = FSMField(default=IN.RECEIVED, choices=IN.choices, protected=True)
     errors = models.JSONField(default=list, blank=True)
     document_types = models.JSONField(default=list, blank=True, help_text='What it contained, e.g. ["856"].')
     interchange_sender = models.CharField(max_length=40, blank=True)
@@ -388,6 +393,7 @@ class MessageClaim(models.Model):
     """One row per identity a message can have ("sha256:<hex>", "isa:<sender>:<ISA13>", "doc:..."):
     the UNIQUE key is what makes a duplicate lose, even when both copies are processed at once."""
 
+    # PostgreSQL's LIKE index of it is dropped (migration 0007): keys are never searched by prefix.
     key = models.CharField(max_length=200, unique=True)
     message = models.ForeignKey(InboundMessage, on_delete=models.CASCADE, related_name="claims")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -417,7 +423,10 @@ class OutboundMessage(models.Model):
     """A message we produced for a supplier (X12 850, 997, 824, TA1; EDIFACT CONTRL), with its control numbers
     (for a CONTRL: UNB05 in `isa_control`, UNH01 in `st_control`)."""
 
-    supplier = models.ForeignKey(Supplier, on_delete=models.PROTECT, null=True, blank=True, related_name="outbound")
+    # No index of its own: the (supplier, kind, gs_control) index in Meta serves lookups by supplier.
+    supplier = models.ForeignKey(
+        Supplier, on_delete=models.PROTECT, null=True, blank=True, related_name="outbound", db_index=False
+    )
     kind = models.CharField(max_length=8, choices=OutboundKind.choices)
     body = models.BinaryField(editable=False)
     sha256 = models.CharField(max_length=64, editable=False)

@@ -45,8 +45,10 @@ from django.apps import apps
 from django.db import connections, transaction
 from django.db.backends.signals import connection_created
 
+from scm.raw_sql import TOGETHER
+
 ROOT = Path(__file__).resolve().parent.parent
-_NOT_THE_CALLER = ("tests/lockorder.py", "scm/events/store.py")
+_NOT_THE_CALLER = ("tests/lockorder.py", "scm/events/store.py", "scm/raw_sql.py")
 
 APPEND = re.compile(r"\bscm_append_events(?:_many)?\s*\(", re.IGNORECASE)
 ALWAYS_WAITS = re.compile(r"\bpg_advisory_xact_lock\s*\(|^\s*LOCK\s+TABLE\b", re.IGNORECASE)
@@ -312,7 +314,7 @@ def _rows(connection, probe: Probe) -> set[Row] | None:
     with connection.connection.cursor() as cursor:  # the raw cursor: not seen by the wrapper
         cursor.execute("SAVEPOINT lock_order_probe")
         try:
-            cursor.execute(probe.sql, probe.params)
+            cursor.execute(probe.sql, probe.params or None)
             rows = {(table, pk) for table, pk in cursor.fetchall()}
         except Exception:  # noqa: BLE001 - reported as a checker failure by the caller
             cursor.execute("ROLLBACK TO SAVEPOINT lock_order_probe")
@@ -348,22 +350,39 @@ def _wrapper(execute, sql, params, many, context):
     state = _state(connection)
     if state.watermark is None:
         state.watermark = _watermark(connection)
+    if TOGETHER in sql:
+        # Statements sent in one round trip (`raw_sql.execute_together`), parameters bound already:
+        # each is looked at in turn, as if sent alone.
+        for part in sql.split(TOGETHER):
+            _look_at(connection, state, part, None, many)
+            _note_append(state, part)
+        return execute(sql, params, many, context)
+    _look_at(connection, state, sql, params, many)
+    result = execute(sql, params, many, context)
+    _note_append(state, sql)
+    return result
+
+
+def _look_at(connection, state: _State, sql: str, params, many: bool) -> None:
+    """Check the rows one statement is about to lock against what the transaction holds."""
     if state.appended and ALWAYS_WAITS.search(sql):
         _report(state, ALWAYS_WAITS.search(sql).group(0).strip(" (").upper())
     probe = None if many else probe_for(sql, params)
-    if probe is not None:
-        rows = _rows(connection, probe)
-        if rows is None:
-            _report(state, f"(checker) cannot tell which rows this locks: {sql[:300]}")
-            rows = set()
-        elif probe.waits and rows - state.held:
-            _check_new_locks(connection, state, probe, rows - state.held)
-        state.held |= rows
-        state.highest = max([state.highest, *((RANK[table], table) for table, _ in rows if table in RANK)])
-    result = execute(sql, params, many, context)
+    if probe is None:
+        return
+    rows = _rows(connection, probe)
+    if rows is None:
+        _report(state, f"(checker) cannot tell which rows this locks: {sql[:300]}")
+        rows = set()
+    elif probe.waits and rows - state.held:
+        _check_new_locks(connection, state, probe, rows - state.held)
+    state.held |= rows
+    state.highest = max([state.highest, *((RANK[table], table) for table, _ in rows if table in RANK)])
+
+
+def _note_append(state: _State, sql: str) -> None:
     if not state.appended and APPEND.search(sql):
         state.appended, state.append_site = True, _caller_site()
-    return result
 
 
 def _check_new_locks(connection, state: _State, probe: Probe, candidates: set[Row]) -> None:

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from inventory.exceptions import InboundSupplyNotFound, InboundSupplyTooSmall, InvalidQuantity
@@ -23,7 +23,7 @@ from inventory.models import Balance, Bucket, InboundSupply, Item, LedgerEntry, 
 from inventory.services.lock_objects import BalanceKey, SupplyKey, lock_balances
 from inventory.services.recording import positive_qty, stock_stream
 from scm import raw_sql
-from scm.bulk_sql import add_by_id
+from scm.bulk_sql import add_by_id_statement
 from scm.errors import ValidationFailed
 from scm.events.store import NewEvent, RecordedEvent, append_streams
 
@@ -62,6 +62,7 @@ def inbound_move_many(
     balances: Mapping[BalanceKey, Balance] | None = None,
     supplies: Mapping[SupplyKey, InboundSupply] | None = None,
     also: Sequence[tuple[str, Sequence[NewEvent]]] = (),
+    writes_first: Sequence[raw_sql.Statement] = (),
 ) -> list[RecordedEvent]:
     """Apply the moves in order; one `InboundSupplyMoved` event per move on its stock stream.
 
@@ -71,7 +72,8 @@ def inbound_move_many(
     InboundSupplyNotFound or InboundSupplyTooSmall before writing anything. Runs inside the caller's
     transaction (no savepoint: an error must roll the caller back, as it does for the message being
     applied). `also` are other streams' events (the caller's own announcement) appended after the
-    moves' in the same call: one round trip for all of them.
+    moves' in the same call: one round trip for all of them. `writes_first` are the caller's own writes
+    (no results read), sent before the moves' writes in the same round trip (after every check).
     """
     if not moves:
         return []
@@ -82,17 +84,18 @@ def inbound_move_many(
     if missing:
         locked.update(lock_balances(missing.values()))
     sources = _lower_sources(moves, supplies or {})
-    _raise_targets(moves)
     now = timezone.now()
     deltas: dict[int, int] = defaultdict(int)
     for move in moves:
         balance = locked[move.key]
         deltas[balance.pk] += move.qty - move.from_qty
-        balance.inbound += move.qty - move.from_qty
         balance.updated_at = now
-    add_by_id(Balance, "inbound", deltas, updated_at=now)
+    writes = [*writes_first, _raise_targets(moves), add_by_id_statement(Balance, "inbound", deltas, updated_at=now)]
     if sources:
-        add_by_id(InboundSupply, "quantity", sources, updated_at=now)
+        writes.append(add_by_id_statement(InboundSupply, "quantity", sources, updated_at=now))
+    raw_sql.execute_together(writes)  # one round trip: no result is read, every check ran above
+    for move in moves:
+        locked[move.key].inbound += move.qty - move.from_qty
     return _record(moves, now, also)
 
 
@@ -131,8 +134,8 @@ def _lower_sources(moves: Sequence[InboundMove], locked: Mapping[SupplyKey, Inbo
     return lowered
 
 
-def _raise_targets(moves: Sequence[InboundMove]) -> None:
-    """Create or add to every target supply in one upsert (the last move's date wins per reference)."""
+def _raise_targets(moves: Sequence[InboundMove]) -> raw_sql.Statement:
+    """The upsert creating or adding to every target supply (the last move's date wins per reference)."""
     targets: dict[tuple[int, int, str], list] = {}
     for move in moves:
         key = (move.item.pk, move.location.pk, move.to_reference)
@@ -143,19 +146,18 @@ def _raise_targets(moves: Sequence[InboundMove]) -> None:
     table = InboundSupply._meta.db_table
     rows = [(*key, source, qty, expected, now, now) for key, (source, qty, expected) in targets.items()]
     values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s)"] * len(rows))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            INSERT INTO {table} (item_id, location_id, reference, source, quantity, expected_date, created_at,
-                                 updated_at)
-            VALUES {values}
-            ON CONFLICT (reference, item_id, location_id) DO UPDATE SET
-                quantity = {table}.quantity + EXCLUDED.quantity,
-                expected_date = EXCLUDED.expected_date,
-                updated_at = EXCLUDED.updated_at
-            """,
-            [value for row in rows for value in row],
-        )
+    return (
+        f"""
+        INSERT INTO {table} (item_id, location_id, reference, source, quantity, expected_date, created_at,
+                             updated_at)
+        VALUES {values}
+        ON CONFLICT (reference, item_id, location_id) DO UPDATE SET
+            quantity = {table}.quantity + EXCLUDED.quantity,
+            expected_date = EXCLUDED.expected_date,
+            updated_at = EXCLUDED.updated_at
+        """,
+        [value for row in rows for value in row],
+    )
 
 
 def _record(moves: Sequence[InboundMove], now, also: Sequence[tuple[str, Sequence[NewEvent]]]) -> list[RecordedEvent]:

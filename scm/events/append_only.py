@@ -60,3 +60,16 @@ def _remove(table: str):
 def make_append_only(table: str) -> migrations.RunPython:
     """A migration operation installing (and on reverse removing) the append-only triggers."""
     return migrations.RunPython(_install(table), _remove(table))
+
+
+def restore_on_sqlite(table: str) -> migrations.RunPython:
+    """Install the SQLite triggers again (dropping any first): SQLite alters a column by rebuilding
+    the table, which loses its triggers (inventory 0004 did that to the ledger's). PostgreSQL alters
+    in place, so nothing is done there."""
+
+    def restore(apps, schema_editor):
+        if schema_editor.connection.vendor == "sqlite":
+            _remove(table)(apps, schema_editor)
+            _install(table)(apps, schema_editor)
+
+    return migrations.RunPython(restore, migrations.RunPython.noop)

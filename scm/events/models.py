@@ -25,6 +25,7 @@ class Event(models.Model):
     event_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     stream = models.CharField(max_length=200)
     version = models.PositiveIntegerField()
+    # PostgreSQL's LIKE index of it is dropped (migration 0006): types are matched exactly.
     type = models.CharField(max_length=100, db_index=True)
     schema_version = models.PositiveSmallIntegerField(default=1)
     payload = models.JSONField()

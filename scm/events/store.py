@@ -29,6 +29,7 @@ from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from scm import raw_sql
 from scm.events import schemas
 from scm.events.context import current_metadata
 from scm.events.exceptions import ConcurrencyError
@@ -85,21 +86,26 @@ def append(
     events: Sequence[NewEvent],
     *,
     expected_version: int | None = ANY,
+    writes_first: Sequence[raw_sql.Statement] = (),
 ) -> list[RecordedEvent]:
     """Append events to a stream inside the caller's transaction.
 
     Raises EventValidationError (a payload breaks its schema) or ConcurrencyError (the stream is
-    not at `expected_version`); in both cases nothing is written.
+    not at `expected_version`); in both cases none of the events is written. `writes_first` are the
+    caller's last writes (no results read, no row locks: the append comes last), sent in the same
+    round trip just before the append, once the events are valid.
     """
     if not events:
+        raw_sql.execute_together(writes_first)
         return []
     validated = _validated(events)
     # Inside the caller's transaction no savepoint is needed: errors are raised before any write.
     with nullcontext() if connection.in_atomic_block else transaction.atomic():
         rows = _rows(stream, validated, timezone.now(), current_metadata())
         if connection.vendor == "postgresql":
-            _insert_in_one_round_trip(stream, rows, expected_version)
+            _insert_in_one_round_trip(stream, rows, expected_version, writes_first)
         else:
+            raw_sql.execute_together(writes_first)
             _insert_from_python(stream, rows, expected_version)
         dispatch_after_commit()
     return [RecordedEvent.from_row(row) for row in rows]
@@ -182,15 +188,17 @@ def _columns(rows: list[Event]) -> list:
     ]
 
 
-def _insert_in_one_round_trip(stream: str, rows: list[Event], expected_version: int | None) -> None:
-    """Lock, check the version and insert with the `scm_append_events` database function."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT event_position, event_version, current_version FROM scm_append_events("
-            "%s, %s, %s, %s::uuid[], %s::text[], %s::integer[], %s::jsonb[], %s::jsonb[], %s::timestamptz[], %s)",
-            [stream, expected_version, APPEND_LOCK_KEY, *_columns(rows), rows[0].recorded_at],
-        )
-        result = cursor.fetchall()
+def _insert_in_one_round_trip(
+    stream: str, rows: list[Event], expected_version: int | None, writes_first: Sequence[raw_sql.Statement] = ()
+) -> None:
+    """Lock, check the version and insert with the `scm_append_events` database function (after the
+    caller's `writes_first`, in the same round trip)."""
+    call = (
+        "SELECT event_position, event_version, current_version FROM scm_append_events("
+        "%s, %s, %s, %s::uuid[], %s::text[], %s::integer[], %s::jsonb[], %s::jsonb[], %s::timestamptz[], %s)",
+        [stream, expected_version, APPEND_LOCK_KEY, *_columns(rows), rows[0].recorded_at],
+    )
+    result = raw_sql.fetch_last([*writes_first, call])
     if result and result[0][0] is None:
         raise ConcurrencyError(stream=stream, expected_version=expected_version, actual_version=result[0][2])
     _recorded(rows, [(position, version) for position, version, _ in result])

@@ -16,7 +16,7 @@ from django.utils import timezone
 from inventory import selectors as inventory_selectors
 from inventory import services as inventory
 from scm import raw_sql
-from scm.bulk_sql import add_by_id
+from scm.bulk_sql import add_by_id_statement
 from scm.events.store import NewEvent
 from suppliers.apply.base import Context, Plan
 from suppliers.apply.resolve import Resolver, base_units, problem
@@ -58,7 +58,7 @@ class ShipNoticePlan(Plan):
         lines = {planned.pk: planned for _, planned, _, _, _ in self.lines}
         for line in lines.values():
             line.purchase_order = orders[line.purchase_order_id]
-        shipped = self._write_lines(notice, lines)
+        shipped, line_writes = self._line_writes(notice, lines)
         refs = _open_line_supply(ctx, orders, lines)
         stock = _locked_stock(ctx, {(line.sku, orders[line.po_line.purchase_order_id].destination) for line in shipped})
         moves, by_order = [], defaultdict(list)
@@ -85,6 +85,7 @@ class ShipNoticePlan(Plan):
             balances={(b.item_id, b.location_id): b for b in stock.values()},
             supplies={(s.item_id, s.location_id, s.reference): s for s in (ctx.supplies or {}).values()},
             also=[self._announcement(ctx, notice, orders[order_id], lines) for order_id, lines in by_order.items()],
+            writes_first=line_writes,
         )
         return {
             "document": "asn",
@@ -94,10 +95,13 @@ class ShipNoticePlan(Plan):
             "lines": len(self.lines),
         }
 
-    def _write_lines(self, notice: ShipNotice, lines: dict[int, PurchaseOrderLine]) -> list[ShipNoticeLine]:
-        """The notice's lines in one insert (no ids read back: nothing needs them), and the PO lines' shipped
-        quantities in one update (added in SQL to what the row holds: the orders are locked, the lines read
-        before the lock need not be fresh)."""
+    def _line_writes(
+        self, notice: ShipNotice, lines: dict[int, PurchaseOrderLine]
+    ) -> tuple[list[ShipNoticeLine], list[raw_sql.Statement]]:
+        """The notice's lines and the two statements that write them: the lines in one insert (no ids read
+        back: nothing needs them) and the PO lines' shipped quantities in one update (added in SQL to what
+        the row holds: the orders are locked, the lines read before the lock need not be fresh). They go
+        to the database with the inventory moves' writes, in one round trip."""
         shipped, added = [], defaultdict(int)
         for number, (doc_line, planned, sku, qty, _expected_on) in enumerate(self.lines, start=1):
             line = lines[planned.pk]
@@ -107,13 +111,15 @@ class ShipNoticePlan(Plan):
                     notice=notice, line_no=number, po_line=line, sku=sku, qty=qty, pack=(doc_line.pack or "")[:40]
                 )
             )
-        raw_sql.insert(
-            ShipNoticeLine,
-            ("notice_id", "line_no", "po_line_id", "sku", "qty", "qty_received", "pack"),
-            [(notice.pk, s.line_no, s.po_line.pk, s.sku, s.qty, s.qty_received, s.pack) for s in shipped],
-        )
-        add_by_id(PurchaseOrderLine, "qty_shipped", added)
-        return shipped
+        writes = [
+            raw_sql.insert_statement(
+                ShipNoticeLine,
+                ("notice_id", "line_no", "po_line_id", "sku", "qty", "qty_received", "pack"),
+                [(notice.pk, s.line_no, s.po_line.pk, s.sku, s.qty, s.qty_received, s.pack) for s in shipped],
+            ),
+            add_by_id_statement(PurchaseOrderLine, "qty_shipped", added),
+        ]
+        return shipped, writes
 
     def _create_notice(self, ctx: Context) -> ShipNotice:
         doc = self.doc

@@ -20,6 +20,8 @@ from suppliers.services.control_numbers import (
     ControlNumbers,
     allocate_control_numbers,
     our_x12_identity,
+    outbound_insert,
+    outbound_message,
     outbound_store,
 )
 from suppliers.services.lock_objects import lock_order_stock
@@ -49,6 +51,8 @@ __all__ = [
     "get_supplier",
     "lock_order_stock",
     "our_x12_identity",
+    "outbound_insert",
+    "outbound_message",
     "outbound_store",
     "purchase_order_cancel",
     "purchase_order_close",

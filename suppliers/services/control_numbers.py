@@ -63,9 +63,30 @@ def outbound_store(
     purchase_order: PurchaseOrder | None = None,
     inbound_message: InboundMessage | None = None,
 ) -> OutboundMessage:
-    """Record an X12 message we produced, in the caller's transaction (one INSERT ... RETURNING id: a 997
-    is written for every inbound interchange)."""
-    message = OutboundMessage(
+    """Record an X12 message we produced, in the caller's transaction (one INSERT ... RETURNING id)."""
+    message = outbound_message(
+        supplier=supplier,
+        kind=kind,
+        body=body,
+        numbers=numbers,
+        purchase_order=purchase_order,
+        inbound_message=inbound_message,
+    )
+    return raw_sql.create(message, OUTBOUND_COLUMNS)
+
+
+def outbound_message(
+    *,
+    supplier: Supplier | None,
+    kind: str,
+    body: bytes,
+    numbers: ControlNumbers,
+    purchase_order: PurchaseOrder | None = None,
+    inbound_message: InboundMessage | None = None,
+) -> OutboundMessage:
+    """The row of a message we produced, not yet written (`outbound_store` writes one; `outbound_insert`
+    gives the statement writing several, for a caller that sends it with its other writes)."""
+    return OutboundMessage(
         supplier=supplier,
         kind=kind,
         body=body,
@@ -77,7 +98,14 @@ def outbound_store(
         inbound_message=inbound_message,
         created_at=timezone.now(),
     )
-    return raw_sql.create(message, OUTBOUND_COLUMNS)
+
+
+def outbound_insert(messages: list[OutboundMessage]) -> raw_sql.Statement:
+    """One INSERT of `outbound_message` rows (at least one; no ids read back: a 997 for every inbound
+    interchange is written this way, with the message's outcome)."""
+    return raw_sql.insert_statement(
+        OutboundMessage, OUTBOUND_COLUMNS, [[getattr(m, name) for name in OUTBOUND_COLUMNS] for m in messages]
+    )
 
 
 def our_x12_identity() -> tuple[str, str]:
