@@ -93,13 +93,18 @@ def insert_statement(model: type[models.Model], fields: Sequence[str], rows: Seq
     meta = [model._meta.get_field(name) for name in fields]
     names = ", ".join(connection.ops.quote_name(field.column) for field in meta)
     values = ", ".join(["(" + ", ".join(["%s"] * len(meta)) + ")"] * len(rows))
+    return f"INSERT INTO {table(model)} ({names}) VALUES {values}", prepared(model, fields, rows)
+
+
+def prepared(model: type[models.Model], fields: Sequence[str], rows: Sequence[Sequence]) -> list:
+    """The rows' values (of `fields`, by attribute name), one flat list, as the driver takes them: through
+    the fields' `get_db_prep_save` as with the ORM (datetimes, JSON, decimals, ...)."""
     prepare = _preparers(model, tuple(fields), connection.alias)
-    params = [
+    return [
         value if plain else field.get_db_prep_save(value, connection)
         for row in rows
         for (field, plain), value in zip(prepare, row, strict=True)
     ]
-    return f"INSERT INTO {table(model)} ({names}) VALUES {values}", params
 
 
 def create(obj: models.Model, fields: Sequence[str]) -> models.Model:

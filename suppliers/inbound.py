@@ -17,8 +17,10 @@
      plan every document (collecting all problems), lock, apply. Any problem rolls the savepoint
      back: the whole message applies or none of it does;
    - record the outcome, the replies (`interchange_acks`: a TA1 or CONTRL when the envelope is at fault
-     or an acknowledgement is asked for; the 997 for every X12 interchange we could read, from a known
-     supplier, and the 824 when it is readable but not applied for a business reason), and the event.
+     or an acknowledgement is asked for; `x12_replies`: the 997 for every X12 interchange we could read,
+     from a known supplier, prepared before the documents are applied so that nothing slow happens
+     while the event log's append lock is held, and the 824 when it is readable but not applied for a
+     business reason), and the event.
    The supplier's profiles (`suppliers.profiles`) are read once per message: mapping and applying
    see the same versions, and the message records them (`profile_versions`).
 3. `inbound_messages_reprocess` runs step 2 again for quarantined messages after ops fixed master
@@ -29,7 +31,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
@@ -41,12 +43,11 @@ from scm.errors import DomainError
 from scm.events.context import event_context
 from scm.events.store import NewEvent, append
 from scm.observability import metrics
-from suppliers import apply
+from suppliers import apply, x12_replies
 from suppliers.adapters import formats
-from suppliers.adapters.x12 import Rejection824, X12Error, build_824, build_997
+from suppliers.adapters.x12 import X12Error
 from suppliers.documents import ParsedMessage
 from suppliers.exceptions import (
-    BUSINESS,
     INTERNAL,
     MessageNotFound,
     MessageRejected,
@@ -59,13 +60,12 @@ from suppliers.models import (
     InboundMessage,
     MessageClaim,
     MessageFormat,
-    OutboundKind,
     OutboundMessage,
     Supplier,
 )
 from suppliers.profiles import MessageProfiles
 from suppliers.profiles.selectors import DatabaseProfiles, profiles_for_message
-from suppliers.services import allocate_control_numbers, outbound_insert, outbound_message
+from suppliers.services import outbound_insert
 
 log = logging.getLogger(__name__)
 
@@ -216,6 +216,7 @@ class _Outcome:
     summary: list[dict]
     duplicate_of: int | None = None
     same_bytes: bool = False  # a DUPLICATE by checksum: recorded without parsing results or replies
+    replies: list[OutboundMessage] = field(default_factory=list)  # prepared before anything was appended
 
 
 def _process_once(message_id: int, *, reprocess: bool) -> InboundMessage:
@@ -231,7 +232,7 @@ def _process_once(message_id: int, *, reprocess: bool) -> InboundMessage:
         with event_context(causation_id=message.stream):
             profiles = profiles_for_message(message)
             parsed = formats.parse(bytes(message.body), message.format, profiles=profiles)
-            outcome = _apply(message, parsed, profiles)
+            outcome = _apply(message, parsed, profiles, send_replies=first_time)
             if outcome.same_bytes:
                 parsed = ParsedMessage(format=message.format)
             message.profile_versions = profiles.versions()
@@ -352,7 +353,9 @@ def _checksum_key(message: InboundMessage) -> str:
     return f"sha256:{message.supplier_id or '-'}:{message.sha256}"
 
 
-def _apply(message: InboundMessage, parsed: ParsedMessage, profiles: MessageProfiles) -> _Outcome:
+def _apply(
+    message: InboundMessage, parsed: ParsedMessage, profiles: MessageProfiles, *, send_replies: bool
+) -> _Outcome:
     supplier, problems = _identify_supplier(message, parsed, profiles)
     if supplier is not None:
         message.supplier = supplier
@@ -367,7 +370,23 @@ def _apply(message: InboundMessage, parsed: ParsedMessage, profiles: MessageProf
     owner = _claim(_checksum_key(message), message)
     if owner != message.pk:
         return _Outcome(IN.DUPLICATE, [], [], duplicate_of=owner, same_bytes=True)
-    problems = parsed.problems + problems
+    # The 997 answers the syntax whatever the outcome: prepared now, before the documents append their
+    # events, so that as little as possible happens while this transaction holds the event log's lock.
+    ack = x12_replies.prepare_997(message, parsed) if send_replies and supplier is not None else None
+    outcome = _outcome(message, parsed, profiles, supplier, parsed.problems + problems)
+    outcome.replies = [ack] if ack is not None else []
+    return outcome
+
+
+def _outcome(
+    message: InboundMessage,
+    parsed: ParsedMessage,
+    profiles: MessageProfiles,
+    supplier: Supplier | None,
+    problems: list[Problem],
+) -> _Outcome:
+    """Claim the message's identity, plan and apply its documents in a savepoint: APPLIED, or DUPLICATE
+    or QUARANTINED with nothing of it applied."""
     if problems:
         return _Outcome(IN.QUARANTINED, problems, [])
     ctx = apply.Context(supplier=supplier, message=message, profiles=profiles)
@@ -415,11 +434,11 @@ def _record(message: InboundMessage, parsed: ParsedMessage, outcome: _Outcome, *
     else:
         message.mark_quarantined()
         message.errors = [problem.as_dict() for problem in outcome.problems]
-    replies = []
+    replies = list(outcome.replies)
     if send_replies and message.supplier is not None:
         interchange_acks_send(message=message, parsed=parsed, status=outcome.status)
-        if parsed.format == MessageFormat.X12 and parsed.interchange is not None:
-            replies = _x12_replies(message, parsed, outcome)
+        if outcome.status == IN.QUARANTINED and replies:
+            replies += x12_replies.prepare_824(message, parsed, outcome.problems)
     # The replies and the message's own UPDATE (the FSM transition above set the status) go to the
     # database with the outcome event, in one round trip.
     writes = [outbound_insert(replies)] if replies else []
@@ -448,96 +467,6 @@ def _append_outcome(
         **extra,
     }
     append(message.stream, [NewEvent(type=event_type, payload=payload)], writes_first=writes)
-
-
-def _x12_replies(message: InboundMessage, parsed: ParsedMessage, outcome: _Outcome) -> list[OutboundMessage]:
-    """A 997 for every interchange (never for one made only of 997s: acknowledgements are not
-    acknowledged), and an 824 when readable sets were not applied for a business reason: the rows to
-    write, with their control numbers allocated."""
-    interchange = parsed.interchange
-    supplier = message.supplier
-    if not interchange.groups or all(group.functional_id == "FA" for group in interchange.groups):
-        return []
-    now = timezone.now()
-    syntax = list(parsed.syntax_errors)
-    numbers = allocate_control_numbers(supplier_id=supplier.pk)
-    body = build_997(
-        interchange,
-        not syntax,
-        syntax,
-        interchange_control=numbers.interchange,
-        group_control=numbers.group,
-        created_at=now,
-    )
-    replies = [
-        outbound_message(
-            supplier=supplier, kind=OutboundKind.ACK_997, body=body, numbers=numbers, inbound_message=message
-        )
-    ]
-    if outcome.status != IN.QUARANTINED:
-        return replies
-    rejections = _rejections(interchange, outcome.problems, syntax)
-    if not rejections:
-        return replies
-    numbers = allocate_control_numbers(supplier_id=supplier.pk)
-    body = build_824(
-        interchange,
-        rejections,
-        interchange_control=numbers.interchange,
-        group_control=numbers.group,
-        set_control=numbers.transaction_set,
-        created_at=now,
-    )
-    replies.append(
-        outbound_message(
-            supplier=supplier, kind=OutboundKind.ADVICE_824, body=body, numbers=numbers, inbound_message=message
-        )
-    )
-    return replies
-
-
-def _same(left: str | None, right: str) -> bool:
-    if left is None:
-        return False
-    return int(left) == int(right) if left.isdigit() and right.isdigit() else left == right
-
-
-def _rejections(interchange, problems: list[Problem], syntax: list[X12Error]) -> list[Rejection824]:
-    """One TED per business problem of a set; sets the 997 accepted but that were not applied because
-    another part of the interchange failed get one saying so (an interchange applies whole or not at all)."""
-    syntax_sets = {(e.group_control, e.set_control) for e in syntax if e.set_control}
-    group_level = {e.group_control for e in syntax if not e.set_control}
-    business = [p for p in problems if p.kind == BUSINESS and p.set_control]
-    rejections = []
-    for group in interchange.groups:
-        for tset in group.transaction_sets:
-            key = (group.control_number, tset.control_number)
-            if any(_same(g, group.control_number) and s == tset.control_number for g, s in syntax_sets):
-                continue
-            if any(_same(g, group.control_number) for g in group_level):
-                continue
-            mine = [p for p in business if _same(p.group_control, key[0]) and p.set_control == key[1]]
-            for problem in mine[:20]:
-                rejections.append(
-                    Rejection824(
-                        group_control=group.control_number,
-                        set_control=tset.control_number,
-                        reason=problem.message,
-                        condition_code="006" if problem.code == "duplicate_document" else "024",
-                        segment=problem.segment if problem.segment and len(problem.segment) <= 3 else None,
-                        value=problem.value,
-                    )
-                )
-            if not mine:
-                others = "; ".join(p.message for p in problems)[:400]
-                rejections.append(
-                    Rejection824(
-                        group_control=group.control_number,
-                        set_control=tset.control_number,
-                        reason=f"not applied: the interchange is applied whole and another part failed: {others}",
-                    )
-                )
-    return rejections
 
 
 def inbound_message_crashed(*, message_id: int, error: BaseException) -> InboundMessage | None:

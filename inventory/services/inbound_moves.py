@@ -25,7 +25,7 @@ from inventory.services.recording import positive_qty, stock_stream
 from scm import raw_sql
 from scm.bulk_sql import add_by_id_statement
 from scm.errors import ValidationFailed
-from scm.events.store import NewEvent, RecordedEvent, append_streams
+from scm.events.store import Dependent, NewEvent, RecordedEvent, append_streams
 
 
 @dataclass(frozen=True)
@@ -161,8 +161,8 @@ def _raise_targets(moves: Sequence[InboundMove]) -> raw_sql.Statement:
 
 
 def _record(moves: Sequence[InboundMove], now, also: Sequence[tuple[str, Sequence[NewEvent]]]) -> list[RecordedEvent]:
-    """One event per move (grouped per stream, in order) and the caller's `also`, appended in one call;
-    then every ledger row in one insert."""
+    """One event per move (grouped per stream, in order) and the caller's `also`, appended in one call
+    with every ledger row (the rows name their move's event: one statement on PostgreSQL)."""
     by_stream: dict[str, list[InboundMove]] = defaultdict(list)
     for move in moves:
         by_stream[stock_stream(move.item.sku, move.location.code)].append(move)
@@ -170,18 +170,20 @@ def _record(moves: Sequence[InboundMove], now, also: Sequence[tuple[str, Sequenc
         (stream, [NewEvent(type="InboundSupplyMoved", payload=_payload(m, now), occurred_at=now) for m in stream_moves])
         for stream, stream_moves in by_stream.items()
     ]
-    recorded = append_streams([*batches, *also])
+    index = {id(move): n for n, move in enumerate((m for ms in by_stream.values() for m in ms), start=1)}
+    ledger = []
+    for move in moves:
+        if move.from_qty:
+            ledger.append(_entry(move, -move.from_qty, Reason.INBOUND_REMOVED, index[id(move)], now))
+        ledger.append(_entry(move, move.qty, Reason.INBOUND_ADDED, index[id(move)], now))
+    recorded = append_streams(
+        [*batches, *also],
+        dependent=Dependent(LedgerEntry, LEDGER_FIELDS, "event", ledger),
+    )
     events: dict[int, RecordedEvent] = {}
     for stream_moves, stream_events in zip(by_stream.values(), recorded[: len(by_stream)], strict=True):
         for move, event in zip(stream_moves, stream_events, strict=True):
             events[id(move)] = event
-    ledger = []
-    for move in moves:
-        event = events[id(move)]
-        if move.from_qty:
-            ledger.append(_entry(move, -move.from_qty, Reason.INBOUND_REMOVED, move.to_reference, event, now))
-        ledger.append(_entry(move, move.qty, Reason.INBOUND_ADDED, move.to_reference, event, now))
-    raw_sql.insert(LedgerEntry, LEDGER_FIELDS, ledger)
     return [events[id(move)] for move in moves]
 
 
@@ -214,7 +216,8 @@ def _movement(move: InboundMove, qty: int, reason: str) -> dict:
     }
 
 
-#: The ledger row's columns, in the order `_entry` gives them (one multi-row insert, no objects built).
+#: The ledger row's columns but its event, in the order `_entry` gives them (the event's position is
+#: filled in by the append, from the index each row ends with).
 LEDGER_FIELDS = (
     "item_id",
     "location_id",
@@ -222,11 +225,10 @@ LEDGER_FIELDS = (
     "quantity",
     "reason",
     "reference",
-    "event_id",
     "effective_at",
     "recorded_at",
 )
 
 
-def _entry(move: InboundMove, qty: int, reason: str, reference: str, event: RecordedEvent, now) -> tuple:
-    return (move.item.pk, move.location.pk, Bucket.INBOUND, qty, reason, reference, event.position, now, now)
+def _entry(move: InboundMove, qty: int, reason: str, event_index: int, now) -> tuple:
+    return (move.item.pk, move.location.pk, Bucket.INBOUND, qty, reason, move.to_reference, now, now, event_index)

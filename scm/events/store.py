@@ -111,23 +111,53 @@ def append(
     return [RecordedEvent.from_row(row) for row in rows]
 
 
-def append_streams(batches: Sequence[tuple[str, Sequence[NewEvent]]]) -> list[list[RecordedEvent]]:
+@dataclass(frozen=True)
+class Dependent:
+    """Rows of `model` that name appended events, inserted by the same statement as the append (the stock
+    ledger's rows name the event that moved the stock). Each row gives the values of `fields` (attribute
+    names) and, last, which event it names: its 1-based index in the append's order (all batches, in
+    order); the event's position goes to the field `position_field`."""
+
+    model: type
+    fields: Sequence[str]
+    position_field: str
+    rows: Sequence[Sequence]
+
+    def values(self) -> list:
+        """Each row's prepared values its event index and its own index (the insert keeps the order), flat."""
+        prepared = raw_sql.prepared(self.model, self.fields, [row[:-1] for row in self.rows])
+        width = len(self.fields)
+        return [
+            value for n, row in enumerate(self.rows) for value in (*prepared[n * width : (n + 1) * width], row[-1], n)
+        ]
+
+
+def append_streams(
+    batches: Sequence[tuple[str, Sequence[NewEvent]]], *, dependent: Dependent | None = None
+) -> list[list[RecordedEvent]]:
     """Append to several streams at once, each at whatever version it is (`ANY`): the same events, in
     the same order (positions), as one `append` per stream, but in one round trip on PostgreSQL (the
-    `scm_append_events_many` function, migration 0005: one append lock, one insert). Returns the
-    recorded events per batch. Raises EventValidationError before writing anything."""
+    `scm_append_events_many` function, migration 0005: one append lock, one insert), together with the
+    `dependent` rows (one statement: nothing more runs between taking the append lock and the caller's
+    next step). Returns the recorded events per batch. Raises EventValidationError before writing anything."""
     validated = [(stream, _validated(events)) for stream, events in batches]
     if not any(events for _, events in validated):
         return [[] for _ in validated]
     with nullcontext() if connection.in_atomic_block else transaction.atomic():
         now, context_metadata = timezone.now(), current_metadata()
         rows = [_rows(stream, events, now, context_metadata) for stream, events in validated]
+        every = [row for stream_rows in rows for row in stream_rows]
         if connection.vendor == "postgresql":
-            _insert_streams_in_one_round_trip([row for stream_rows in rows for row in stream_rows])
+            _insert_streams_in_one_round_trip(every, dependent)
         else:
             for (stream, _), stream_rows in zip(validated, rows, strict=True):
                 if stream_rows:
                     _insert_from_python(stream, stream_rows, ANY)
+            if dependent is not None:
+                positions = [row.position for row in every]
+                named = [(*values[:-1], positions[values[-1] - 1]) for values in dependent.rows]
+                fields = [*dependent.fields, dependent.position_field]
+                raw_sql.execute_together([raw_sql.insert_statement(dependent.model, fields, named)])
         dispatch_after_commit()
     return [[RecordedEvent.from_row(row) for row in stream_rows] for stream_rows in rows]
 
@@ -204,14 +234,32 @@ def _insert_in_one_round_trip(
     _recorded(rows, [(position, version) for position, version, _ in result])
 
 
-def _insert_streams_in_one_round_trip(rows: list[Event]) -> None:
-    """Lock and insert the events of several streams with the `scm_append_events_many` database function."""
+def _insert_streams_in_one_round_trip(rows: list[Event], dependent: Dependent | None = None) -> None:
+    """Lock and insert the events of several streams with the `scm_append_events_many` database function,
+    and the dependent rows with the positions it returns, in one statement."""
+    call = (
+        "scm_append_events_many("
+        "%s, %s::text[], %s::uuid[], %s::text[], %s::integer[], %s::jsonb[], %s::jsonb[], %s::timestamptz[], %s)"
+    )
+    params = [APPEND_LOCK_KEY, [row.stream for row in rows], *_columns(rows), rows[0].recorded_at]
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT event_position, event_version FROM scm_append_events_many("
-            "%s, %s::text[], %s::uuid[], %s::text[], %s::integer[], %s::jsonb[], %s::jsonb[], %s::timestamptz[], %s)",
-            [APPEND_LOCK_KEY, [row.stream for row in rows], *_columns(rows), rows[0].recorded_at],
-        )
+        if dependent is None:
+            cursor.execute(f"SELECT event_position, event_version FROM {call}", params)
+        else:
+            meta = dependent.model._meta
+            columns = [meta.get_field(name).column for name in (*dependent.fields, dependent.position_field)]
+            names = [f"c{i}" for i in range(len(dependent.fields))]
+            values = ", ".join(["(" + ", ".join(["%s"] * (len(names) + 2)) + ")"] * len(dependent.rows))
+            cursor.execute(
+                f"WITH appended AS (SELECT a.event_position, a.event_version, a.n FROM {call} "
+                "WITH ORDINALITY AS a(event_position, event_version, n)), "
+                f"v({', '.join(names)}, n, k) AS (VALUES {values}), "
+                f"dependent AS (INSERT INTO {meta.db_table} ({', '.join(columns)}) "
+                f"SELECT {', '.join(f'v.{name}' for name in names)}, appended.event_position "
+                "FROM v JOIN appended ON appended.n = v.n ORDER BY v.k) "
+                "SELECT event_position, event_version FROM appended ORDER BY n",
+                [*params, *dependent.values()],
+            )
         result = cursor.fetchall()
     _recorded(rows, result)
 
