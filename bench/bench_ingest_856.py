@@ -1,26 +1,27 @@
 """Inbound 856 ship notices per second: stored raw, parsed and applied, on PostgreSQL.
 
 Each message is what a supplier's POST or poll costs the system, without the HTTP layer: the raw
-store (its own committed transaction) and the processing transaction (message row lock, checksum
+store (one INSERT, committed on its own) and the processing transaction (message row lock, checksum
 and interchange claims, X12 read and 856 mapping, supplier lock, resolution of PO numbers and part
-numbers, the ship notice and its lines, inbound supply moved per line through the inventory
-services with their ledger rows and events, the 997 reply, the outcome event). Every message is a
-different interchange (own ISA13 and shipment id) with `--lines` items for one purchase order, from
-one supplier, so concurrent clients also contend on that supplier's row lock and the event log's
-append lock, as a busy supplier would.
+numbers, the ship notice and its lines, inbound supply moved per line with ledger rows and events,
+the 997 reply, the outcome event). Every message is a different interchange (own ISA13 and shipment
+id) with `--lines` items for its supplier's purchase order. Clients are processes (as web and worker
+processes are); three shapes are measured: one client; four clients of four suppliers (each its own
+order and items: they meet only at the event log's append lock); four clients of one supplier (they
+also queue on its row lock, its order's lines and its balances).
 
-The ceiling beside it is pgbench doing, per message, the same number of row writes in two
-transactions (a bytea insert; then a row lock, two claim inserts, one ship-notice-like insert,
-per line an inbound update and two inserts, one event per line plus two): PostgreSQL's floor for
-the work, without Python.
+The ceiling beside each is pgbench writing, per message, the same rows into the same tables in the
+same two transactions, with the row locks a correct implementation takes first (`pgbench_script`),
+its clients on the same suppliers' rows: PostgreSQL's floor for the work, without reads and Python.
 
     .venv/bin/python bench/bench_ingest_856.py [--messages 400] [--clients 1 4] [--lines 5] [--quick]
                                                [--database-url postgres://...] [--no-write]
 
 Without --database-url (or DATABASE_URL) it recreates its own database `scm_bench_ingest_856` on
-BENCH_ADMIN_URL (default postgres://postgres@127.0.0.1:5432/postgres); with one it migrates it and
-seeds uniquely named rows, so it can run against a shared database. Prints the figures and, unless
---no-write, writes them into docs/PERFORMANCE.md (section `ingest_856`). Safe to interrupt and rerun.
+BENCH_ADMIN_URL (default postgres://postgres@127.0.0.1:5432/postgres) and runs the floor; with one it
+migrates it and seeds uniquely named rows, so it can run against a shared database (no floor then).
+Prints the figures and, unless --no-write, writes them into docs/PERFORMANCE.md (section
+`ingest_856`). Safe to interrupt and rerun.
 """
 
 from __future__ import annotations
