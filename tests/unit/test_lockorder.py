@@ -136,3 +136,25 @@ def test_a_kind_of_row_locked_after_a_later_kind_is_reported_before_any_append(t
         "against the lock order"
     )
     assert violation.append_site == ""
+
+
+def test_statements_sent_together_are_each_checked(two_balances, unique):
+    """`raw_sql.execute_together` sends several statements in one round trip: each one is looked at."""
+    from scm import raw_sql
+
+    item, first, second = two_balances
+    other = Balance.objects.get(item=item, location=second).pk
+    with transaction.atomic():
+        list(Balance.objects.select_for_update().filter(item=item, location=first))
+        record(f"test-{unique}")
+        raw_sql.execute_together(
+            [
+                ("SELECT 1", None),
+                ('UPDATE "inventory_balance" SET "reserved" = "reserved" WHERE "inventory_balance"."id" = %s', [other]),
+            ]
+        )
+
+    [violation] = lockorder.violations()
+    assert violation.lock == "UPDATE on inventory_balance"
+    assert violation.rows == f"inventory_balance#{other}"
+    assert violation.lock_site.startswith("tests/unit/test_lockorder.py:")
