@@ -2,10 +2,11 @@
 `move_inbound` per move, in a fixed number of statements instead of a dozen per move.
 
 For N moves over B balances: the balances are locked once (or passed in, already locked by the
-caller in the fixed order), the source supplies are locked in one statement and lowered in one, the
-target supplies are upserted in one, the balances updated in one, the ledger written in one, and the
-events of every stock stream (each balance has its own) appended in one call, with the caller's own.
-Every check runs before the first write, and every lock is taken before the first event append.
+caller in the fixed order), the source supplies are locked in one statement (unless passed in); the
+target supplies' upsert, the balances' update and the sources' update go in one round trip with the
+caller's own writes; the events of every stock stream (each balance has its own), the caller's own
+events and the ledger rows naming them go in one statement. Every check runs before the first write,
+and every lock is taken before the event append.
 """
 
 from __future__ import annotations
