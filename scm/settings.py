@@ -529,7 +529,7 @@ SUPPLIER_DROP_FOLDER_ROOT = os.environ.get("SUPPLIER_DROP_FOLDER_ROOT", "")
 
 
 def _proxy_ssl_header(value: str) -> tuple[str, str] | None:
-    """ "X-Forwarded-Proto: https" -> ("HTTP_X_FORWARDED_PROTO", "https"); empty -> None."""
+    """"X-Forwarded-Proto: https" -> ("HTTP_X_FORWARDED_PROTO", "https"); empty -> None."""
     if not value.strip():
         return None
     name, _, expected = value.partition(":")

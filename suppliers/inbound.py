@@ -30,7 +30,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -454,7 +454,7 @@ def _record(message: InboundMessage, parsed: ParsedMessage, outcome: _Outcome, *
 
 
 def _append_outcome(
-    message: InboundMessage, event_type: str, extra: dict, writes: list[raw_sql.Statement] = ()
+    message: InboundMessage, event_type: str, extra: dict, writes: Sequence[raw_sql.Statement] = ()
 ) -> None:
     payload = {
         "message_id": message.pk,

@@ -100,7 +100,9 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
-    code = next((c for cls, c in _DRF_CODES.items() if isinstance(exc, cls)), getattr(exc, "default_code", "error"))
+    code = next(
+        (c for cls, c in _DRF_CODES.items() if isinstance(exc, cls)), getattr(exc, "default_code", "error")
+    )
     if isinstance(exc, exceptions.ValidationError):
         fields = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
         message = _first_message(fields) or "The request is not valid."
@@ -177,7 +179,5 @@ def _first_message(fields: Any, path: str = "") -> str:
 
 
 def _jsonable(fields: dict[str, Any]) -> dict[str, Any]:
-    return {
-        key: value if isinstance(value, (int, float, str, bool, list, dict, type(None))) else str(value)
-        for key, value in fields.items()
-    }
+    return {key: value if isinstance(value, (int, float, str, bool, list, dict, type(None))) else str(value)
+            for key, value in fields.items()}

@@ -70,7 +70,9 @@ class CursorPagination(pagination.CursorPagination):
         return super().get_ordering(request, queryset, view)
 
     def get_page_size(self, request) -> int:
-        return bounded_int(request, self.page_size_query_param, default=self.page_size, low=1, high=self.max_page_size)
+        return bounded_int(
+            request, self.page_size_query_param, default=self.page_size, low=1, high=self.max_page_size
+        )
 
     def get_schema_operation_parameters(self, view):
         parameters = super().get_schema_operation_parameters(view)

@@ -51,7 +51,8 @@ class ErrorSerializer(serializers.Serializer):
 def error_responses(*statuses: int) -> dict[int, OpenApiResponse]:
     """OpenAPI responses for the given error statuses, all in the error shape."""
     return {
-        code: OpenApiResponse(ErrorSerializer, description=ERROR_DESCRIPTIONS.get(code, "Error.")) for code in statuses
+        code: OpenApiResponse(ErrorSerializer, description=ERROR_DESCRIPTIONS.get(code, "Error."))
+        for code in statuses
     }
 
 

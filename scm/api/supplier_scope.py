@@ -25,7 +25,9 @@ def bound_supplier_code(user) -> str | None:
     if cached is None:
         from scm.api.models import IntegrationProfile
 
-        code = IntegrationProfile.objects.filter(user_id=user.pk).values_list("supplier_code", flat=True).first()
+        code = (
+            IntegrationProfile.objects.filter(user_id=user.pk).values_list("supplier_code", flat=True).first()
+        )
         cached = code or _UNBOUND
         setattr(user, _CACHE_ATTR, cached)
     return cached or None

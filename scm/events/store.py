@@ -124,7 +124,7 @@ class Dependent:
     rows: Sequence[Sequence]
 
     def values(self) -> list:
-        """Each row's prepared values its event index and its own index (the insert keeps the order), flat."""
+        """Each row's prepared values, its event index and its own index (the insert keeps the order), flat."""
         prepared = raw_sql.prepared(self.model, self.fields, [row[:-1] for row in self.rows])
         width = len(self.fields)
         return [

@@ -11,13 +11,7 @@ from scm.outbound.models import Breaker
 @admin.register(Breaker)
 class BreakerAdmin(admin.ModelAdmin):
     list_display = (
-        "name",
-        "state",
-        "consecutive_failures",
-        "opened_until",
-        "last_failure_at",
-        "times_opened",
-        "last_error",
+        "name", "state", "consecutive_failures", "opened_until", "last_failure_at", "times_opened", "last_error",
     )
     list_filter = ("state",)
     search_fields = ("name",)

@@ -72,15 +72,7 @@ def request(
     budget = budget or default_budget()
     try:
         response = transport.send(
-            method,
-            url,
-            budget=budget,
-            headers=headers,
-            params=params,
-            data=data,
-            json=json,
-            auth=auth,
-            cert=cert,
+            method, url, budget=budget, headers=headers, params=params, data=data, json=json, auth=auth, cert=cert,
             verify=ca_bundle or True,
         )
     except AddressRefused:

@@ -44,11 +44,14 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 ALLOWED_SCHEMES = ("http", "https")
 METADATA_ADDRESSES = frozenset({ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")})
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
-_RFC1918_AND_ULA = tuple(ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"))
+_RFC1918_AND_ULA = tuple(
+    ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7")
+)
 # Prefixes that carry an IPv4 address inside an IPv6 one (or relay to one): a gateway would forward
 # them to whatever the embedded address is, so they are refused as a whole.
 _TRANSLATION = tuple(
-    ipaddress.ip_network(n) for n in ("2002::/16", "64:ff9b::/96", "64:ff9b:1::/48", "192.88.99.0/24", "2001::/32")
+    ipaddress.ip_network(n)
+    for n in ("2002::/16", "64:ff9b::/96", "64:ff9b:1::/48", "192.88.99.0/24", "2001::/32")
 )
 _LOCALHOST_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback")
 

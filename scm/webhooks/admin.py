@@ -100,16 +100,8 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
 @admin.register(WebhookDelivery)
 class WebhookDeliveryAdmin(admin.ModelAdmin):
     list_display = (
-        "id",
-        "endpoint",
-        "event_position",
-        "event_type",
-        "stream",
-        "status",
-        "attempts",
-        "next_attempt_at",
-        "last_status_code",
-        "delivered_at",
+        "id", "endpoint", "event_position", "event_type", "stream", "status", "attempts",
+        "next_attempt_at", "last_status_code", "delivered_at",
     )
     list_filter = ("status", "event_type")
     search_fields = ("stream", "event_id")

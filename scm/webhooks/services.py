@@ -140,7 +140,9 @@ def webhook_deliveries_fan_out(event: RecordedEvent) -> int:
 
     Runs inside the subscription's transaction, so the deliveries commit with its checkpoint.
     """
-    endpoints = WebhookEndpoint.objects.filter(active=True, start_position__lt=event.position).only("pk", "event_types")
+    endpoints = WebhookEndpoint.objects.filter(active=True, start_position__lt=event.position).only(
+        "pk", "event_types"
+    )
     now = timezone.now()
     rows = [
         WebhookDelivery(
@@ -400,3 +402,4 @@ def webhook_delivery_redeliver(*, delivery_id: int, now: datetime | None = None)
     log.info("webhook.redeliver", delivery_id=delivery_id, endpoint_id=delivery.endpoint_id)
     _send_after_commit()
     return delivery
+

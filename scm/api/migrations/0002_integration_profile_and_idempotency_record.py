@@ -7,64 +7,45 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     initial = True
 
     dependencies = [
-        ("api", "0001_create_roles"),
+        ('api', '0001_create_roles'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="IntegrationProfile",
+            name='IntegrationProfile',
             fields=[
-                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                (
-                    "supplier_code",
-                    models.CharField(
-                        blank=True,
-                        db_index=True,
-                        help_text="Code of the supplier this account acts for; empty for no binding.",
-                        max_length=64,
-                    ),
-                ),
-                ("created_at", models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ("updated_at", models.DateTimeField(auto_now=True)),
-                (
-                    "user",
-                    models.OneToOneField(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="integration_profile",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('supplier_code', models.CharField(blank=True, db_index=True, help_text='Code of the supplier this account acts for; empty for no binding.', max_length=64)),
+                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
+                ('updated_at', models.DateTimeField(auto_now=True)),
+                ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='integration_profile', to=settings.AUTH_USER_MODEL)),
             ],
             options={
-                "ordering": ["user_id"],
+                'ordering': ['user_id'],
             },
         ),
         migrations.CreateModel(
-            name="IdempotencyRecord",
+            name='IdempotencyRecord',
             fields=[
-                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                ("key", models.CharField(max_length=255)),
-                ("method", models.CharField(max_length=10)),
-                ("path", models.CharField(max_length=500)),
-                ("request_hash", models.CharField(max_length=64)),
-                ("response_status", models.PositiveSmallIntegerField(blank=True, null=True)),
-                ("response_body", models.TextField(blank=True, help_text="The response body as JSON text.")),
-                ("response_headers", models.JSONField(blank=True, default=dict)),
-                ("created_at", models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
-                (
-                    "user",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to=settings.AUTH_USER_MODEL
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('key', models.CharField(max_length=255)),
+                ('method', models.CharField(max_length=10)),
+                ('path', models.CharField(max_length=500)),
+                ('request_hash', models.CharField(max_length=64)),
+                ('response_status', models.PositiveSmallIntegerField(blank=True, null=True)),
+                ('response_body', models.TextField(blank=True, help_text='The response body as JSON text.')),
+                ('response_headers', models.JSONField(blank=True, default=dict)),
+                ('created_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
+                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL)),
             ],
             options={
-                "ordering": ["-created_at"],
-                "constraints": [models.UniqueConstraint(fields=("user", "key"), name="idempotency_user_key_unique")],
+                'ordering': ['-created_at'],
+                'constraints': [models.UniqueConstraint(fields=('user', 'key'), name='idempotency_user_key_unique')],
             },
         ),
     ]

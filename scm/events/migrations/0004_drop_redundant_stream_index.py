@@ -4,13 +4,14 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("events", "0003_append_function"),
+        ('events', '0003_append_function'),
     ]
 
     operations = [
         migrations.RemoveIndex(
-            model_name="event",
-            name="event_stream_idx",
+            model_name='event',
+            name='event_stream_idx',
         ),
     ]

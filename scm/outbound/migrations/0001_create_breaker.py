@@ -4,50 +4,28 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     initial = True
 
-    dependencies = []
+    dependencies = [
+    ]
 
     operations = [
         migrations.CreateModel(
-            name="Breaker",
+            name='Breaker',
             fields=[
-                ("name", models.CharField(max_length=200, primary_key=True, serialize=False)),
-                (
-                    "state",
-                    models.CharField(
-                        choices=[
-                            ("closed", "Closed"),
-                            ("open", "Open"),
-                            ("half_open", "Half open (one probe allowed)"),
-                        ],
-                        default="closed",
-                        max_length=16,
-                    ),
-                ),
-                ("consecutive_failures", models.PositiveIntegerField(default=0)),
-                (
-                    "opened_until",
-                    models.DateTimeField(blank=True, help_text="When open: calls are refused until then.", null=True),
-                ),
-                (
-                    "probe_started_at",
-                    models.DateTimeField(blank=True, help_text="When half open: the probe's start.", null=True),
-                ),
-                ("last_error", models.TextField(blank=True)),
-                ("last_failure_at", models.DateTimeField(blank=True, null=True)),
-                ("times_opened", models.PositiveIntegerField(default=0)),
+                ('name', models.CharField(max_length=200, primary_key=True, serialize=False)),
+                ('state', models.CharField(choices=[('closed', 'Closed'), ('open', 'Open'), ('half_open', 'Half open (one probe allowed)')], default='closed', max_length=16)),
+                ('consecutive_failures', models.PositiveIntegerField(default=0)),
+                ('opened_until', models.DateTimeField(blank=True, help_text='When open: calls are refused until then.', null=True)),
+                ('probe_started_at', models.DateTimeField(blank=True, help_text="When half open: the probe's start.", null=True)),
+                ('last_error', models.TextField(blank=True)),
+                ('last_failure_at', models.DateTimeField(blank=True, null=True)),
+                ('times_opened', models.PositiveIntegerField(default=0)),
             ],
             options={
-                "ordering": ["name"],
-                "constraints": [
-                    models.CheckConstraint(
-                        condition=models.Q(
-                            models.Q(("state", "open"), _negated=True), ("opened_until__isnull", False), _connector="OR"
-                        ),
-                        name="outbound_breaker_open_has_until",
-                    )
-                ],
+                'ordering': ['name'],
+                'constraints': [models.CheckConstraint(condition=models.Q(models.Q(('state', 'open'), _negated=True), ('opened_until__isnull', False), _connector='OR'), name='outbound_breaker_open_has_until')],
             },
         ),
     ]

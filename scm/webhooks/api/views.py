@@ -32,6 +32,7 @@ class _OpsOnly:
 
 @extend_schema_view(get=extend_schema(description="Webhook endpoints, oldest first, with delivery counts."))
 class WebhookEndpointListView(_OpsOnly, generics.ListAPIView):
+
     serializer_class = WebhookEndpointSerializer
     pagination_class = CursorPagination
     ordering = "pk"

@@ -7,6 +7,7 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     initial = True
 
     dependencies = [
@@ -15,92 +16,46 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name="WebhookEndpoint",
+            name='WebhookEndpoint',
             fields=[
-                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                ("url", models.URLField(max_length=500)),
-                ("description", models.CharField(blank=True, max_length=200)),
-                (
-                    "event_types",
-                    models.JSONField(blank=True, default=list, help_text="Event types to deliver; empty means all."),
-                ),
-                ("secret", models.CharField(help_text="Shared secret for the X-SCM-Signature HMAC.", max_length=256)),
-                ("active", models.BooleanField(default=True)),
-                ("start_position", models.BigIntegerField(default=0, editable=False)),
-                ("created_at", models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ("updated_at", models.DateTimeField(auto_now=True)),
-                (
-                    "created_by",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('url', models.URLField(max_length=500)),
+                ('description', models.CharField(blank=True, max_length=200)),
+                ('event_types', models.JSONField(blank=True, default=list, help_text='Event types to deliver; empty means all.')),
+                ('secret', models.CharField(help_text='Shared secret for the X-SCM-Signature HMAC.', max_length=256)),
+                ('active', models.BooleanField(default=True)),
+                ('start_position', models.BigIntegerField(default=0, editable=False)),
+                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
+                ('updated_at', models.DateTimeField(auto_now=True)),
+                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
             ],
             options={
-                "ordering": ["pk"],
+                'ordering': ['pk'],
             },
         ),
         migrations.CreateModel(
-            name="WebhookDelivery",
+            name='WebhookDelivery',
             fields=[
-                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                ("event_position", models.BigIntegerField()),
-                ("event_id", models.UUIDField()),
-                ("stream", models.CharField(max_length=200)),
-                ("event_type", models.CharField(max_length=100)),
-                (
-                    "status",
-                    models.CharField(
-                        choices=[("PENDING", "Pending"), ("DELIVERED", "Delivered"), ("DEAD", "Dead (gave up)")],
-                        default="PENDING",
-                        max_length=10,
-                    ),
-                ),
-                ("attempts", models.PositiveIntegerField(default=0)),
-                ("next_attempt_at", models.DateTimeField(default=django.utils.timezone.now)),
-                ("last_attempt_at", models.DateTimeField(blank=True, null=True)),
-                ("last_status_code", models.PositiveSmallIntegerField(blank=True, null=True)),
-                ("last_error", models.TextField(blank=True)),
-                ("delivered_at", models.DateTimeField(blank=True, null=True)),
-                ("created_at", models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                (
-                    "endpoint",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="deliveries",
-                        to="webhooks.webhookendpoint",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('event_position', models.BigIntegerField()),
+                ('event_id', models.UUIDField()),
+                ('stream', models.CharField(max_length=200)),
+                ('event_type', models.CharField(max_length=100)),
+                ('status', models.CharField(choices=[('PENDING', 'Pending'), ('DELIVERED', 'Delivered'), ('DEAD', 'Dead (gave up)')], default='PENDING', max_length=10)),
+                ('attempts', models.PositiveIntegerField(default=0)),
+                ('next_attempt_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ('last_attempt_at', models.DateTimeField(blank=True, null=True)),
+                ('last_status_code', models.PositiveSmallIntegerField(blank=True, null=True)),
+                ('last_error', models.TextField(blank=True)),
+                ('delivered_at', models.DateTimeField(blank=True, null=True)),
+                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
+                ('endpoint', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='deliveries', to='webhooks.webhookendpoint')),
             ],
             options={
-                "verbose_name_plural": "webhook deliveries",
-                "ordering": ["-pk"],
-                "indexes": [
-                    models.Index(fields=["status", "next_attempt_at"], name="webhook_delivery_due_idx"),
-                    models.Index(
-                        condition=models.Q(("status", "DELIVERED"), _negated=True),
-                        fields=["endpoint", "stream", "event_position"],
-                        name="webhook_delivery_open_idx",
-                    ),
-                ],
-                "constraints": [
-                    models.UniqueConstraint(
-                        fields=("endpoint", "event_position"), name="webhook_delivery_once_per_event"
-                    ),
-                    models.CheckConstraint(
-                        condition=models.Q(
-                            models.Q(("delivered_at__isnull", True), ("status", "PENDING")),
-                            models.Q(("delivered_at__isnull", False), ("status", "DELIVERED")),
-                            models.Q(("delivered_at__isnull", True), ("status", "DEAD")),
-                            _connector="OR",
-                        ),
-                        name="webhook_delivery_delivered_at_matches_status",
-                    ),
-                ],
+                'verbose_name_plural': 'webhook deliveries',
+                'ordering': ['-pk'],
+                'indexes': [models.Index(fields=['status', 'next_attempt_at'], name='webhook_delivery_due_idx'), models.Index(condition=models.Q(('status', 'DELIVERED'), _negated=True), fields=['endpoint', 'stream', 'event_position'], name='webhook_delivery_open_idx')],
+                'constraints': [models.UniqueConstraint(fields=('endpoint', 'event_position'), name='webhook_delivery_once_per_event'), models.CheckConstraint(condition=models.Q(models.Q(('delivered_at__isnull', True), ('status', 'PENDING')), models.Q(('delivered_at__isnull', False), ('status', 'DELIVERED')), models.Q(('delivered_at__isnull', True), ('status', 'DEAD')), _connector='OR'), name='webhook_delivery_delivered_at_matches_status')],
             },
         ),
     ]

@@ -4,22 +4,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("webhooks", "0001_create_webhook_endpoint_and_delivery"),
+        ('webhooks', '0001_create_webhook_endpoint_and_delivery'),
     ]
 
     operations = [
         migrations.AddField(
-            model_name="webhookdelivery",
-            name="claimed_until",
-            field=models.DateTimeField(blank=True, help_text="Claimed by a worker until then.", null=True),
+            model_name='webhookdelivery',
+            name='claimed_until',
+            field=models.DateTimeField(blank=True, help_text='Claimed by a worker until then.', null=True),
         ),
         migrations.AddIndex(
-            model_name="webhookdelivery",
-            index=models.Index(
-                condition=models.Q(("claimed_until__isnull", False)),
-                fields=["endpoint", "claimed_until"],
-                name="webhook_delivery_claimed_idx",
-            ),
+            model_name='webhookdelivery',
+            index=models.Index(condition=models.Q(('claimed_until__isnull', False)), fields=['endpoint', 'claimed_until'], name='webhook_delivery_claimed_idx'),
         ),
     ]
